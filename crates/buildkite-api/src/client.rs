@@ -1,0 +1,355 @@
+//! [`Client`] and its [`ClientBuilder`].
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use url::Url;
+
+use crate::credentials::ApiToken;
+use crate::error::{Error, Result};
+use crate::rate_limit::RateLimit;
+use crate::retry::RetryPolicy;
+
+/// The API root used when no base URL is given.
+pub const DEFAULT_BASE_URL: &str = "https://api.buildkite.com/";
+
+/// The `User-Agent` sent with every request.
+pub const USER_AGENT: &str = concat!("bk-mcp/", env!("CARGO_PKG_VERSION"));
+
+/// An async client for the Buildkite REST API.
+///
+/// Cloning is cheap: clones share one connection pool and configuration.
+/// A client without a token is valid; calls then go out unauthenticated (and
+/// the API answers 401), which lets tools list themselves before a token
+/// exists. [`Client::with_token`] gives a clone that acts with another token,
+/// for servers that forward each caller's own credentials.
+///
+/// ```no_run
+/// use buildkite_api::{Client, ListBuilds, BuildState};
+///
+/// # async fn run() -> buildkite_api::Result<()> {
+/// let client = Client::builder()
+///     .token(std::env::var("BUILDKITE_API_TOKEN").unwrap_or_default())
+///     .build()?;
+/// let params = ListBuilds {
+///     state: vec![BuildState::Failed],
+///     branch: vec!["main".into()],
+///     ..Default::default()
+/// };
+/// let page = client.list_pipeline_builds("acme", "app", &params).await?;
+/// for build in &page.items {
+///     println!("#{} {}", build.number, build.web_url.as_deref().unwrap_or(""));
+/// }
+/// if let Some(next) = page.next_page {
+///     println!("more on page {next}");
+/// }
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) inner: Arc<Inner>,
+    /// The token this handle acts with (the builder's, or a per-caller one).
+    pub(crate) token: Option<ApiToken>,
+    /// Headers added to this handle's requests to the API origin only.
+    pub(crate) call_headers: Arc<HeaderMap>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) http: reqwest::Client,
+    pub(crate) base_url: Url,
+    pub(crate) default_headers: HeaderMap,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) request_timeout: Duration,
+    pub(crate) last_rate_limit: Mutex<RateLimit>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("base_url", &self.inner.base_url.as_str())
+            .field("has_token", &self.token.is_some())
+            .field("retry", &self.inner.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Starts building a client.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// A client for the public API with the given token and all defaults.
+    pub fn new(token: impl AsRef<str>) -> Result<Self> {
+        ClientBuilder::default().token(token).build()
+    }
+
+    /// A handle that acts with `token` instead of the configured one
+    /// (`None` sends no `Authorization` at all). It shares the connection pool,
+    /// so it is cheap enough to make per request.
+    pub fn with_token(&self, token: Option<ApiToken>) -> Client {
+        Client {
+            inner: Arc::clone(&self.inner),
+            token,
+            call_headers: Arc::clone(&self.call_headers),
+        }
+    }
+
+    /// A handle that adds `headers` to every request to the API's origin
+    /// (never to artifact storage), on top of the client's default headers.
+    pub fn with_headers(&self, headers: HeaderMap) -> Client {
+        let mut merged = (*self.call_headers).clone();
+        for (name, value) in headers.iter() {
+            merged.insert(name.clone(), value.clone());
+        }
+        Client {
+            inner: Arc::clone(&self.inner),
+            token: self.token.clone(),
+            call_headers: Arc::new(merged),
+        }
+    }
+
+    /// Whether this handle sends a token.
+    pub fn has_token(&self) -> bool {
+        self.token.is_some()
+    }
+
+    /// The API root, e.g. `https://api.buildkite.com/`.
+    pub fn base_url(&self) -> &Url {
+        &self.inner.base_url
+    }
+
+    /// The rate-limit headers of the most recent response any handle of this
+    /// client received.
+    pub fn last_rate_limit(&self) -> RateLimit {
+        self.inner
+            .last_rate_limit
+            .lock()
+            .map(|guard| *guard)
+            .unwrap_or_default()
+    }
+}
+
+/// Configures a [`Client`].
+///
+/// ```
+/// use std::time::Duration;
+/// use buildkite_api::{Client, RetryPolicy};
+///
+/// let client = Client::builder()
+///     .token("bkua_example")
+///     .base_url("https://buildkite-proxy.internal/api/")
+///     .header("X-Request-Source", "docs")
+///     .connect_timeout(Duration::from_secs(5))
+///     .retry_policy(RetryPolicy { budget: Duration::from_secs(10), ..RetryPolicy::default() })
+///     .build()
+///     .unwrap();
+/// assert_eq!(client.base_url().as_str(), "https://buildkite-proxy.internal/api/");
+/// ```
+#[derive(Debug)]
+pub struct ClientBuilder {
+    token: Option<String>,
+    base_url: String,
+    user_agent: String,
+    headers: Vec<(String, String)>,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+    read_timeout: Duration,
+    retry: RetryPolicy,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        ClientBuilder {
+            token: None,
+            base_url: DEFAULT_BASE_URL.to_owned(),
+            user_agent: USER_AGENT.to_owned(),
+            headers: Vec::new(),
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            read_timeout: Duration::from_secs(60),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// The API token. An empty string means no token.
+    pub fn token(mut self, token: impl AsRef<str>) -> Self {
+        let token = token.as_ref().trim();
+        self.token = (!token.is_empty()).then(|| token.to_owned());
+        self
+    }
+
+    /// The API root. A path prefix is kept: `https://proxy/bk` sends
+    /// `GET https://proxy/bk/v2/user`.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = url.into();
+        self
+    }
+
+    /// Replaces the `User-Agent` (default `bk-mcp/<version>`).
+    pub fn user_agent(mut self, agent: impl Into<String>) -> Self {
+        self.user_agent = agent.into();
+        self
+    }
+
+    /// Adds a header to every request sent to the API origin.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Time allowed to establish a connection (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Time allowed for one whole JSON request (default 60 s). Log and
+    /// artifact streams are bounded by the read timeout instead.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Longest pause allowed between two reads of a response (default 60 s).
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = timeout;
+        self
+    }
+
+    /// How failed requests are retried.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Validates the settings and builds the client.
+    pub fn build(self) -> Result<Client> {
+        let base_url = parse_base_url(&self.base_url)?;
+        let token = self.token.map(ApiToken::new).transpose()?;
+        let mut default_headers = HeaderMap::new();
+        for (name, value) in &self.headers {
+            let header_name = HeaderName::from_bytes(name.trim().as_bytes())
+                .map_err(|_| Error::Config(format!("{name:?} is not a valid header name")))?;
+            if header_name == reqwest::header::AUTHORIZATION {
+                return Err(Error::Config(
+                    "set the token with `token`, not as an Authorization header".into(),
+                ));
+            }
+            let mut header_value = HeaderValue::from_str(value.trim()).map_err(|_| {
+                Error::Config(format!(
+                    "the value of header {name:?} is not a valid header value"
+                ))
+            })?;
+            header_value.set_sensitive(true);
+            default_headers.append(header_name, header_value);
+        }
+        let user_agent = HeaderValue::from_str(&self.user_agent)
+            .map_err(|_| Error::Config("the user agent is not a valid header value".into()))?;
+        let http = reqwest::Client::builder()
+            .user_agent(user_agent)
+            .connect_timeout(self.connect_timeout)
+            .read_timeout(self.read_timeout)
+            // Redirects are followed by hand so credentials never leave the
+            // API's origin (an artifact download redirects to object storage).
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| Error::Config(format!("could not set up the HTTP client: {e}")))?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                base_url,
+                default_headers,
+                retry: self.retry,
+                request_timeout: self.request_timeout,
+                last_rate_limit: Mutex::new(RateLimit::default()),
+            }),
+            token,
+            call_headers: Arc::new(HeaderMap::new()),
+        })
+    }
+}
+
+fn parse_base_url(raw: &str) -> Result<Url> {
+    let raw = raw.trim();
+    let mut url = Url::parse(raw)
+        .map_err(|e| Error::Config(format!("base URL {raw:?} is not a valid URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(Error::Config(format!(
+            "base URL {raw:?} must be an http or https URL with a host"
+        )));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::Config(format!(
+            "base URL {raw:?} must not have a query or fragment"
+        )));
+    }
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_url_keeps_its_prefix_and_gains_a_slash() {
+        let client = Client::builder()
+            .base_url("http://127.0.0.1:9/buildkite")
+            .build()
+            .unwrap();
+        assert_eq!(client.base_url().as_str(), "http://127.0.0.1:9/buildkite/");
+    }
+
+    #[test]
+    fn bad_base_urls_are_config_errors() {
+        for bad in ["", "not a url", "ftp://x/", "https://x/?q=1", "mailto:a@b"] {
+            let err = Client::builder().base_url(bad).build().unwrap_err();
+            assert!(matches!(err, Error::Config(_)), "{bad:?}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn bad_headers_are_config_errors() {
+        let err = Client::builder()
+            .header("bad name", "v")
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, Error::Config(_)));
+        let err = Client::builder()
+            .header("X-Ok", "line\nbreak")
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, Error::Config(_)));
+        let err = Client::builder()
+            .header("Authorization", "Bearer x")
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("token"));
+    }
+
+    #[test]
+    fn debug_shows_no_token() {
+        let client = Client::new("bkua_topsecret").unwrap();
+        let debug = format!("{client:?}");
+        assert!(!debug.contains("topsecret"), "{debug}");
+        assert!(debug.contains("has_token: true"));
+    }
+
+    #[test]
+    fn client_without_token_is_valid() {
+        let client = Client::builder().token("").build().unwrap();
+        assert!(!client.has_token());
+        let scoped = client.with_token(Some(ApiToken::new("t").unwrap()));
+        assert!(scoped.has_token());
+        assert!(!client.has_token());
+    }
+}

@@ -1,0 +1,495 @@
+//! Sending requests: URL building, credential scoping, retries, redirects,
+//! and turning responses into typed results or [`Error`]s.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION};
+use reqwest::{Method, Response, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use url::{Position, Url};
+
+use crate::client::Client;
+use crate::error::{Error, RequestInfo, Result, TransportKind, one_line, parse_error_body};
+use crate::page::{CursorPage, Page};
+use crate::path::ApiPath;
+use crate::rate_limit::RateLimit;
+
+/// Most redirects followed for one call.
+const MAX_REDIRECTS: usize = 5;
+/// Largest error body read to find the API's message.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+/// Characters of an undecodable body quoted in a decode error.
+const EXCERPT_CHARS: usize = 200;
+
+/// Where a request goes: an API path under the base URL, or an absolute URL
+/// (a pagination link, an artifact's storage location).
+#[derive(Debug, Clone)]
+pub(crate) enum Target {
+    Path(ApiPath),
+    Url(Url),
+}
+
+/// One API call, described before it is sent so it can be re-sent on retry.
+#[derive(Debug, Clone)]
+pub(crate) struct ApiRequest {
+    method: Method,
+    target: Target,
+    query: Vec<(String, String)>,
+    body: Option<Bytes>,
+    headers: HeaderMap,
+    /// Streams (logs, artifacts) have no total timeout, only a read timeout.
+    streaming: bool,
+    /// Return 3xx responses instead of following them.
+    keep_redirects: bool,
+}
+
+impl ApiRequest {
+    pub(crate) fn new(method: Method, path: ApiPath) -> Self {
+        ApiRequest {
+            method,
+            target: Target::Path(path),
+            query: Vec::new(),
+            body: None,
+            headers: HeaderMap::new(),
+            streaming: false,
+            keep_redirects: false,
+        }
+    }
+
+    pub(crate) fn get(path: ApiPath) -> Self {
+        ApiRequest::new(Method::GET, path)
+    }
+
+    pub(crate) fn to_url(method: Method, url: Url) -> Self {
+        ApiRequest {
+            target: Target::Url(url),
+            ..ApiRequest::new(method, ApiPath::v2())
+        }
+    }
+
+    /// Adds a query parameter.
+    pub(crate) fn query(mut self, name: &str, value: impl ToString) -> Self {
+        self.query.push((name.to_owned(), value.to_string()));
+        self
+    }
+
+    /// Adds a query parameter when `value` is `Some`.
+    pub(crate) fn query_opt(self, name: &str, value: Option<impl ToString>) -> Self {
+        match value {
+            Some(value) => self.query(name, value),
+            None => self,
+        }
+    }
+
+    /// Adds `name[]=value` for each value (Rails-style arrays).
+    pub(crate) fn query_list<T: ToString>(mut self, name: &str, values: &[T]) -> Self {
+        let key = format!("{name}[]");
+        for value in values {
+            self.query.push((key.clone(), value.to_string()));
+        }
+        self
+    }
+
+    /// Adds `name=true` when the flag is `Some(true)`, `name=false` for
+    /// `Some(false)`, nothing for `None`.
+    pub(crate) fn flag(self, name: &str, value: Option<bool>) -> Self {
+        self.query_opt(name, value)
+    }
+
+    pub(crate) fn header(mut self, name: reqwest::header::HeaderName, value: HeaderValue) -> Self {
+        self.headers.insert(name, value);
+        self
+    }
+
+    pub(crate) fn json<B: Serialize + ?Sized>(mut self, body: &B) -> Result<Self> {
+        let bytes = serde_json::to_vec(body)
+            .map_err(|e| Error::InvalidArgument(format!("request body cannot be encoded: {e}")))?;
+        self.body = Some(Bytes::from(bytes));
+        self.headers
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        Ok(self)
+    }
+
+    pub(crate) fn streaming(mut self) -> Self {
+        self.streaming = true;
+        self
+    }
+
+    pub(crate) fn keep_redirects(mut self) -> Self {
+        self.keep_redirects = true;
+        self
+    }
+
+    /// Safe methods may be repeated after a 5xx or a broken connection.
+    fn is_idempotent(&self) -> bool {
+        matches!(self.method, Method::GET | Method::HEAD)
+    }
+}
+
+/// What one attempt came to.
+enum Outcome {
+    /// A response to hand back (success, or a redirect to follow).
+    Done(Response),
+    /// A failure that another attempt may fix after `wait`.
+    Retryable { error: Error, wait: Duration },
+    /// A failure to give up with.
+    Failed(Error),
+}
+
+impl Client {
+    fn url_for(&self, request: &ApiRequest) -> Result<Url> {
+        let mut url = match &request.target {
+            Target::Path(path) => self.inner.base_url.join(path.as_str()).map_err(|e| {
+                Error::InvalidArgument(format!("cannot build a URL for {}: {e}", path.as_str()))
+            })?,
+            Target::Url(url) => url.clone(),
+        };
+        if !request.query.is_empty() {
+            let mut pairs = url.query_pairs_mut();
+            for (name, value) in &request.query {
+                pairs.append_pair(name, value);
+            }
+        }
+        Ok(url)
+    }
+
+    /// Whether `url` is on the API's origin, the only place credentials and
+    /// configured headers may be sent.
+    pub(crate) fn is_api_origin(&self, url: &Url) -> bool {
+        url.origin() == self.inner.base_url.origin()
+    }
+
+    /// Sends a request with retries and redirects, and maps any unsuccessful
+    /// status to an [`Error`]. Returns the successful response, unread.
+    pub(crate) async fn send(&self, request: ApiRequest) -> Result<Response> {
+        let mut url = self.url_for(&request)?;
+        let mut method = request.method.clone();
+        let mut body = request.body.clone();
+        for _ in 0..=MAX_REDIRECTS {
+            let response = self
+                .send_with_retries(&request, &method, &url, body.clone())
+                .await?;
+            let status = response.status();
+            if !status.is_redirection() || request.keep_redirects {
+                return Ok(response);
+            }
+            let info = self.describe(&method, &url);
+            let location =
+                redirect_target(&url, response.headers()).ok_or_else(|| Error::Http {
+                    request: info.clone(),
+                    status,
+                    message: "redirect without a valid Location header".into(),
+                })?;
+            // As browsers do: 303, and 301/302 after a POST, continue as a GET.
+            if status == StatusCode::SEE_OTHER
+                || (matches!(status, StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND)
+                    && method == Method::POST)
+            {
+                method = Method::GET;
+                body = None;
+            }
+            tracing::debug!(request = %info, cross_origin = !self.is_api_origin(&location), "following redirect");
+            url = location;
+        }
+        Err(Error::Http {
+            request: self.describe(&method, &url),
+            status: StatusCode::LOOP_DETECTED,
+            message: format!("more than {MAX_REDIRECTS} redirects"),
+        })
+    }
+
+    async fn send_with_retries(
+        &self,
+        request: &ApiRequest,
+        method: &Method,
+        url: &Url,
+        body: Option<Bytes>,
+    ) -> Result<Response> {
+        let policy = self.inner.retry;
+        let started = Instant::now();
+        let info = self.describe(method, url);
+        let mut retry = 0;
+        loop {
+            let (error, wait) = match self
+                .attempt(request, method, url, body.clone(), &info, retry)
+                .await
+            {
+                Outcome::Done(response) => return Ok(response),
+                Outcome::Failed(error) => return Err(error),
+                Outcome::Retryable { error, wait } => (error, wait),
+            };
+            // Never start a wait that would end after the budget: the call
+            // fails now, with the error that caused the retry.
+            if retry >= policy.max_retries || started.elapsed() + wait > policy.budget {
+                return Err(error);
+            }
+            retry += 1;
+            tracing::debug!(request = %info, retry, wait_ms = wait.as_millis() as u64, %error, "retrying");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Sends one attempt and classifies what came back.
+    async fn attempt(
+        &self,
+        request: &ApiRequest,
+        method: &Method,
+        url: &Url,
+        body: Option<Bytes>,
+        info: &RequestInfo,
+        retry: u32,
+    ) -> Outcome {
+        let policy = self.inner.retry;
+        let sent = Instant::now();
+        let response = match self.build(request, method, url, body).send().await {
+            Ok(response) => response,
+            Err(error) => {
+                let kind = transport_kind(&error);
+                let error = Error::Transport {
+                    request: info.clone(),
+                    kind,
+                    message: error_chain(error),
+                };
+                // A timed-out request may still be running on the server, and
+                // waiting for it again would double the time the caller waits.
+                return if request.is_idempotent() && kind != TransportKind::Timeout {
+                    Outcome::Retryable {
+                        error,
+                        wait: policy.backoff(retry),
+                    }
+                } else {
+                    Outcome::Failed(error)
+                };
+            }
+        };
+        let status = response.status();
+        let rate_limit = RateLimit::from_headers(response.headers());
+        if !rate_limit.is_empty() {
+            if let Ok(mut last) = self.inner.last_rate_limit.lock() {
+                *last = rate_limit;
+            }
+        }
+        tracing::debug!(
+            request = %info,
+            status = status.as_u16(),
+            elapsed_ms = sent.elapsed().as_millis() as u64,
+            "api response"
+        );
+        if status.is_success() || status.is_redirection() {
+            return Outcome::Done(response);
+        }
+        let wait = if status == StatusCode::TOO_MANY_REQUESTS {
+            Some(policy.rate_limit_wait(rate_limit.wait_hint(), retry))
+        } else if matches!(
+            status,
+            StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT
+        ) && request.is_idempotent()
+        {
+            Some(policy.backoff(retry))
+        } else {
+            None
+        };
+        let error = error_from_response(info.clone(), response, rate_limit).await;
+        match wait {
+            Some(wait) => Outcome::Retryable { error, wait },
+            None => Outcome::Failed(error),
+        }
+    }
+
+    fn build(
+        &self,
+        request: &ApiRequest,
+        method: &Method,
+        url: &Url,
+        body: Option<Bytes>,
+    ) -> reqwest::RequestBuilder {
+        let mut builder = self.inner.http.request(method.clone(), url.clone());
+        if !request.streaming {
+            builder = builder.timeout(self.inner.request_timeout);
+        }
+        if self.is_api_origin(url) {
+            let mut headers = self.inner.default_headers.clone();
+            for (name, value) in self.call_headers.iter() {
+                headers.insert(name.clone(), value.clone());
+            }
+            if let Some(token) = &self.token {
+                headers.insert(AUTHORIZATION, token.authorization());
+            } else {
+                headers.remove(AUTHORIZATION);
+            }
+            builder = builder.headers(headers);
+        }
+        let mut own = request.headers.clone();
+        own.remove(AUTHORIZATION);
+        if !own.contains_key(ACCEPT) {
+            own.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        }
+        builder = builder.headers(own);
+        if let Some(body) = body {
+            builder = builder.body(body);
+        }
+        builder
+    }
+
+    /// Decodes a JSON response body.
+    pub(crate) async fn json<T: DeserializeOwned>(&self, request: ApiRequest) -> Result<T> {
+        let info = self.info(&request)?;
+        let response = self.send(request).await?;
+        let body = read_body(&info, response).await?;
+        decode(&info, &body)
+    }
+
+    /// Decodes a numbered list page.
+    pub(crate) async fn page<T: DeserializeOwned>(&self, request: ApiRequest) -> Result<Page<T>> {
+        let info = self.info(&request)?;
+        let response = self.send(request).await?;
+        let headers = response.headers().clone();
+        let body = read_body(&info, response).await?;
+        // Some endpoints answer an empty list with `null`.
+        let items: Option<Vec<T>> = decode(&info, &body)?;
+        Ok(Page::from_response(items.unwrap_or_default(), &headers))
+    }
+
+    /// Decodes a cursor-paged list.
+    pub(crate) async fn cursor_page<T: DeserializeOwned>(
+        &self,
+        request: ApiRequest,
+    ) -> Result<CursorPage<T>> {
+        let info = self.info(&request)?;
+        let response = self.send(request).await?;
+        let rate_limit = RateLimit::from_headers(response.headers());
+        let body = read_body(&info, response).await?;
+        let mut page: CursorPage<T> = decode(&info, &body)?;
+        page.rate_limit = rate_limit;
+        Ok(page)
+    }
+
+    /// Describes a request for errors, before it is sent.
+    pub(crate) fn info(&self, request: &ApiRequest) -> Result<RequestInfo> {
+        Ok(self.describe(&request.method, &self.url_for(request)?))
+    }
+}
+
+impl Client {
+    /// Describes a call for errors and logs: method, path and query, except
+    /// that the query of a URL off the API origin (a presigned storage URL,
+    /// whose query is a credential) is left out.
+    pub(crate) fn describe(&self, method: &Method, url: &Url) -> RequestInfo {
+        let end = if self.is_api_origin(url) {
+            Position::AfterQuery
+        } else {
+            Position::AfterPath
+        };
+        RequestInfo {
+            method: method.clone(),
+            path: url[Position::BeforePath..end].to_owned(),
+        }
+    }
+}
+
+fn redirect_target(current: &Url, headers: &HeaderMap) -> Option<Url> {
+    let location = headers.get(LOCATION)?.to_str().ok()?;
+    let next = current.join(location).ok()?;
+    matches!(next.scheme(), "http" | "https").then_some(next)
+}
+
+fn transport_kind(error: &reqwest::Error) -> TransportKind {
+    if error.is_timeout() {
+        TransportKind::Timeout
+    } else if error.is_connect() {
+        TransportKind::Connect
+    } else {
+        TransportKind::Other
+    }
+}
+
+/// The error and its causes on one line, without the URL (the request info
+/// already names the call).
+pub(crate) fn error_chain(error: reqwest::Error) -> String {
+    // The URL may be a presigned storage URL, whose query is a credential.
+    let error = error.without_url();
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    one_line(&text, 300)
+}
+
+/// Reads the next chunk of a streamed body.
+pub(crate) async fn next_chunk(
+    info: &RequestInfo,
+    response: &mut Response,
+) -> Result<Option<Bytes>> {
+    response.chunk().await.map_err(|e| Error::Transport {
+        request: info.clone(),
+        kind: transport_kind(&e),
+        message: error_chain(e),
+    })
+}
+
+pub(crate) async fn read_body(info: &RequestInfo, response: Response) -> Result<Bytes> {
+    response.bytes().await.map_err(|e| Error::Transport {
+        request: info.clone(),
+        kind: transport_kind(&e),
+        message: error_chain(e),
+    })
+}
+
+pub(crate) fn decode<T: DeserializeOwned>(info: &RequestInfo, body: &[u8]) -> Result<T> {
+    serde_json::from_slice(body).map_err(|e| Error::Decode {
+        request: info.clone(),
+        message: e.to_string(),
+        excerpt: one_line(&String::from_utf8_lossy(body), EXCERPT_CHARS),
+    })
+}
+
+/// Builds the error for an unsuccessful response, reading at most
+/// [`MAX_ERROR_BODY`] bytes of its body.
+pub(crate) async fn error_from_response(
+    request: RequestInfo,
+    mut response: Response,
+    rate_limit: RateLimit,
+) -> Error {
+    let status = response.status();
+    let mut body = Vec::new();
+    while body.len() < MAX_ERROR_BODY {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    body.truncate(MAX_ERROR_BODY);
+    let (message, errors) = parse_error_body(status, &body);
+    match status {
+        StatusCode::UNAUTHORIZED => Error::Unauthorized { request, message },
+        StatusCode::FORBIDDEN => Error::Forbidden { request, message },
+        StatusCode::NOT_FOUND => Error::NotFound { request, message },
+        StatusCode::GONE => Error::Gone { request, message },
+        StatusCode::UNPROCESSABLE_ENTITY => Error::Unprocessable {
+            request,
+            message,
+            errors,
+        },
+        StatusCode::TOO_MANY_REQUESTS => Error::RateLimited {
+            request,
+            message,
+            retry_after: rate_limit.wait_hint(),
+            rate_limit,
+        },
+        s if s.is_server_error() => Error::Server {
+            request,
+            status,
+            message,
+        },
+        _ => Error::Http {
+            request,
+            status,
+            message,
+        },
+    }
+}

@@ -1,0 +1,71 @@
+//! A typed async client for the [Buildkite REST API](https://buildkite.com/docs/apis/rest-api).
+//!
+//! - **Every endpoint an agent needs**: organizations, pipelines and
+//!   schedules, builds, jobs, job logs (streamed, or just the tail), artifacts,
+//!   annotations, clusters and queues, agents, step uploads and Test Engine.
+//! - **Lossless types**: each resource keeps the fields it does not model in
+//!   `extra`, so re-serialising gives back everything the API sent.
+//! - **Errors to act on**: one [`Error`] variant per thing a caller handles
+//!   differently, each naming the call that failed and the API's message.
+//! - **Retries within a budget**: 429s wait for the rate limit to reset;
+//!   5xx and broken connections retry safe requests with jittered backoff.
+//! - **Safe by default**: every path segment is escaped; the token is never
+//!   in `Debug` output or errors, and is sent to the API origin only.
+//!
+//! ```no_run
+//! use buildkite_api::{BuildState, Client, ListBuilds};
+//!
+//! # async fn run() -> buildkite_api::Result<()> {
+//! let client = Client::new(std::env::var("BUILDKITE_API_TOKEN").unwrap_or_default())?;
+//! let failed = client
+//!     .list_pipeline_builds("acme", "app", &ListBuilds {
+//!         state: vec![BuildState::Failed],
+//!         ..Default::default()
+//!     })
+//!     .await?;
+//! for build in failed.items {
+//!     println!("#{} {:?}", build.number, build.message);
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+mod client;
+mod credentials;
+mod error;
+mod http;
+pub mod models;
+mod page;
+mod path;
+mod rate_limit;
+pub mod resources;
+mod retry;
+mod timestamp;
+
+pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL, USER_AGENT};
+pub use credentials::ApiToken;
+pub use error::{Error, FieldError, RequestInfo, Result, TransportKind};
+pub use models::*;
+pub use page::{
+    Collected, CursorLinks, CursorPage, MAX_PER_PAGE, Page, PageLinks, collect_cursor_pages,
+    collect_pages,
+};
+pub use rate_limit::{RateLimit, RateLimitWindow};
+pub use resources::PageParams;
+pub use resources::agents::ListAgents;
+pub use resources::annotations::ListAnnotations;
+pub use resources::artifacts::ListArtifacts;
+pub use resources::builds::{GetBuild, ListBuilds};
+pub use resources::jobs::{JobRef, ListJobs};
+pub use resources::logs::{LogStream, LogTail};
+pub use resources::pipelines::ListPipelines;
+pub use resources::step_uploads::ListStepUploads;
+pub use resources::test_engine::{
+    ListFailedExecutions, ListTestRuns, ListTests, TESTS_API_VERSION,
+};
+pub use retry::RetryPolicy;
+pub use timestamp::Timestamp;
+
+/// Re-exported so callers can build header maps and match statuses without
+/// depending on `reqwest` directly.
+pub use reqwest::{StatusCode, header};

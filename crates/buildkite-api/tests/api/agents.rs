@@ -1,0 +1,1 @@
+//! Tests for agents (to be written).

@@ -1,0 +1,1 @@
+//! Tests for artifacts (to be written).

@@ -1,0 +1,1 @@
+//! Tests for builds (to be written).

@@ -1,0 +1,1 @@
+//! Tests for clusters (to be written).

@@ -1,0 +1,1 @@
+//! Tests for decoding (to be written).

@@ -1,0 +1,1 @@
+//! Tests for errors (to be written).

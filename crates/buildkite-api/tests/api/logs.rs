@@ -1,0 +1,1 @@
+//! Tests for logs (to be written).

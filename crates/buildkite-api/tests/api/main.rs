@@ -1,0 +1,23 @@
+//! End-to-end tests of the client against a wiremock Buildkite API.
+//!
+//! One test binary (faster to link than one per file), one module per area.
+//! Fixtures in `tests/fixtures/` are realistic API responses.
+
+mod common;
+
+mod agents;
+mod annotations;
+mod artifacts;
+mod builds;
+mod clusters;
+mod decoding;
+mod errors;
+mod jobs;
+mod logs;
+mod organizations;
+mod pagination;
+mod pipelines;
+mod retries;
+mod security;
+mod step_uploads;
+mod test_engine;

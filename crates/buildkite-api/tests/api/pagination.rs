@@ -1,0 +1,1 @@
+//! Tests for pagination (to be written).

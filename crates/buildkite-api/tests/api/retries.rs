@@ -1,0 +1,1 @@
+//! Tests for retries (to be written).

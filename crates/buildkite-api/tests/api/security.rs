@@ -1,0 +1,1 @@
+//! Tests for security (to be written).

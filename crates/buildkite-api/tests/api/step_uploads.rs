@@ -1,0 +1,1 @@
+//! Tests for step_uploads (to be written).

@@ -1,0 +1,1 @@
+//! Tests for test_engine (to be written).

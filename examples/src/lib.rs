@@ -1,0 +1,1 @@
+//! Holds the workspace examples; see `examples/*.rs`.
