@@ -4,10 +4,52 @@
 
 use std::process::{Command, ExitCode};
 
+/// One check: a name and the cargo invocation that performs it.
+struct Step {
+    name: &'static str,
+    args: &'static [&'static str],
+    env: &'static [(&'static str, &'static str)],
+}
+
+/// The CI checks, cheapest first.
+const CI_STEPS: &[Step] = &[
+    Step {
+        name: "format",
+        args: &["fmt", "--all", "--check"],
+        env: &[],
+    },
+    Step {
+        name: "clippy",
+        args: &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        env: &[],
+    },
+    Step {
+        name: "tests",
+        args: &["test", "--workspace"],
+        env: &[],
+    },
+    Step {
+        name: "docs",
+        args: &["doc", "--workspace", "--no-deps"],
+        env: &[("RUSTDOCFLAGS", "-D warnings")],
+    },
+    Step {
+        name: "package buildkite-api",
+        args: &["package", "-p", "buildkite-api", "--allow-dirty"],
+        env: &[],
+    },
+];
+
 fn main() -> ExitCode {
-    let task = std::env::args().nth(1);
-    match task.as_deref() {
-        Some("ci") => run_all(&ci_steps()),
+    match std::env::args().nth(1).as_deref() {
+        Some("ci") => run_all(CI_STEPS),
         _ => {
             eprintln!(
                 "usage: cargo xtask <task>\n\ntasks:\n  ci    format, clippy, tests, docs and packaging checks"
@@ -17,56 +59,22 @@ fn main() -> ExitCode {
     }
 }
 
-/// The CI checks, in order: cheapest first.
-fn ci_steps() -> Vec<(
-    &'static str,
-    Vec<&'static str>,
-    Vec<(&'static str, &'static str)>,
-)> {
-    vec![
-        ("format", vec!["fmt", "--all", "--check"], vec![]),
-        (
-            "clippy",
-            vec![
-                "clippy",
-                "--workspace",
-                "--all-targets",
-                "--",
-                "-D",
-                "warnings",
-            ],
-            vec![],
-        ),
-        ("tests", vec!["test", "--workspace"], vec![]),
-        (
-            "docs",
-            vec!["doc", "--workspace", "--no-deps"],
-            vec![("RUSTDOCFLAGS", "-D warnings")],
-        ),
-        (
-            "package buildkite-api",
-            vec!["package", "-p", "buildkite-api", "--allow-dirty"],
-            vec![],
-        ),
-    ]
-}
-
-fn run_all(steps: &[(&str, Vec<&str>, Vec<(&str, &str)>)]) -> ExitCode {
+fn run_all(steps: &[Step]) -> ExitCode {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    for (name, args, env) in steps {
-        eprintln!("==> {name}: cargo {}", args.join(" "));
+    for step in steps {
+        eprintln!("==> {}: cargo {}", step.name, step.args.join(" "));
         let status = Command::new(&cargo)
-            .args(args)
-            .envs(env.iter().copied())
+            .args(step.args)
+            .envs(step.env.iter().copied())
             .status();
         match status {
             Ok(status) if status.success() => {}
             Ok(status) => {
-                eprintln!("==> {name} failed ({status})");
+                eprintln!("==> {} failed ({status})", step.name);
                 return ExitCode::FAILURE;
             }
             Err(error) => {
-                eprintln!("==> {name}: could not run cargo: {error}");
+                eprintln!("==> {}: could not run cargo: {error}", step.name);
                 return ExitCode::FAILURE;
             }
         }

@@ -143,7 +143,7 @@ pub enum Error {
         /// How long until the limit resets, when the API said.
         retry_after: Option<Duration>,
         /// The rate-limit headers of the last response.
-        rate_limit: RateLimit,
+        rate_limit: Box<RateLimit>,
     },
     /// 5xx: the API failed; retrying later may help.
     #[error("{request}: {status}: {message}")]

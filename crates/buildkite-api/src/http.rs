@@ -266,10 +266,10 @@ impl Client {
         };
         let status = response.status();
         let rate_limit = RateLimit::from_headers(response.headers());
-        if !rate_limit.is_empty() {
-            if let Ok(mut last) = self.inner.last_rate_limit.lock() {
-                *last = rate_limit;
-            }
+        if !rate_limit.is_empty()
+            && let Ok(mut last) = self.inner.last_rate_limit.lock()
+        {
+            *last = rate_limit;
         }
         tracing::debug!(
             request = %info,
@@ -479,7 +479,7 @@ pub(crate) async fn error_from_response(
             request,
             message,
             retry_after: rate_limit.wait_hint(),
-            rate_limit,
+            rate_limit: Box::new(rate_limit),
         },
         s if s.is_server_error() => Error::Server {
             request,

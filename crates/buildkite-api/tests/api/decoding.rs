@@ -90,7 +90,10 @@ fn every_resource_round_trips_without_loss() {
 fn unknown_fields_are_kept_in_extra() {
     let pipeline: Pipeline = round_trip("pipeline.json");
     assert_eq!(pipeline.extra["emoji"], ":rocket:");
-    assert_eq!(pipeline.extra["future_field"], serde_json::json!({"nested": [1, 2]}));
+    assert_eq!(
+        pipeline.extra["future_field"],
+        serde_json::json!({"nested": [1, 2]})
+    );
 }
 
 #[test]
@@ -113,7 +116,10 @@ fn a_new_enum_value_does_not_break_decoding() {
     build["jobs"][0]["state"] = "teleporting".into();
     let decoded: Build = serde_json::from_value(build).unwrap();
     assert_eq!(decoded.state.as_str(), "quantum_superposition");
-    assert_eq!(decoded.jobs[0].state.as_ref().unwrap().as_str(), "teleporting");
+    assert_eq!(
+        decoded.jobs[0].state.as_ref().unwrap().as_str(),
+        "teleporting"
+    );
     assert!(!decoded.state.is_terminal());
 }
 

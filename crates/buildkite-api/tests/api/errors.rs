@@ -48,7 +48,9 @@ async fn not_found_404_names_the_path() {
     let api = api().await;
     let job = JobRef::in_build("acme", "app", 42, "nope");
     Mock::given(method("GET"))
-        .and(path("/v2/organizations/acme/pipelines/app/builds/42/jobs/nope"))
+        .and(path(
+            "/v2/organizations/acme/pipelines/app/builds/42/jobs/nope",
+        ))
         .respond_with(json(404, "error_404_job.json"))
         .mount(&api.server)
         .await;
@@ -66,20 +68,35 @@ async fn not_found_404_names_the_path() {
 
 #[tokio::test]
 async fn gone_410() {
-    let error = user_error(ResponseTemplate::new(410).set_body_json(serde_json::json!({"message": "Step uploads are only kept for 30 days"}))).await;
+    let error =
+        user_error(ResponseTemplate::new(410).set_body_json(
+            serde_json::json!({"message": "Step uploads are only kept for 30 days"}),
+        ))
+        .await;
     assert!(matches!(error, Error::Gone { .. }));
-    assert!(error.to_string().contains("410 Gone: Step uploads are only kept"));
+    assert!(
+        error
+            .to_string()
+            .contains("410 Gone: Step uploads are only kept")
+    );
 }
 
 #[tokio::test]
 async fn unprocessable_422_lists_field_errors() {
     let error = user_error(json(422, "error_422_validation.json")).await;
-    let Error::Unprocessable { errors, message, .. } = &error else {
+    let Error::Unprocessable {
+        errors, message, ..
+    } = &error
+    else {
         panic!("expected 422, got {error:?}");
     };
     assert_eq!(message, "Validation Failed");
     assert_eq!(errors[0].field.as_deref(), Some("configuration"));
-    assert!(error.to_string().contains("(configuration: Step configuration is missing"));
+    assert!(
+        error
+            .to_string()
+            .contains("(configuration: Step configuration is missing")
+    );
 }
 
 #[tokio::test]
@@ -97,20 +114,37 @@ async fn rate_limited_429_reports_reset_when_the_budget_cannot_wait() {
         .mount(&api.server)
         .await;
     let error = api.client.current_user().await.unwrap_err();
-    let Error::RateLimited { retry_after, rate_limit, .. } = &error else {
+    let Error::RateLimited {
+        retry_after,
+        rate_limit,
+        ..
+    } = &error
+    else {
         panic!("expected 429, got {error:?}");
     };
     assert_eq!(*retry_after, Some(Duration::from_secs(42)));
     assert_eq!(rate_limit.user.and_then(|w| w.remaining), Some(0));
-    assert!(error.to_string().ends_with("(the limit resets in 42 s)"), "{error}");
+    assert!(
+        error.to_string().ends_with("(the limit resets in 42 s)"),
+        "{error}"
+    );
     assert!(error.is_transient());
 }
 
 #[tokio::test]
 async fn server_error_5xx() {
-    let error = user_error(ResponseTemplate::new(500).set_body_json(serde_json::json!({"message": "Internal error"}))).await;
-    assert!(matches!(error, Error::Server { status, .. } if status == StatusCode::INTERNAL_SERVER_ERROR));
-    assert!(error.to_string().ends_with("500 Internal Server Error: Internal error"));
+    let error = user_error(
+        ResponseTemplate::new(500).set_body_json(serde_json::json!({"message": "Internal error"})),
+    )
+    .await;
+    assert!(
+        matches!(error, Error::Server { status, .. } if status == StatusCode::INTERNAL_SERVER_ERROR)
+    );
+    assert!(
+        error
+            .to_string()
+            .ends_with("500 Internal Server Error: Internal error")
+    );
 }
 
 #[tokio::test]
@@ -126,7 +160,12 @@ async fn html_error_page_is_one_line() {
     let error = api.client.current_user().await.unwrap_err();
     let text = error.to_string();
     assert!(!text.contains('\n') && !text.contains('<'), "{text}");
-    assert!(text.ends_with("502 Bad Gateway: an HTML error page (not from the Buildkite API): 502 Bad Gateway"), "{text}");
+    assert!(
+        text.ends_with(
+            "502 Bad Gateway: an HTML error page (not from the Buildkite API): 502 Bad Gateway"
+        ),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -137,20 +176,39 @@ async fn other_4xx_is_http_with_the_api_message() {
         .respond_with(json(400, "error_400_too_deep.json"))
         .mount(&api.server)
         .await;
-    let params = ListBuilds { page: Some(500), ..ListBuilds::default() };
-    let error = api.client.list_organization_builds("acme", &params).await.unwrap_err();
+    let params = ListBuilds {
+        page: Some(500),
+        ..ListBuilds::default()
+    };
+    let error = api
+        .client
+        .list_organization_builds("acme", &params)
+        .await
+        .unwrap_err();
     assert!(matches!(error, Error::Http { status, .. } if status == StatusCode::BAD_REQUEST));
-    assert!(error.to_string().contains("Listing builds this deep is not supported"));
-    assert!(error.to_string().contains("/v2/organizations/acme/builds?page=500"));
+    assert!(
+        error
+            .to_string()
+            .contains("Listing builds this deep is not supported")
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("/v2/organizations/acme/builds?page=500")
+    );
 }
 
 #[tokio::test]
 async fn undecodable_body_is_a_decode_error_with_an_excerpt() {
     let error = user_error(
-        ResponseTemplate::new(200).set_body_raw("{\"id\": 12, \"name\":\n \"x\"}", "application/json"),
+        ResponseTemplate::new(200)
+            .set_body_raw("{\"id\": 12, \"name\":\n \"x\"}", "application/json"),
     )
     .await;
-    let Error::Decode { excerpt, message, .. } = &error else {
+    let Error::Decode {
+        excerpt, message, ..
+    } = &error
+    else {
         panic!("expected a decode error, got {error:?}");
     };
     assert_eq!(excerpt, "{\"id\": 12, \"name\": \"x\"}");
@@ -160,7 +218,11 @@ async fn undecodable_body_is_a_decode_error_with_an_excerpt() {
 #[tokio::test]
 async fn connection_refused_is_a_transport_error() {
     // Bind and drop a listener to get a port nobody listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let client = Client::builder()
         .base_url(format!("http://127.0.0.1:{port}/"))
         .token(TOKEN)
@@ -169,10 +231,21 @@ async fn connection_refused_is_a_transport_error() {
         .unwrap();
     let error = client.current_user().await.unwrap_err();
     assert!(
-        matches!(error, Error::Transport { kind: TransportKind::Connect, .. }),
+        matches!(
+            error,
+            Error::Transport {
+                kind: TransportKind::Connect,
+                ..
+            }
+        ),
         "{error:?}"
     );
-    assert!(error.to_string().starts_with("GET /v2/user: could not connect"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .starts_with("GET /v2/user: could not connect"),
+        "{error}"
+    );
     assert!(!error.to_string().contains(TOKEN));
 }
 
@@ -193,6 +266,15 @@ async fn slow_response_is_a_timeout_and_is_not_retried() {
         .unwrap();
     let started = std::time::Instant::now();
     let error = client.current_user().await.unwrap_err();
-    assert!(matches!(error, Error::Transport { kind: TransportKind::Timeout, .. }), "{error:?}");
+    assert!(
+        matches!(
+            error,
+            Error::Transport {
+                kind: TransportKind::Timeout,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
     assert!(started.elapsed() < Duration::from_secs(2));
 }

@@ -54,7 +54,11 @@ async fn head_404_means_no_log_or_no_access() {
         .await;
     let error = api.client.get_job_log_size(&job()).await.unwrap_err();
     assert!(matches!(error, Error::NotFound { .. }));
-    assert!(error.to_string().starts_with(&format!("HEAD {LOG_PATH}: 404")));
+    assert!(
+        error
+            .to_string()
+            .starts_with(&format!("HEAD {LOG_PATH}: 404"))
+    );
 }
 
 #[tokio::test]
@@ -94,7 +98,14 @@ async fn gzip_encoded_logs_are_decompressed() {
         )
         .mount(&api.server)
         .await;
-    let bytes = api.client.get_job_log(&job()).await.unwrap().collect(1 << 20).await.unwrap();
+    let bytes = api
+        .client
+        .get_job_log(&job())
+        .await
+        .unwrap()
+        .collect(1 << 20)
+        .await
+        .unwrap();
     assert_eq!(&bytes[..], &log[..]);
 }
 
@@ -106,8 +117,18 @@ async fn collect_refuses_logs_over_the_limit() {
         .respond_with(ResponseTemplate::new(200).set_body_raw(raw_log(), "text/plain"))
         .mount(&api.server)
         .await;
-    let error = api.client.get_job_log(&job()).await.unwrap().collect(100).await.unwrap_err();
-    assert!(matches!(error, Error::TooLarge { limit: 100, .. }), "{error:?}");
+    let error = api
+        .client
+        .get_job_log(&job())
+        .await
+        .unwrap()
+        .collect(100)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::TooLarge { limit: 100, .. }),
+        "{error:?}"
+    );
 }
 
 #[tokio::test]
@@ -204,6 +225,13 @@ async fn organization_scoped_log_route() {
         .mount(&api.server)
         .await;
     let job = JobRef::in_organization("acme", JOB);
-    let bytes = api.client.get_job_log(&job).await.unwrap().collect(10).await.unwrap();
+    let bytes = api
+        .client
+        .get_job_log(&job)
+        .await
+        .unwrap()
+        .collect(10)
+        .await
+        .unwrap();
     assert_eq!(&bytes[..], b"ok\n");
 }

@@ -3,6 +3,9 @@
 //! One test binary (faster to link than one per file), one module per area.
 //! Fixtures in `tests/fixtures/` are realistic API responses.
 
+// Panicking on an unexpected result is how a test fails, helpers included.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 mod agents;

@@ -76,10 +76,15 @@ async fn collect_pages_stops_at_the_cap_without_fetching_more() {
     Mock::given(method("GET"))
         .and(path("/v2/organizations/acme/pipelines"))
         .and(query_param("page", "1"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(pipelines(1..=3)).insert_header(
-            "link",
-            format!("<{base}/v2/organizations/acme/pipelines?page=2>; rel=\"next\"").as_str(),
-        ))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(pipelines(1..=3))
+                .insert_header(
+                    "link",
+                    format!("<{base}/v2/organizations/acme/pipelines?page=2>; rel=\"next\"")
+                        .as_str(),
+                ),
+        )
         .expect(1)
         .mount(&api.server)
         .await;
@@ -87,7 +92,10 @@ async fn collect_pages_stops_at_the_cap_without_fetching_more() {
     let all = collect_pages(2, move |page| {
         let client = client.clone();
         async move {
-            let params = ListPipelines { page: Some(page), ..ListPipelines::default() };
+            let params = ListPipelines {
+                page: Some(page),
+                ..ListPipelines::default()
+            };
             client.list_pipelines("acme", &params).await
         }
     })
@@ -106,7 +114,10 @@ async fn an_empty_or_null_page_has_no_items_and_no_next() {
         .respond_with(ResponseTemplate::new(200).set_body_string("null"))
         .mount(&api.server)
         .await;
-    let params = ListPipelines { name: Some("none".into()), ..ListPipelines::default() };
+    let params = ListPipelines {
+        name: Some("none".into()),
+        ..ListPipelines::default()
+    };
     let page = api.client.list_pipelines("acme", &params).await.unwrap();
     assert!(page.items.is_empty());
     assert!(!page.has_more());
@@ -134,7 +145,11 @@ async fn collect_cursor_pages_walks_the_jobs_list() {
     let all = collect_cursor_pages(100, move |after| {
         let client = client.clone();
         async move {
-            let params = ListJobs { after, per_page: Some(2), ..ListJobs::default() };
+            let params = ListJobs {
+                after,
+                per_page: Some(2),
+                ..ListJobs::default()
+            };
             client.list_jobs("acme", "app", 42, &params).await
         }
     })

@@ -64,19 +64,28 @@ async fn writes_are_retried_after_429() {
     assert_eq!(build.number, 42);
     let requests = api.server.received_requests().await.unwrap();
     assert_eq!(requests.len(), 2);
-    assert_eq!(requests[0].body, requests[1].body, "the body is re-sent intact");
+    assert_eq!(
+        requests[0].body, requests[1].body,
+        "the body is re-sent intact"
+    );
 }
 
 #[tokio::test]
 async fn writes_are_not_retried_after_503() {
     let api = api().await;
     Mock::given(method("PUT"))
-        .and(path("/v2/organizations/acme/pipelines/app/builds/42/rebuild"))
+        .and(path(
+            "/v2/organizations/acme/pipelines/app/builds/42/rebuild",
+        ))
         .respond_with(ResponseTemplate::new(503))
         .expect(1)
         .mount(&api.server)
         .await;
-    let error = api.client.rebuild_build("acme", "app", 42).await.unwrap_err();
+    let error = api
+        .client
+        .rebuild_build("acme", "app", 42)
+        .await
+        .unwrap_err();
     assert!(matches!(error, Error::Server { .. }), "{error:?}");
 }
 
@@ -125,7 +134,10 @@ async fn repeated_503_stops_when_the_budget_ends() {
     assert!(matches!(error, Error::Server { .. }), "{error:?}");
     // No wait starts that would end after the budget: the call ends within
     // the budget plus one (fast) request.
-    assert!(elapsed < budget + Duration::from_millis(400), "took {elapsed:?}");
+    assert!(
+        elapsed < budget + Duration::from_millis(400),
+        "took {elapsed:?}"
+    );
     let attempts = api.server.received_requests().await.unwrap().len();
     assert!(attempts >= 4, "only {attempts} attempts in the budget");
 }
@@ -190,7 +202,9 @@ async fn flaky_server() -> (String, tokio::task::JoinHandle<usize>) {
     let handle = tokio::spawn(async move {
         let mut served = 0;
         for connection in 0..2 {
-            let Ok((mut socket, _)) = listener.accept().await else { break };
+            let Ok((mut socket, _)) = listener.accept().await else {
+                break;
+            };
             let mut buffer = vec![0u8; 8192];
             let _ = socket.read(&mut buffer).await;
             served += 1;

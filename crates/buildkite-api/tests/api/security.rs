@@ -21,7 +21,12 @@ async fn traversal_in_a_slug_cannot_reach_another_endpoint() {
         .mount(&api.server)
         .await;
 
-    for slug in ["a/../access-token", "../../access-token#", "app?x=1", "a%2F..%2Fb"] {
+    for slug in [
+        "a/../access-token",
+        "../../access-token#",
+        "app?x=1",
+        "a%2F..%2Fb",
+    ] {
         let page = api
             .client
             .list_pipelines(slug, &ListPipelines::default())
@@ -78,7 +83,10 @@ async fn user_agent_and_default_headers_are_sent() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/v2/user"))
-        .and(header("user-agent", concat!("bk-mcp/", env!("CARGO_PKG_VERSION"))))
+        .and(header(
+            "user-agent",
+            concat!("bk-mcp/", env!("CARGO_PKG_VERSION")),
+        ))
         .and(header("x-team", "ci"))
         .and(header("accept", "application/json"))
         .respond_with(json(200, "user.json"))
@@ -117,13 +125,23 @@ async fn per_call_tokens_replace_the_default_and_never_mix() {
         .mount(&api.server)
         .await;
 
-    let alice = api.client.with_token(Some(ApiToken::new("bkua_alice").unwrap()));
-    let bob = api.client.with_token(Some(ApiToken::new("bkua_bob").unwrap()));
+    let alice = api
+        .client
+        .with_token(Some(ApiToken::new("bkua_alice").unwrap()));
+    let bob = api
+        .client
+        .with_token(Some(ApiToken::new("bkua_bob").unwrap()));
     let anonymous = api.client.with_token(None);
     let mut calls = Vec::new();
     for i in 0..20 {
-        let client = if i % 2 == 0 { alice.clone() } else { bob.clone() };
-        calls.push(tokio::spawn(async move { client.current_user().await.map(|_| i) }));
+        let client = if i % 2 == 0 {
+            alice.clone()
+        } else {
+            bob.clone()
+        };
+        calls.push(tokio::spawn(async move {
+            client.current_user().await.map(|_| i)
+        }));
     }
     for call in calls {
         call.await.unwrap().unwrap();
@@ -138,10 +156,18 @@ async fn per_call_tokens_replace_the_default_and_never_mix() {
             .get("authorization")
             .map(|v| v.to_str().unwrap().to_owned())
     };
-    let alice_count = (0..20).filter(|&i| auth(i).as_deref() == Some("Bearer bkua_alice")).count();
-    let bob_count = (0..20).filter(|&i| auth(i).as_deref() == Some("Bearer bkua_bob")).count();
+    let alice_count = (0..20)
+        .filter(|&i| auth(i).as_deref() == Some("Bearer bkua_alice"))
+        .count();
+    let bob_count = (0..20)
+        .filter(|&i| auth(i).as_deref() == Some("Bearer bkua_bob"))
+        .count();
     assert_eq!((alice_count, bob_count), (10, 10));
-    assert_eq!(auth(20), None, "an anonymous handle never falls back to the default token");
+    assert_eq!(
+        auth(20),
+        None,
+        "an anonymous handle never falls back to the default token"
+    );
     assert_eq!(auth(21), Some(format!("Bearer {TOKEN}")));
 }
 
@@ -201,7 +227,10 @@ async fn artifact_redirect_to_storage_carries_no_credentials() {
 
     let to_storage = &storage.received_requests().await.unwrap()[0];
     for name in ["authorization", "x-team", "x-caller"] {
-        assert!(!to_storage.headers.contains_key(name), "{name} leaked to storage");
+        assert!(
+            !to_storage.headers.contains_key(name),
+            "{name} leaked to storage"
+        );
     }
 }
 
@@ -226,8 +255,14 @@ async fn storage_errors_do_not_echo_the_presigned_query() {
         ))
         .mount(&storage)
         .await;
-    let client = Client::builder().base_url(api_server.uri()).build().unwrap();
-    let error = client.download_artifact(&job, "a1", 1024).await.unwrap_err();
+    let client = Client::builder()
+        .base_url(api_server.uri())
+        .build()
+        .unwrap();
+    let error = client
+        .download_artifact(&job, "a1", 1024)
+        .await
+        .unwrap_err();
     let text = error.to_string();
     assert!(matches!(error, Error::Forbidden { .. }), "{error:?}");
     assert!(text.contains("GET /bucket/x: 403 Forbidden"), "{text}");
@@ -273,6 +308,9 @@ fn the_token_is_not_in_debug_output() {
     let client = Client::new(TOKEN).unwrap();
     let scoped = client.with_token(Some(ApiToken::new("bkua_other_secret").unwrap()));
     for text in [format!("{client:?}"), format!("{scoped:?}")] {
-        assert!(!text.contains(TOKEN) && !text.contains("other_secret"), "{text}");
+        assert!(
+            !text.contains(TOKEN) && !text.contains("other_secret"),
+            "{text}"
+        );
     }
 }
