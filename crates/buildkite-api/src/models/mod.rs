@@ -67,7 +67,7 @@ macro_rules! api_enum {
 
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
+                f.pad(self.as_str())
             }
         }
 
@@ -102,4 +102,15 @@ pub struct UserSummary {
     /// Other fields (avatar_url, created_at, graphql_id, …).
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BuildState;
+
+    #[test]
+    fn enum_display_honours_width() {
+        assert_eq!(format!("[{:<8}]", BuildState::Failed), "[failed  ]");
+        assert_eq!(format!("{}", "custom".parse::<BuildState>().unwrap()), "custom");
+    }
 }
