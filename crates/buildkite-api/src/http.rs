@@ -4,7 +4,9 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION};
+use reqwest::header::{
+    ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION,
+};
 use reqwest::{Method, Response, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -327,8 +329,16 @@ impl Client {
             own.insert(ACCEPT, HeaderValue::from_static("application/json"));
         }
         builder = builder.headers(own);
-        if let Some(body) = body {
-            builder = builder.body(body);
+        match body {
+            Some(body) => builder = builder.body(body),
+            // An empty body makes the length explicit (`Content-Length: 0`):
+            // some proxies refuse a body-less POST or PUT with 411.
+            None if !matches!(*method, Method::GET | Method::HEAD) => {
+                builder = builder
+                    .header(CONTENT_LENGTH, HeaderValue::from_static("0"))
+                    .body(Bytes::new());
+            }
+            None => {}
         }
         builder
     }

@@ -111,6 +111,9 @@ mod tests {
     #[test]
     fn enum_display_honours_width() {
         assert_eq!(format!("[{:<8}]", BuildState::Failed), "[failed  ]");
-        assert_eq!(format!("{}", "custom".parse::<BuildState>().unwrap()), "custom");
+        assert_eq!(
+            format!("{}", "custom".parse::<BuildState>().unwrap()),
+            "custom"
+        );
     }
 }

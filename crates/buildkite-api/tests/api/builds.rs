@@ -4,8 +4,7 @@
 use std::collections::BTreeMap;
 
 use buildkite_api::{
-    BuildAuthor, BuildState, CreateBuild, GetBuild, JobState, ListBuilds, NewBuildAuthor,
-    Timestamp,
+    BuildAuthor, BuildState, CreateBuild, GetBuild, JobState, ListBuilds, NewBuildAuthor, Timestamp,
 };
 use serde_json::json;
 use wiremock::matchers::{header, method, path, query_param};
@@ -276,16 +275,10 @@ async fn get_build_with_test_engine_and_job_state_filter() {
     assert_eq!(j1.id, J1);
     assert_eq!(j1.state, Some(JobState::Failed));
     assert_eq!(j1.exit_status, Some(1));
-    assert_eq!(
-        j1.agent.as_ref().unwrap().name.as_deref(),
-        Some("ci-1")
-    );
+    assert_eq!(j1.agent.as_ref().unwrap().name.as_deref(), Some("ci-1"));
     let trigger = &build.jobs[3];
     assert_eq!(trigger.is_async, Some(true));
-    assert_eq!(
-        trigger.triggered_build.as_ref().unwrap().number,
-        Some(1187)
-    );
+    assert_eq!(trigger.triggered_build.as_ref().unwrap().number, Some(1187));
 
     let counts = build.job_state_counts.as_ref().unwrap();
     assert_eq!(counts.total, 4);
@@ -390,11 +383,7 @@ async fn create_build_posts_exact_body_and_reads_201() {
         pull_request_id: Some(1287),
         ..Default::default()
     };
-    let build = api
-        .client
-        .create_build("acme", "app", &body)
-        .await
-        .unwrap();
+    let build = api.client.create_build("acme", "app", &body).await.unwrap();
 
     assert_eq!(
         only_request_body(&api.server).await,
@@ -434,10 +423,7 @@ async fn create_build_with_only_required_fields() {
         branch: "main".into(),
         ..Default::default()
     };
-    api.client
-        .create_build("acme", "app", &body)
-        .await
-        .unwrap();
+    api.client.create_build("acme", "app", &body).await.unwrap();
 
     assert_eq!(
         only_request_body(&api.server).await,
@@ -452,7 +438,9 @@ async fn cancel_build_puts_to_cancel() {
     canceled["state"] = json!("canceled");
     canceled["cancel_reason"] = json!("Superseded by #43");
     Mock::given(method("PUT"))
-        .and(path("/v2/organizations/acme/pipelines/app/builds/42/cancel"))
+        .and(path(
+            "/v2/organizations/acme/pipelines/app/builds/42/cancel",
+        ))
         .and(authorized())
         .respond_with(ResponseTemplate::new(200).set_body_json(canceled))
         .expect(1)
@@ -486,7 +474,9 @@ async fn rebuild_build_returns_the_new_build() {
         "web_url": "https://buildkite.com/acme/app/builds/42"
     });
     Mock::given(method("PUT"))
-        .and(path("/v2/organizations/acme/pipelines/app/builds/42/rebuild"))
+        .and(path(
+            "/v2/organizations/acme/pipelines/app/builds/42/rebuild",
+        ))
         .and(authorized())
         .respond_with(ResponseTemplate::new(200).set_body_json(rebuilt))
         .expect(1)

@@ -314,3 +314,18 @@ fn the_token_is_not_in_debug_output() {
         );
     }
 }
+
+#[tokio::test]
+async fn bodyless_writes_send_an_explicit_zero_length() {
+    let api = api().await;
+    Mock::given(method("PUT"))
+        .and(path(
+            "/v2/organizations/acme/pipelines/app/builds/42/cancel",
+        ))
+        .and(header("content-length", "0"))
+        .respond_with(json(200, "build.json"))
+        .expect(1)
+        .mount(&api.server)
+        .await;
+    api.client.cancel_build("acme", "app", 42).await.unwrap();
+}
