@@ -1,4 +1,5 @@
-//! Job-log engine for Buildkite logs: parse, index, cache, read, tail and search.
+//! A job-log engine for Buildkite logs.
 //!
-//! Not implemented yet: this crate is an empty placeholder until its issue
-//! ("bk-logs: a job-log engine") is taken. Nothing here pretends to work.
+//! - [`parse`]: raw log bytes in, rows out (timestamps, visible text, groups),
+//!   streaming, with carriage-return redraws applied.
+pub mod parse;
