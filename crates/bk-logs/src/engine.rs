@@ -12,6 +12,7 @@
 //! atomically, so sharing a cache directory is safe.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -87,7 +88,15 @@ pub enum TailAnswer {
 pub struct Engine {
     cache: LogCache,
     options: EngineOptions,
-    refreshing: Mutex<HashMap<EntryKey, Arc<tokio::sync::Mutex<()>>>>,
+    refreshing: Mutex<HashMap<EntryKey, Arc<RefreshLock>>>,
+}
+
+/// Serialises refreshes of one key and counts them, so a caller that waited
+/// can tell whether someone refreshed while it waited.
+#[derive(Debug, Default)]
+struct RefreshLock {
+    lock: tokio::sync::Mutex<()>,
+    completed: AtomicU64,
 }
 
 impl Engine {
@@ -125,7 +134,6 @@ impl Engine {
         policy: FetchPolicy,
         size: Option<u64>,
     ) -> Result<LogFile> {
-        let asked_at = now_ms();
         if !policy.force_refresh
             && let Some(log) = self.fresh_entry(key, policy.cache_ttl)?
         {
@@ -134,12 +142,13 @@ impl Engine {
         if let Some(size) = size.filter(|&s| s > self.options.max_log_bytes) {
             return Err(too_large(size, self.options.max_log_bytes));
         }
-        let lock = self.lock_for(key);
-        let _refreshing = lock.lock().await;
-        // Someone may have refreshed while we waited: use theirs if it was
-        // written after we asked.
-        if let Some(log) = self.fresh_entry(key, policy.cache_ttl)?
-            && (!policy.force_refresh || log.meta().cached_at_ms >= asked_at)
+        let refresh = self.lock_for(key);
+        let seen = refresh.completed.load(Ordering::Acquire);
+        let _refreshing = refresh.lock.lock().await;
+        // A refresh that finished while we waited started after we asked:
+        // it is as fresh as ours would be, forced or not.
+        if refresh.completed.load(Ordering::Acquire) != seen
+            && let Some(log) = self.cache.open(key)?
         {
             return Ok(log);
         }
@@ -155,7 +164,7 @@ impl Engine {
             ingest.feed(&chunk)?;
         }
         let log = ingest.finish(status.state, status.terminal)?;
-        self.forget_lock(key);
+        refresh.completed.fetch_add(1, Ordering::Release);
         Ok(log)
     }
 
@@ -193,25 +202,14 @@ impl Engine {
         Ok(fresh.then_some(log))
     }
 
-    fn lock_for(&self, key: &EntryKey) -> Arc<tokio::sync::Mutex<()>> {
+    fn lock_for(&self, key: &EntryKey) -> Arc<RefreshLock> {
         let mut locks = self
             .refreshing
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Drop locks nobody holds, so the map does not grow with every job.
+        locks.retain(|_, lock| Arc::strong_count(lock) > 1);
         Arc::clone(locks.entry(key.clone()).or_default())
-    }
-
-    fn forget_lock(&self, key: &EntryKey) {
-        let mut locks = self
-            .refreshing
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if locks
-            .get(key)
-            .is_some_and(|lock| Arc::strong_count(lock) <= 2)
-        {
-            locks.remove(key);
-        }
     }
 }
 
