@@ -9,7 +9,7 @@
 //! - `ts` is the first timestamp marker on the line, wherever it is;
 //! - `content` is the text a terminal would show: ANSI/OSC/APC sequences
 //!   removed, `\r` redraws applied (the final frame wins, `ESC[K` erases), other
-//!   control characters dropped (tabs kept), invalid UTF-8 replaced by U+FFFD,
+//!   C0 and C1 control characters dropped (tabs kept), invalid UTF-8 replaced by U+FFFD,
 //!   and nothing after a second marker lost;
 //! - `group` is the current group: headers start with `~~~ `, `--- ` or
 //!   `+++ `; `^^^ +++` re-opens (expands) the current group;
@@ -321,10 +321,14 @@ fn complete_prefix_len(bytes: &[u8]) -> usize {
     len
 }
 
-/// Bytes that need the slow path: controls other than tab, and DEL.
+/// Lead byte of U+0080–U+00BF, which include the C1 controls U+0080–U+009F.
+const C1_LEAD: u8 = 0xc2;
+
+/// Bytes that need the slow path: controls other than tab, DEL, and the lead
+/// byte of the C1 control range.
 #[inline]
 fn is_special(byte: u8) -> bool {
-    (byte < 0x20 && byte != b'\t') || byte == 0x7f
+    (byte < 0x20 && byte != b'\t') || byte == 0x7f || byte == C1_LEAD
 }
 
 /// Whether any byte needs the slow path. Written without an early exit so
@@ -394,11 +398,14 @@ pub(crate) fn clean_line<'a>(line: &'a [u8], scratch: &mut Vec<u8>) -> (Option<i
     scratch.clear();
     let redraws = strip_controls(rest, &mut ts, scratch);
     let text = String::from_utf8_lossy(scratch);
-    let text = if redraws {
+    let mut text = if redraws {
         apply_redraws(&text)
     } else {
         text.into_owned()
     };
+    // C1 controls (U+0080–U+009F), including any formed by joining bytes
+    // around a dropped control.
+    text.retain(|c| !('\u{80}'..='\u{9f}').contains(&c));
     (ts, Cow::Owned(text))
 }
 
@@ -439,6 +446,11 @@ fn strip_controls(bytes: &[u8], ts: &mut Option<i64>, out: &mut Vec<u8>) -> bool
             CR => {
                 out.push(CR);
                 redraws = true;
+                i += 1;
+            }
+            C1_LEAD => {
+                // Kept here; C1 controls are removed once decoded.
+                out.push(C1_LEAD);
                 i += 1;
             }
             _ => i += 1, // BEL, backspace, NUL, DEL, …: dropped.

@@ -226,3 +226,11 @@ fn a_lone_escape_at_the_end_is_dropped() {
     assert_eq!(contents(b"text\x1b\n"), ["text"]);
     assert_eq!(contents(b"text\x1b[31"), ["text"]);
 }
+
+#[test]
+fn c1_controls_are_dropped_but_latin1_letters_kept() {
+    assert_eq!(
+        contents("a\u{9b}31mb 25°C ©\n".as_bytes()),
+        ["a31mb 25°C ©"]
+    );
+}

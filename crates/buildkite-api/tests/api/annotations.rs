@@ -85,7 +85,9 @@ async fn list_job_annotations_path() {
 async fn list_job_annotations_organization_scoped() {
     let api = api().await;
     Mock::given(method("GET"))
-        .and(path(format!("/v2/organizations/acme/jobs/{JOB}/annotations")))
+        .and(path(format!(
+            "/v2/organizations/acme/jobs/{JOB}/annotations"
+        )))
         .and(exact_query(&[("omit_body", "false")]))
         .and(authorized())
         .respond_with(json(200, "annotations.json"))
@@ -102,7 +104,13 @@ async fn list_job_annotations_organization_scoped() {
         .list_job_annotations(&JobRef::in_organization("acme", JOB), &params)
         .await
         .unwrap();
-    assert!(page.items[0].body_html.as_deref().unwrap().contains("3 tests failed"));
+    assert!(
+        page.items[0]
+            .body_html
+            .as_deref()
+            .unwrap()
+            .contains("3 tests failed")
+    );
 }
 
 #[tokio::test]
@@ -163,11 +171,7 @@ async fn create_job_annotation_sends_only_set_fields() {
         ..Default::default()
     };
     let job = JobRef::in_build("acme", "app", 42, JOB);
-    let annotation = api
-        .client
-        .create_job_annotation(&job, &body)
-        .await
-        .unwrap();
+    let annotation = api.client.create_job_annotation(&job, &body).await.unwrap();
     assert_eq!(annotation.context.as_deref(), Some("rspec"));
     assert_eq!(only_request_body(&api.server).await, expected);
 }
@@ -176,7 +180,9 @@ async fn create_job_annotation_sends_only_set_fields() {
 async fn create_job_annotation_organization_scoped() {
     let api = api().await;
     Mock::given(method("POST"))
-        .and(path(format!("/v2/organizations/acme/jobs/{JOB}/annotations")))
+        .and(path(format!(
+            "/v2/organizations/acme/jobs/{JOB}/annotations"
+        )))
         .and(authorized())
         .and(body_json(json!({ "body": "hi" })))
         .respond_with(json(201, "annotation.json"))

@@ -35,7 +35,9 @@ fn org_job_path(rest: &str) -> String {
 async fn list_build_artifacts_sends_filters_and_paging() {
     let api = api().await;
     Mock::given(method("GET"))
-        .and(path("/v2/organizations/acme/pipelines/app/builds/42/artifacts"))
+        .and(path(
+            "/v2/organizations/acme/pipelines/app/builds/42/artifacts",
+        ))
         .and(exact_query(&[
             ("state", "finished"),
             ("path", "dist/*.tar.gz"),
@@ -73,7 +75,9 @@ async fn list_build_artifacts_sends_filters_and_paging() {
 async fn list_build_artifacts_without_filters_sends_no_query() {
     let api = api().await;
     Mock::given(method("GET"))
-        .and(path("/v2/organizations/acme/pipelines/app/builds/42/artifacts"))
+        .and(path(
+            "/v2/organizations/acme/pipelines/app/builds/42/artifacts",
+        ))
         .and(exact_query(&[]))
         .and(authorized())
         .respond_with(json(200, "artifacts.json"))
@@ -203,7 +207,9 @@ async fn download_url_from_a_redirect_is_returned_not_followed() {
         storage.uri()
     );
     Mock::given(method("GET"))
-        .and(path(build_job_path(&format!("/artifacts/{ARTIFACT}/download"))))
+        .and(path(build_job_path(&format!(
+            "/artifacts/{ARTIFACT}/download"
+        ))))
         .and(exact_query(&[]))
         .and(authorized())
         .respond_with(ResponseTemplate::new(302).insert_header("location", presigned.as_str()))
@@ -230,7 +236,9 @@ async fn download_url_from_a_json_body() {
     let api = api().await;
     let presigned = "https://buildkiteartifacts.com/bucket/logs/test.log?X-Amz-Signature=def456";
     Mock::given(method("GET"))
-        .and(path(org_job_path(&format!("/artifacts/{ARTIFACT}/download"))))
+        .and(path(org_job_path(&format!(
+            "/artifacts/{ARTIFACT}/download"
+        ))))
         .and(exact_query(&[]))
         .and(authorized())
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "url": presigned })))
@@ -251,7 +259,14 @@ async fn download_artifact_fetches_from_storage() {
     let api = api().await;
     let storage = MockServer::start().await;
     let content = "line 1\nline 2\n";
-    redirect_download(&api.server, &format!("{}/bucket/logs/test.log?X-Amz-Signature=abc123", storage.uri())).await;
+    redirect_download(
+        &api.server,
+        &format!(
+            "{}/bucket/logs/test.log?X-Amz-Signature=abc123",
+            storage.uri()
+        ),
+    )
+    .await;
     Mock::given(method("GET"))
         .and(path("/bucket/logs/test.log"))
         .and(query_param("X-Amz-Signature", "abc123"))
@@ -280,7 +295,11 @@ async fn download_artifact_fetches_from_storage() {
 async fn download_artifact_over_the_announced_limit_is_too_large() {
     let api = api().await;
     let storage = MockServer::start().await;
-    redirect_download(&api.server, &format!("{}/bucket/big.bin?X-Amz-Signature=abc123", storage.uri())).await;
+    redirect_download(
+        &api.server,
+        &format!("{}/bucket/big.bin?X-Amz-Signature=abc123", storage.uri()),
+    )
+    .await;
     Mock::given(method("GET"))
         .and(path("/bucket/big.bin"))
         .respond_with(
@@ -312,11 +331,16 @@ async fn download_artifact_fails_on_content_length_without_reading_the_body() {
         b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 10000000\r\n\r\n"
             .to_vec(),
     );
-    redirect_download(&api.server, &format!("{}/bucket/huge.bin?sig=1", storage.uri)).await;
+    redirect_download(
+        &api.server,
+        &format!("{}/bucket/huge.bin?sig=1", storage.uri),
+    )
+    .await;
 
     let result = tokio::time::timeout(
         Duration::from_secs(10),
-        api.client.download_artifact(&job_in_build(), ARTIFACT, 1024),
+        api.client
+            .download_artifact(&job_in_build(), ARTIFACT, 1024),
     )
     .await
     .expect("the announced size alone must end the download");
@@ -351,7 +375,8 @@ async fn download_artifact_without_length_stops_once_over_the_limit() {
 
     let result = tokio::time::timeout(
         Duration::from_secs(10),
-        api.client.download_artifact(&job_in_build(), ARTIFACT, 1000),
+        api.client
+            .download_artifact(&job_in_build(), ARTIFACT, 1000),
     )
     .await
     .expect("the download must stop as soon as it passes the limit");
@@ -368,7 +393,9 @@ async fn download_artifact_without_length_stops_once_over_the_limit() {
 /// Mounts the API's `…/download` route answering 302 to `location`.
 async fn redirect_download(server: &MockServer, location: &str) {
     Mock::given(method("GET"))
-        .and(path(build_job_path(&format!("/artifacts/{ARTIFACT}/download"))))
+        .and(path(build_job_path(&format!(
+            "/artifacts/{ARTIFACT}/download"
+        ))))
         .and(authorized())
         .respond_with(ResponseTemplate::new(302).insert_header("location", location))
         .expect(1)
