@@ -320,6 +320,8 @@ pub(crate) fn parse_error_body(status: StatusCode, body: &[u8]) -> (String, Vec<
     let text = String::from_utf8_lossy(body);
     let summary = if looks_like_html(&text) {
         html_summary(&text)
+    } else if text.trim_start().starts_with("<?xml") {
+        xml_summary(&text)
     } else {
         one_line(&text, MAX_MESSAGE_CHARS)
     };
@@ -349,18 +351,20 @@ fn looks_like_html(text: &str) -> bool {
     start.starts_with("<!doctype html") || start.starts_with("<html") || start.starts_with("<head")
 }
 
+/// The text inside the first `<tag …>…</tag>` of a markup document.
+fn tag_text<'a>(doc: &'a str, tag: &str) -> Option<&'a str> {
+    let lower = doc.to_ascii_lowercase();
+    let open = lower.find(&format!("<{}", tag.to_ascii_lowercase()))?;
+    let start = open + lower[open..].find('>')? + 1;
+    let end = start + lower[start..].find(&format!("</{}", tag.to_ascii_lowercase()))?;
+    doc.get(start..end)
+}
+
 /// One line for an HTML page: its `<title>`, else its first `<h1>`, else its
 /// text with tags removed; always prefixed so nobody mistakes it for the API.
 fn html_summary(html: &str) -> String {
-    let lower = html.to_ascii_lowercase();
-    let inner = |tag: &str| -> Option<&str> {
-        let open = lower.find(&format!("<{tag}"))?;
-        let start = open + lower[open..].find('>')? + 1;
-        let end = start + lower[start..].find(&format!("</{tag}"))?;
-        html.get(start..end)
-    };
-    let text = inner("title")
-        .or_else(|| inner("h1"))
+    let text = tag_text(html, "title")
+        .or_else(|| tag_text(html, "h1"))
         .map(str::to_owned)
         .unwrap_or_else(|| strip_tags(html));
     let text = one_line(&text, 120);
@@ -368,6 +372,15 @@ fn html_summary(html: &str) -> String {
         "an HTML error page (not from the Buildkite API)".to_owned()
     } else {
         format!("an HTML error page (not from the Buildkite API): {text}")
+    }
+}
+
+/// One line for an XML error (object storage): `Code: Message`.
+fn xml_summary(xml: &str) -> String {
+    match (tag_text(xml, "Code"), tag_text(xml, "Message")) {
+        (Some(code), Some(message)) => one_line(&format!("{code}: {message}"), 200),
+        (Some(only), None) | (None, Some(only)) => one_line(only, 200),
+        (None, None) => one_line(&strip_tags(xml), 200),
     }
 }
 
@@ -426,6 +439,13 @@ mod tests {
             message,
             "an HTML error page (not from the Buildkite API): 502 Bad Gateway"
         );
+    }
+
+    #[test]
+    fn storage_xml_error_becomes_code_and_message() {
+        let body = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code><Message>Request has expired</Message><RequestId>X</RequestId></Error>";
+        let (message, _) = parse_error_body(StatusCode::FORBIDDEN, body);
+        assert_eq!(message, "AccessDenied: Request has expired");
     }
 
     #[test]

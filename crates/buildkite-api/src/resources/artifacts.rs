@@ -128,11 +128,18 @@ impl Client {
         let url = Url::parse(&location.url).map_err(|e| {
             Error::InvalidArgument(format!("the artifact download URL is not valid: {e}"))
         })?;
-        let request = ApiRequest::to_url(Method::GET, url)
+        let request = ApiRequest::to_url(Method::GET, url.clone())
             .header(ACCEPT, HeaderValue::from_static("*/*"))
             .streaming();
         let info = self.info(&request)?;
-        let mut response = self.send(request).await?;
+        let from_storage = !self.is_api_origin(&url);
+        let mut response = self.send(request).await.map_err(|error| {
+            if from_storage {
+                storage_error(error)
+            } else {
+                error
+            }
+        })?;
         if response.status() != StatusCode::OK {
             return Err(Error::Http {
                 request: info,
@@ -173,5 +180,21 @@ impl Client {
             bytes: bytes.into(),
             content_type,
         })
+    }
+}
+
+/// Object storage answers with its own errors: a 403 there means the
+/// presigned URL expired or was refused, not that the token lacks a scope.
+fn storage_error(error: Error) -> Error {
+    match (error.request(), error.status()) {
+        (Some(request), Some(status)) if !matches!(error, Error::TooLarge { .. }) => Error::Http {
+            request: request.clone(),
+            status,
+            message: format!(
+                "artifact storage refused the download ({}); presigned URLs live about a minute, so request the artifact again",
+                error.api_message().unwrap_or("no details")
+            ),
+        },
+        _ => error,
     }
 }
