@@ -1,7 +1,14 @@
 //! Developer tasks, run as `cargo xtask <task>`.
 //!
 //! - `ci`: the checks `.ci/run` makes (format, clippy, tests, docs, package).
+//! - `gen-log <path> [--size 100MiB] [--seed 42]`: writes a realistic
+//!   generated job log (see `loggen`).
+//! - `bench-logs [--size 100MiB]`: generates a log and runs the log-engine
+//!   benchmark on it, in release mode, with ripgrep as the reference.
 
+mod loggen;
+
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 /// One check: a name and the cargo invocation that performs it.
@@ -48,14 +55,96 @@ const CI_STEPS: &[Step] = &[
 ];
 
 fn main() -> ExitCode {
-    match std::env::args().nth(1).as_deref() {
-        Some("ci") => run_all(CI_STEPS),
-        _ => {
-            eprintln!(
-                "usage: cargo xtask <task>\n\ntasks:\n  ci    format, clippy, tests, docs and packaging checks"
-            );
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => return run_all(CI_STEPS),
+        Some("gen-log") => gen_log(&args[1..]),
+        Some("bench-logs") => bench_logs(&args[1..]),
+        _ => Err(USAGE.to_owned()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("{message}");
             ExitCode::from(2)
         }
+    }
+}
+
+const USAGE: &str = "usage: cargo xtask <task>
+
+tasks:
+  ci                                   format, clippy, tests, docs and packaging checks
+  gen-log <path> [--size N] [--seed N] write a generated job log (size like 100MiB, 1GiB)
+  bench-logs [--size N]                benchmark the log engine (release build, needs rg)";
+
+/// Reads `--name value` from `args`.
+fn option<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map(String::as_str)
+}
+
+/// Parses sizes such as `100MiB`, `1GiB`, `512KiB` or plain bytes.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let (number, unit) = text
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((text, ""), |i| text.split_at(i));
+    let multiplier = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kib" | "k" => 1 << 10,
+        "mib" | "m" => 1 << 20,
+        "gib" | "g" => 1 << 30,
+        other => return Err(format!("unknown size unit {other:?}: use KiB, MiB or GiB")),
+    };
+    number
+        .parse::<u64>()
+        .map(|n| n * multiplier)
+        .map_err(|_| format!("invalid size {text:?}"))
+}
+
+fn gen_log(args: &[String]) -> Result<(), String> {
+    let path = args
+        .first()
+        .filter(|a| !a.starts_with("--"))
+        .ok_or_else(|| USAGE.to_owned())?;
+    let size = parse_size(option(args, "--size").unwrap_or("100MiB"))?;
+    let seed = option(args, "--seed")
+        .unwrap_or("42")
+        .parse()
+        .map_err(|_| "--seed takes a number".to_owned())?;
+    write_log(Path::new(path), size, seed)
+}
+
+fn write_log(path: &Path, size: u64, seed: u64) -> Result<(), String> {
+    let file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    let written = loggen::generate(&mut out, size, seed).map_err(|e| e.to_string())?;
+    std::io::Write::flush(&mut out).map_err(|e| e.to_string())?;
+    eprintln!("wrote {written} bytes to {}", path.display());
+    Ok(())
+}
+
+fn bench_logs(args: &[String]) -> Result<(), String> {
+    let size = parse_size(option(args, "--size").unwrap_or("100MiB"))?;
+    let dir = PathBuf::from("target/bench-logs");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let log = dir.join(format!("generated-{size}.log"));
+    if !log.exists() {
+        write_log(&log, size, 42)?;
+    }
+    let log = log.canonicalize().map_err(|e| e.to_string())?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let status = Command::new(cargo)
+        .args(["bench", "-p", "bk-logs", "--bench", "engine"])
+        .env("BKLOGS_BENCH_LOG", &log)
+        .status()
+        .map_err(|e| format!("could not run cargo bench: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("the benchmark failed ({status})"))
     }
 }
 

@@ -139,7 +139,15 @@ pub struct Parser {
     current_group: Option<u32>,
     groups: u32,
     truncated_lines: u64,
-    scratch: Vec<u8>,
+    scratch: Scratch,
+}
+
+/// Buffers reused from line to line, so the slow path does not allocate.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    bytes: Vec<u8>,
+    text: String,
+    screen: Vec<char>,
 }
 
 impl Default for Parser {
@@ -163,7 +171,7 @@ impl Parser {
             current_group: None,
             groups: 0,
             truncated_lines: 0,
-            scratch: Vec::new(),
+            scratch: Scratch::default(),
         }
     }
 
@@ -188,23 +196,32 @@ impl Parser {
 
     /// Parses one chunk: complete lines are emitted, the rest is kept for
     /// the next chunk.
-    pub fn feed(&mut self, mut chunk: &[u8], sink: &mut impl RowSink) -> io::Result<()> {
-        while let Some(newline) = memchr::memchr(b'\n', chunk) {
-            let part = &chunk[..newline];
+    pub fn feed(&mut self, chunk: &[u8], sink: &mut impl RowSink) -> io::Result<()> {
+        // Validate UTF-8 once for the whole chunk: a line is cut at '\n', an
+        // ASCII byte, so every line inside the valid prefix is valid text.
+        let valid = match std::str::from_utf8(chunk) {
+            Ok(text) => text,
+            Err(error) => std::str::from_utf8(&chunk[..error.valid_up_to()]).unwrap_or_default(),
+        };
+        let mut at = 0;
+        while let Some(found) = memchr::memchr(b'\n', &chunk[at..]) {
+            let newline = at + found;
+            let part = &chunk[at..newline];
             if self.pending_raw == 0 {
                 // The whole line is in this chunk: parse it in place.
                 let limit = self.options.max_line_bytes;
                 if part.len() <= limit {
-                    self.emit_borrowed(part, false, sink)?;
+                    let text = valid.get(at..newline);
+                    self.emit_borrowed(part, text, false, sink)?;
                 } else {
                     let cut = complete_prefix_len(&part[..limit]);
-                    self.emit_borrowed(&part[..cut], true, sink)?;
+                    self.emit_borrowed(&part[..cut], None, true, sink)?;
                 }
             } else {
                 self.carry(part);
                 let line = std::mem::take(&mut self.pending);
                 let truncated = self.pending_truncated;
-                let result = self.emit_borrowed(&line, truncated, sink);
+                let result = self.emit_borrowed(&line, None, truncated, sink);
                 self.pending = line;
                 self.pending.clear();
                 result?;
@@ -212,11 +229,12 @@ impl Parser {
             self.line_offset += self.pending_raw + part.len() as u64 + 1;
             self.pending_raw = 0;
             self.pending_truncated = false;
-            chunk = &chunk[newline + 1..];
+            at = newline + 1;
         }
-        if !chunk.is_empty() {
-            self.carry(chunk);
-            self.pending_raw += chunk.len() as u64;
+        let rest = &chunk[at..];
+        if !rest.is_empty() {
+            self.carry(rest);
+            self.pending_raw += rest.len() as u64;
         }
         Ok(())
     }
@@ -227,7 +245,7 @@ impl Parser {
         if self.pending_raw > 0 {
             let line = std::mem::take(&mut self.pending);
             let truncated = self.pending_truncated;
-            self.emit_borrowed(&line, truncated, sink)?;
+            self.emit_borrowed(&line, None, truncated, sink)?;
             self.line_offset += self.pending_raw;
         }
         Ok(ParseSummary {
@@ -255,13 +273,16 @@ impl Parser {
         }
     }
 
+    /// Emits one line. `text` is the same line as `&str` when it is already
+    /// known to be valid UTF-8.
     fn emit_borrowed(
         &mut self,
         line: &[u8],
+        text: Option<&str>,
         truncated: bool,
         sink: &mut impl RowSink,
     ) -> io::Result<()> {
-        let (ts, mut content) = clean_line(line, &mut self.scratch);
+        let (ts, mut content) = clean_line(line, text, &mut self.scratch);
         if truncated {
             content.to_mut().push_str(TRUNCATION_MARKER);
             self.truncated_lines += 1;
@@ -286,6 +307,10 @@ impl Parser {
 
 /// Whether a row's text is a group header or a re-open line.
 fn classify(content: &str) -> RowKind {
+    // Most rows start with none of `~ - + ^`: answer those at once.
+    if !matches!(content.as_bytes().first(), Some(b'~' | b'-' | b'+' | b'^')) {
+        return RowKind::Text;
+    }
     if let Some((style, _)) = GroupStyle::from_header(content) {
         return RowKind::GroupHeader(style);
     }
@@ -331,11 +356,30 @@ fn is_special(byte: u8) -> bool {
     (byte < 0x20 && byte != b'\t') || byte == 0x7f || byte == C1_LEAD
 }
 
-/// Whether any byte needs the slow path. Written without an early exit so
-/// the compiler can vectorise it.
+/// 1 for a byte that needs the slow path, else 0; branch-free so loops over
+/// it vectorise.
+#[inline(always)]
+fn special_flag(byte: u8) -> u8 {
+    (u8::from(byte < 0x20) & u8::from(byte != b'\t'))
+        | u8::from(byte == 0x7f)
+        | u8::from(byte == C1_LEAD)
+}
+
+/// Whether any byte needs the slow path. Checks fixed 32-byte blocks with
+/// no branch inside, so the compiler turns each block into a few SIMD ops.
 #[inline]
 fn has_special(bytes: &[u8]) -> bool {
-    bytes.iter().fold(false, |acc, &b| acc | is_special(b))
+    let mut blocks = bytes.chunks_exact(32);
+    for block in &mut blocks {
+        let mut flags = 0u8;
+        for &byte in block {
+            flags |= special_flag(byte);
+        }
+        if flags != 0 {
+            return true;
+        }
+    }
+    blocks.remainder().iter().any(|&b| is_special(b))
 }
 
 /// Longest marker body searched for its terminator when it is not all digits.
@@ -349,12 +393,28 @@ const MAX_MARKER_BODY: usize = 32;
 /// Without any terminator only the digits are consumed, so a broken marker
 /// never swallows the rest of the line.
 fn parse_marker_body(bytes: &[u8]) -> (Option<i64>, usize) {
-    let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
-    let number = (1..=18).contains(&digits).then(|| {
-        bytes[..digits]
+    // The usual case: 13 digits of milliseconds, then BEL.
+    if let Some(head) = bytes.get(..14)
+        && head[13] == BEL
+        && head[..13].iter().all(u8::is_ascii_digit)
+    {
+        let value = head[..13]
             .iter()
-            .fold(0i64, |acc, &d| acc * 10 + i64::from(d - b'0'))
-    });
+            .fold(0i64, |acc, &d| acc * 10 + i64::from(d - b'0'));
+        return (Some(value), 14);
+    }
+    let mut digits = 0;
+    let mut value: i64 = 0;
+    for &byte in bytes {
+        if !byte.is_ascii_digit() {
+            break;
+        }
+        if digits < 18 {
+            value = value * 10 + i64::from(byte - b'0');
+        }
+        digits += 1;
+    }
+    let number = (1..=18).contains(&digits).then_some(value);
     let terminator_at = |at: usize| match bytes.get(at) {
         Some(&BEL) => Some(1),
         Some(&ESC) if bytes.get(at + 1) == Some(&b'\\') => Some(2),
@@ -374,39 +434,73 @@ fn parse_marker_body(bytes: &[u8]) -> (Option<i64>, usize) {
 }
 
 /// Cleans one raw line (without its `\n`): returns the first marker's
-/// timestamp and the visible text.
-pub(crate) fn clean_line<'a>(line: &'a [u8], scratch: &mut Vec<u8>) -> (Option<i64>, Cow<'a, str>) {
+/// timestamp and the visible text, borrowed from the line itself when it
+/// needs no cleaning, else from `scratch`.
+pub(crate) fn clean_line<'a>(
+    line: &'a [u8],
+    line_text: Option<&'a str>,
+    scratch: &'a mut Scratch,
+) -> (Option<i64>, Cow<'a, str>) {
     let mut end = line.len();
     while end > 0 && line[end - 1] == b'\r' {
         end -= 1;
     }
     let line = &line[..end];
-    let (mut ts, rest) = match line.strip_prefix(MARKER_PREFIX) {
+    let (mut ts, start) = match line.strip_prefix(MARKER_PREFIX) {
         Some(after) => {
             let (value, used) = parse_marker_body(after);
-            (value, &after[used..])
+            (value, MARKER_PREFIX.len() + used)
         }
-        None => (None, line),
+        None => (None, 0),
     };
+    let rest = &line[start..];
     if !has_special(rest) {
-        let text = match std::str::from_utf8(rest) {
-            Ok(text) => Cow::Borrowed(text),
-            Err(_) => Cow::Owned(String::from_utf8_lossy(rest).into_owned()),
-        };
-        return (ts, text);
+        // `start` and `end` sit next to ASCII bytes, so they are character
+        // boundaries of the line's text.
+        if let Some(text) = line_text.and_then(|t| t.get(start..end)) {
+            return (ts, Cow::Borrowed(text));
+        }
+        return (ts, String::from_utf8_lossy(rest));
     }
-    scratch.clear();
-    let redraws = strip_controls(rest, &mut ts, scratch);
-    let text = String::from_utf8_lossy(scratch);
-    let mut text = if redraws {
-        apply_redraws(&text)
-    } else {
-        text.into_owned()
-    };
+    let Scratch {
+        bytes,
+        text,
+        screen,
+    } = scratch;
+    bytes.clear();
+    let redraws = strip_controls(rest, &mut ts, bytes);
+    text.clear();
+    match std::str::from_utf8(bytes) {
+        Ok(valid) if !redraws => text.push_str(valid),
+        Ok(valid) => apply_redraws(valid, screen, text),
+        Err(_) => {
+            let lossy = String::from_utf8_lossy(bytes);
+            if redraws {
+                apply_redraws(&lossy, screen, text);
+            } else {
+                text.push_str(&lossy);
+            }
+        }
+    }
     // C1 controls (U+0080–U+009F), including any formed by joining bytes
-    // around a dropped control.
-    text.retain(|c| !('\u{80}'..='\u{9f}').contains(&c));
-    (ts, Cow::Owned(text))
+    // around a dropped control. All of them start with the byte 0xC2.
+    if memchr::memchr(C1_LEAD, text.as_bytes()).is_some() {
+        text.retain(|c| !('\u{80}'..='\u{9f}').contains(&c));
+    }
+    (ts, Cow::Borrowed(text.as_str()))
+}
+
+/// Length of the leading run of bytes that need no handling.
+#[inline]
+fn plain_run(bytes: &[u8]) -> usize {
+    let mut run = 0;
+    for block in bytes.chunks_exact(32) {
+        if has_special(block) {
+            break;
+        }
+        run += 32;
+    }
+    run + bytes[run..].iter().take_while(|&&b| !is_special(b)).count()
 }
 
 /// Control bytes `strip_controls` leaves in its output for `apply_redraws`.
@@ -422,7 +516,7 @@ fn strip_controls(bytes: &[u8], ts: &mut Option<i64>, out: &mut Vec<u8>) -> bool
     while i < bytes.len() {
         let byte = bytes[i];
         if !is_special(byte) {
-            let run = bytes[i..].iter().take_while(|&&b| !is_special(b)).count();
+            let run = plain_run(&bytes[i..]);
             out.extend_from_slice(&bytes[i..i + run]);
             i += run;
             continue;
@@ -526,8 +620,9 @@ fn escape_sequence(bytes: &[u8], ts: &mut Option<i64>) -> (usize, EscapeAction) 
 
 /// Applies carriage returns and erases as a terminal would: each `\r`
 /// moves to column 0 and later text overwrites; NUL erases to the end.
-fn apply_redraws(text: &str) -> String {
-    let mut screen: Vec<char> = Vec::with_capacity(text.len());
+/// Writes the result to `out`.
+fn apply_redraws(text: &str, screen: &mut Vec<char>, out: &mut String) {
+    screen.clear();
     let mut cursor = 0;
     for c in text.chars() {
         match c {
@@ -543,5 +638,5 @@ fn apply_redraws(text: &str) -> String {
             }
         }
     }
-    screen.into_iter().collect()
+    out.extend(screen.iter());
 }
