@@ -329,7 +329,7 @@ impl Ingest {
             last_ts: None,
             truncated_lines: summary.truncated_lines,
             dropped_timestamps: 0,
-            groups: Vec::new(),
+            group_count: 0,
         };
         let (file, _, _) = writer.finish(meta)?;
         drop(file);

@@ -7,7 +7,8 @@
 //! body            checksummed in 16 KiB chunks (see `checked`)
 //!   text          every row's visible text, each followed by '\n'
 //!   index         8 B per row: u32 text offset, i32 timestamp delta (ms)
-//!   meta          JSON: job state, times, groups
+//!   meta          JSON: job state, times, counts (small; read on open)
+//!   groups        JSON: the groups (read only when asked for)
 //! table           one CRC32 per body chunk
 //! ```
 //!
@@ -29,7 +30,7 @@ use crate::parse::{GroupStyle, Row, RowKind, RowSink, group_name};
 
 const MAGIC: &[u8; 8] = b"BKLOGIDX";
 /// Version of the on-disk format; entries of any other version are rebuilt.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 pub(crate) const HEADER_LEN: u64 = 128;
 /// Bytes per row in the index.
 pub(crate) const INDEX_ENTRY: u64 = 8;
@@ -78,8 +79,8 @@ pub struct EntryMeta {
     pub truncated_lines: u64,
     /// Timestamps that did not fit the index (over ±24 days from the first).
     pub dropped_timestamps: u64,
-    /// The groups, in order.
-    pub groups: Vec<GroupInfo>,
+    /// Number of groups (the groups themselves are a separate section).
+    pub group_count: usize,
 }
 
 /// The fixed-size header.
@@ -88,6 +89,7 @@ pub(crate) struct Header {
     pub(crate) row_count: u64,
     pub(crate) text_len: u64,
     pub(crate) meta_len: u64,
+    pub(crate) groups_len: u64,
     pub(crate) table_crc: u32,
 }
 
@@ -97,7 +99,15 @@ impl Header {
     }
 
     pub(crate) fn body_len(&self) -> u64 {
-        self.text_len + self.index_len() + self.meta_len
+        self.groups_offset() + self.groups_len
+    }
+
+    pub(crate) fn meta_offset(&self) -> u64 {
+        self.text_len + self.index_len()
+    }
+
+    pub(crate) fn groups_offset(&self) -> u64 {
+        self.meta_offset() + self.meta_len
     }
 
     fn table_entries(&self) -> u64 {
@@ -113,6 +123,7 @@ impl Header {
         out[24..32].copy_from_slice(&self.text_len.to_le_bytes());
         out[32..40].copy_from_slice(&self.meta_len.to_le_bytes());
         out[40..44].copy_from_slice(&self.table_crc.to_le_bytes());
+        out[44..52].copy_from_slice(&self.groups_len.to_le_bytes());
         let crc = crc32fast::hash(&out[..124]);
         out[124..].copy_from_slice(&crc.to_le_bytes());
         out
@@ -147,10 +158,15 @@ impl Header {
             row_count: u64_at(16),
             text_len: u64_at(24),
             meta_len: u64_at(32),
+            groups_len: u64_at(44),
             table_crc: u32_at(40),
         };
         // Guard the arithmetic below against absurd values.
-        if header.row_count > 1 << 40 || header.text_len > 1 << 42 || header.meta_len > 1 << 36 {
+        if header.row_count > 1 << 40
+            || header.text_len > 1 << 42
+            || header.meta_len > 1 << 36
+            || header.groups_len > 1 << 36
+        {
             return Err(Error::Corrupt("header sizes are out of range".into()));
         }
         Ok(header)
@@ -209,10 +225,13 @@ impl EntryWriter {
         meta.first_ts = self.first_ts;
         meta.last_ts = self.last_ts;
         meta.dropped_timestamps = self.dropped_timestamps;
-        meta.groups = std::mem::take(&mut self.groups);
+        meta.group_count = self.groups.len();
         let meta_bytes = serde_json::to_vec(&meta)
             .map_err(|e| Error::Corrupt(format!("cannot encode entry meta: {e}")))?;
         self.text.write_all(&meta_bytes)?;
+        let groups_bytes = serde_json::to_vec(&self.groups)
+            .map_err(|e| Error::Corrupt(format!("cannot encode the groups: {e}")))?;
+        self.text.write_all(&groups_bytes)?;
         let (mut file, table) = self.text.finish()?;
         let mut table_bytes = Vec::with_capacity(table.len() * 4);
         for crc in &table {
@@ -223,6 +242,7 @@ impl EntryWriter {
             row_count: self.rows,
             text_len: self.text_len,
             meta_len: meta_bytes.len() as u64,
+            groups_len: groups_bytes.len() as u64,
             table_crc: crc32fast::hash(&table_bytes),
         };
         file.write_all_at(&header.encode(), 0)?;
@@ -336,6 +356,17 @@ pub(crate) fn open_entry(file: File) -> Result<OpenEntry> {
     let meta: EntryMeta = serde_json::from_slice(&meta_bytes)
         .map_err(|e| Error::Corrupt(format!("entry meta does not decode: {e}")))?;
     Ok(OpenEntry { header, meta, body })
+}
+
+/// Reads and decodes an entry's groups section.
+pub(crate) fn read_groups(entry: &OpenEntry) -> Result<Vec<GroupInfo>> {
+    let mut bytes = Vec::new();
+    entry.body.read(
+        entry.header.groups_offset(),
+        entry.header.groups_len,
+        &mut bytes,
+    )?;
+    serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt(format!("groups do not decode: {e}")))
 }
 
 /// Decodes one index entry: (text offset, timestamp).

@@ -11,7 +11,9 @@ use std::ops::Range;
 use regex::bytes::{Regex, RegexBuilder};
 use serde::Serialize;
 
-use crate::entry::{EntryMeta, GroupInfo, INDEX_ENTRY, OpenEntry, decode_index};
+use std::sync::OnceLock;
+
+use crate::entry::{EntryMeta, GroupInfo, INDEX_ENTRY, OpenEntry, decode_index, read_groups};
 use crate::error::{Error, Result};
 
 /// Largest compiled size of a search pattern.
@@ -114,11 +116,16 @@ pub struct SearchResult {
 #[derive(Debug)]
 pub struct LogFile {
     entry: OpenEntry,
+    /// The groups, decoded on first use.
+    groups: OnceLock<Vec<GroupInfo>>,
 }
 
 impl LogFile {
     pub(crate) fn new(entry: OpenEntry) -> Self {
-        LogFile { entry }
+        LogFile {
+            entry,
+            groups: OnceLock::new(),
+        }
     }
 
     /// Number of rows.
@@ -138,7 +145,7 @@ impl LogFile {
             rows: self.row_count(),
             raw_bytes: meta.raw_bytes,
             text_bytes: self.entry.header.text_len,
-            groups: meta.groups.len(),
+            groups: meta.group_count,
             first_ts: meta.first_ts,
             last_ts: meta.last_ts,
             job_state: meta.job_state.clone(),
@@ -148,16 +155,20 @@ impl LogFile {
         }
     }
 
-    /// The groups, in order.
-    pub fn groups(&self) -> &[GroupInfo] {
-        &self.entry.meta.groups
+    /// The groups, in order (read from the entry on first use).
+    pub fn groups(&self) -> Result<&[GroupInfo]> {
+        if let Some(groups) = self.groups.get() {
+            return Ok(groups);
+        }
+        let groups = read_groups(&self.entry)?;
+        Ok(self.groups.get_or_init(|| groups))
     }
 
     /// The group that contains `row`, if any.
-    pub fn group_of(&self, row: u64) -> Option<&GroupInfo> {
-        let groups = &self.entry.meta.groups;
+    pub fn group_of(&self, row: u64) -> Result<Option<&GroupInfo>> {
+        let groups = self.groups()?;
         let after = groups.partition_point(|g| g.header_row <= row);
-        after.checked_sub(1).map(|i| &groups[i])
+        Ok(after.checked_sub(1).map(|i| &groups[i]))
     }
 
     /// Up to `limit` rows from `seek`. Past the end gives no rows.
@@ -174,10 +185,11 @@ impl LogFile {
 
     /// Up to `limit` rows of group `index` (0-based, as in [`LogFile::groups`]).
     pub fn read_group(&self, index: usize, limit: usize) -> Result<Vec<LogRow>> {
-        let group = self.groups().get(index).ok_or_else(|| {
+        let groups = self.groups()?;
+        let group = groups.get(index).ok_or_else(|| {
             Error::InvalidArgument(format!(
                 "group {index} does not exist; the log has {} groups",
-                self.groups().len()
+                groups.len()
             ))
         })?;
         let take = group.row_count.min(limit as u64);
@@ -230,7 +242,7 @@ impl LogFile {
                 .to_owned();
             let row = start + i as u64;
             let group = if with_group {
-                self.group_of(row).map(|g| g.name.clone())
+                self.group_of(row)?.map(|g| g.name.clone())
             } else {
                 None
             };

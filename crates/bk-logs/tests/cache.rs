@@ -86,8 +86,8 @@ fn read_tail_info_and_groups() {
     assert_eq!(info.first_ts, Some(1_700_000_000_000));
     assert_eq!(info.last_ts, Some(1_700_000_000_099));
     assert!(info.terminal);
-    assert_eq!(log.groups()[1].header_row, 25);
-    assert_eq!(log.groups()[1].row_count, 25);
+    assert_eq!(log.groups().unwrap()[1].header_row, 25);
+    assert_eq!(log.groups().unwrap()[1].row_count, 25);
     let group = log.read_group(2, 3).unwrap();
     assert_eq!(group[0].content, "--- group 2");
     assert!(log.read_group(9, 3).is_err());
@@ -343,7 +343,7 @@ fn the_entry_is_compact() {
         .len();
     let info = log.info();
     // Text, 8 bytes of index per row, the groups, and little else.
-    let groups_json = serde_json::to_vec(log.groups()).unwrap().len() as u64;
+    let groups_json = serde_json::to_vec(log.groups().unwrap()).unwrap().len() as u64;
     let overhead = entry_size - info.text_bytes - 8 * info.rows - groups_json;
     assert!(
         overhead < 2048,
