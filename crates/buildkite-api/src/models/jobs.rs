@@ -58,7 +58,10 @@ api_enum! {
 }
 
 impl JobState {
-    /// Whether the job can no longer change state (its log is complete).
+    /// Whether the job has finished, so its log can no longer change:
+    /// `passed`, `failed`, `finished`, `canceled`, `timed_out`, `skipped`,
+    /// `broken` and `expired`. States such as `waiting_failed` or
+    /// `canceling` are not terminal.
     pub fn is_terminal(&self) -> bool {
         matches!(
             self,
@@ -70,9 +73,6 @@ impl JobState {
                 | JobState::Skipped
                 | JobState::Broken
                 | JobState::Expired
-                | JobState::WaitingFailed
-                | JobState::BlockedFailed
-                | JobState::UnblockedFailed
         )
     }
 }
