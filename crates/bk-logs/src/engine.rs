@@ -49,7 +49,11 @@ pub struct EngineOptions {
     /// Logs larger than this are not downloaded whole: a tail asks for the
     /// last bytes only. Default 1 GiB (Buildkite's per-job limit).
     pub max_log_bytes: u64,
-    /// Bytes fetched per requested tail row when tailing a too-large log.
+    /// A tail of a log that is not cached and is larger than this is read
+    /// with a ranged request for the last bytes, instead of downloading the
+    /// whole log first. Default 64 MiB.
+    pub tail_range_above: u64,
+    /// Bytes fetched per requested tail row for a ranged tail.
     pub tail_bytes_per_row: u64,
 }
 
@@ -57,6 +61,7 @@ impl Default for EngineOptions {
     fn default() -> Self {
         EngineOptions {
             max_log_bytes: 1 << 30,
+            tail_range_above: 64 << 20,
             tail_bytes_per_row: 1024,
         }
     }
@@ -168,8 +173,10 @@ impl Engine {
         Ok(log)
     }
 
-    /// The last `n` rows. For a log over the size limit, asks the source for
-    /// only the last bytes instead of downloading it whole.
+    /// The last `n` rows: from the cache when it is fresh, else, for a log
+    /// larger than [`EngineOptions::tail_range_above`] (or over the size
+    /// limit), from a ranged request for the last bytes only; else by
+    /// fetching and caching the whole log.
     pub async fn tail(
         &self,
         key: &EntryKey,
@@ -178,8 +185,20 @@ impl Engine {
         n: usize,
     ) -> Result<TailAnswer> {
         let size = source.authorize().await?;
+        if !policy.force_refresh
+            && let Some(log) = self.fresh_entry(key, policy.cache_ttl)?
+        {
+            let rows = log.tail(n, false)?;
+            return Ok(TailAnswer::Cached(rows, Box::new(log)));
+        }
         match size {
-            Some(size) if size > self.options.max_log_bytes => {
+            Some(size)
+                if size
+                    > self
+                        .options
+                        .tail_range_above
+                        .min(self.options.max_log_bytes) =>
+            {
                 let want = (n as u64 + 1).saturating_mul(self.options.tail_bytes_per_row);
                 let raw = source.fetch_tail(want.min(size)).await?;
                 Ok(TailAnswer::Partial(parse_tail(raw, n)?))

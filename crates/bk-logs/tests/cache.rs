@@ -471,6 +471,7 @@ async fn a_log_over_the_limit_is_tailed_with_a_range() {
     let options = EngineOptions {
         max_log_bytes: 1000,
         tail_bytes_per_row: 64,
+        ..EngineOptions::default()
     };
     let engine = engine(&dir, options);
     let source = CountingSource::new(log_of(500), true);
@@ -498,6 +499,40 @@ async fn a_log_over_the_limit_is_tailed_with_a_range() {
         .await
         .unwrap_err();
     assert!(matches!(error, Error::TooLarge(_)), "{error:?}");
+}
+
+#[tokio::test]
+async fn a_big_uncached_log_is_tailed_with_a_range_but_a_cached_one_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = EngineOptions {
+        tail_range_above: 2000,
+        ..EngineOptions::default()
+    };
+    let engine = engine(&dir, options);
+    let source = CountingSource::new(log_of(500), true);
+    let key = EntryKey::new("acme", "j");
+    let answer = engine
+        .tail(&key, source.as_ref(), FetchPolicy::default(), 1)
+        .await
+        .unwrap();
+    assert!(
+        matches!(answer, TailAnswer::Partial(_)),
+        "not cached yet: ranged"
+    );
+    assert_eq!(source.fetched.load(Ordering::SeqCst), 0);
+    engine
+        .open(&key, source.as_ref(), FetchPolicy::default())
+        .await
+        .unwrap();
+    let answer = engine
+        .tail(&key, source.as_ref(), FetchPolicy::default(), 1)
+        .await
+        .unwrap();
+    let TailAnswer::Cached(rows, _) = answer else {
+        panic!("cached now")
+    };
+    assert_eq!(rows[0].content, "row 499");
+    assert_eq!(source.fetched.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
