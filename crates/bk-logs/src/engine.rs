@@ -173,6 +173,34 @@ impl Engine {
         Ok(log)
     }
 
+    /// Opens `key`'s log and runs `query` on it. If the entry turns out to
+    /// be corrupt (a damaged chunk found while reading), it is deleted,
+    /// fetched again and the query retried once: a corrupt entry is rebuilt,
+    /// never served.
+    pub async fn query<T>(
+        &self,
+        key: &EntryKey,
+        source: &dyn LogSource,
+        policy: FetchPolicy,
+        query: impl Fn(&LogFile) -> Result<T>,
+    ) -> Result<T> {
+        let log = self.open(key, source, policy).await?;
+        match query(&log) {
+            Err(Error::Corrupt(problem)) => {
+                tracing::warn!(key = %key.as_text(), %problem, "rebuilding a corrupt log cache entry");
+                drop(log);
+                self.cache.remove(key)?;
+                let forced = FetchPolicy {
+                    force_refresh: true,
+                    ..policy
+                };
+                let log = self.open(key, source, forced).await?;
+                query(&log)
+            }
+            other => other,
+        }
+    }
+
     /// The last `n` rows: from the cache when it is fresh, else, for a log
     /// larger than [`EngineOptions::tail_range_above`] (or over the size
     /// limit), from a ranged request for the last bytes only; else by

@@ -424,6 +424,35 @@ async fn a_finished_job_is_fetched_once_and_authorized_every_time() {
 }
 
 #[tokio::test]
+async fn a_query_on_a_damaged_entry_rebuilds_it_and_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(&dir, EngineOptions::default());
+    let source = CountingSource::new(log_of(3000), true);
+    let key = EntryKey::new("acme", "j");
+    engine
+        .open(&key, source.as_ref(), FetchPolicy::default())
+        .await
+        .unwrap();
+    let path = engine.cache().path_for(&key);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[20_000] ^= 0xff; // inside the text, caught only when read
+    std::fs::write(&path, &bytes).unwrap();
+    let rows = engine
+        .query(&key, source.as_ref(), FetchPolicy::default(), |log| {
+            log.read(0, 3000, false)
+        })
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 3000);
+    assert_eq!(rows[2999].content, "row 2999");
+    assert_eq!(
+        source.fetched.load(Ordering::SeqCst),
+        2,
+        "fetched again after the damage"
+    );
+}
+
+#[tokio::test]
 async fn a_running_job_is_refetched_after_its_ttl() {
     let dir = tempfile::tempdir().unwrap();
     let engine = engine(&dir, EngineOptions::default());
