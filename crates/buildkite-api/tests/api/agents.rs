@@ -3,9 +3,9 @@
 use buildkite_api::{Error, JobState, ListAgents, StatusCode};
 use serde_json::json;
 use wiremock::matchers::{method, path};
-use wiremock::{Match, Mock, Request, ResponseTemplate};
+use wiremock::{Mock, ResponseTemplate};
 
-use crate::common::{api, authorized, json};
+use crate::common::{api, authorized, exact_query, json};
 
 const AGENT: &str = "0b461f65-e7be-4c80-888a-ef11d81fd971";
 
@@ -157,28 +157,4 @@ async fn missing_agent_is_not_found_with_message_and_path() {
         "{text}"
     );
     assert!(!text.contains(crate::common::TOKEN), "{text}");
-}
-
-// --- helpers -------------------------------------------------------------
-
-/// Matches when the query string holds exactly these pairs (in any order).
-struct ExactQuery(Vec<(String, String)>);
-
-impl Match for ExactQuery {
-    fn matches(&self, request: &Request) -> bool {
-        let mut got: Vec<(String, String)> = request.url.query_pairs().into_owned().collect();
-        let mut want = self.0.clone();
-        got.sort();
-        want.sort();
-        got == want
-    }
-}
-
-fn exact_query(pairs: &[(&str, &str)]) -> ExactQuery {
-    ExactQuery(
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
-    )
 }

@@ -2,10 +2,10 @@
 
 use buildkite_api::{AnnotationStyle, CreateAnnotation, Error, JobRef, ListAnnotations};
 use serde_json::json;
+use wiremock::Mock;
 use wiremock::matchers::{body_json, header, method, path};
-use wiremock::{Match, Mock, Request};
 
-use crate::common::{api, authorized, json, only_request_body};
+use crate::common::{api, authorized, exact_query, json, only_request_body};
 
 const JOB: &str = "b63254c0-3271-4a98-8270-7cfbd6c2f14e";
 const BUILD_ANNOTATIONS: &str = "/v2/organizations/acme/pipelines/app/builds/42/annotations";
@@ -280,28 +280,4 @@ async fn priority_bounds_one_and_ten_are_sent() {
             .await
             .unwrap();
     }
-}
-
-// --- helpers -------------------------------------------------------------
-
-/// Matches when the query string holds exactly these pairs (in any order).
-struct ExactQuery(Vec<(String, String)>);
-
-impl Match for ExactQuery {
-    fn matches(&self, request: &Request) -> bool {
-        let mut got: Vec<(String, String)> = request.url.query_pairs().into_owned().collect();
-        let mut want = self.0.clone();
-        got.sort();
-        want.sort();
-        got == want
-    }
-}
-
-fn exact_query(pairs: &[(&str, &str)]) -> ExactQuery {
-    ExactQuery(
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
-    )
 }

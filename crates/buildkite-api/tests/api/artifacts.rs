@@ -8,9 +8,9 @@ use std::time::Duration;
 use buildkite_api::{Error, JobRef, ListArtifacts};
 use serde_json::json;
 use wiremock::matchers::{method, path, query_param};
-use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::common::{api, authorized, json};
+use crate::common::{api, authorized, exact_query, json};
 
 const JOB: &str = "b63254c0-3271-4a98-8270-7cfbd6c2f14e";
 const ARTIFACT: &str = "76365070-34d5-4104-8b91-952780f8029f";
@@ -401,28 +401,6 @@ async fn redirect_download(server: &MockServer, location: &str) {
         .expect(1)
         .mount(server)
         .await;
-}
-
-/// Matches when the query string holds exactly these pairs (in any order).
-struct ExactQuery(Vec<(String, String)>);
-
-impl Match for ExactQuery {
-    fn matches(&self, request: &Request) -> bool {
-        let mut got: Vec<(String, String)> = request.url.query_pairs().into_owned().collect();
-        let mut want = self.0.clone();
-        got.sort();
-        want.sort();
-        got == want
-    }
-}
-
-fn exact_query(pairs: &[(&str, &str)]) -> ExactQuery {
-    ExactQuery(
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
-    )
 }
 
 /// A one-connection HTTP server that writes a canned response (which may be

@@ -8,9 +8,9 @@ use buildkite_api::{
 };
 use serde_json::json;
 use wiremock::matchers::{header, method, path, query_param};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, ResponseTemplate};
 
-use crate::common::{api, authorized, fixture, json, only_request_body};
+use crate::common::{api, authorized, fixture, json, only_request_body, only_request_query, pairs};
 
 const BUILD_42_ID: &str = "89c02425-7712-4ee5-a694-c94b56b4d54c";
 const J1: &str = "b63254c0-3271-4a98-8270-7cfbd6c2f14e";
@@ -494,27 +494,4 @@ async fn rebuild_build_returns_the_new_build() {
     let from = build.rebuilt_from.as_ref().unwrap();
     assert_eq!(from.number, Some(42));
     assert_eq!(from.id.as_deref(), Some(BUILD_42_ID));
-}
-
-/// The decoded query pairs of the only request received, sorted.
-async fn only_request_query(server: &MockServer) -> Vec<(String, String)> {
-    let requests = server.received_requests().await.expect("recording is on");
-    assert_eq!(requests.len(), 1, "expected exactly one request");
-    let mut query: Vec<(String, String)> = requests[0]
-        .url
-        .query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    query.sort();
-    query
-}
-
-/// Expected query pairs, sorted like [`only_request_query`].
-fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut pairs: Vec<(String, String)> = expected
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    pairs.sort();
-    pairs
 }

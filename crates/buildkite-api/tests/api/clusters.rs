@@ -3,9 +3,9 @@
 use buildkite_api::{ClusterFields, ClusterQueueFields, Error, PageParams};
 use serde_json::json;
 use wiremock::matchers::{body_json, header, method, path};
-use wiremock::{Match, Mock, Request, ResponseTemplate};
+use wiremock::{Mock, ResponseTemplate};
 
-use crate::common::{api, authorized, json, only_request_body};
+use crate::common::{api, authorized, exact_query, json, only_request_body};
 
 const CLUSTER: &str = "42f1a7da-812d-4430-93d8-1cc7c33a6bcf";
 const QUEUE: &str = "01885682-55a7-44f5-84f3-0402fb452e66";
@@ -409,28 +409,4 @@ async fn pausing_an_already_paused_queue_is_unprocessable() {
             .ends_with("422 Unprocessable Entity: Cluster queue is already paused"),
         "{err}"
     );
-}
-
-// --- helpers -------------------------------------------------------------
-
-/// Matches when the query string holds exactly these pairs (in any order).
-struct ExactQuery(Vec<(String, String)>);
-
-impl Match for ExactQuery {
-    fn matches(&self, request: &Request) -> bool {
-        let mut got: Vec<(String, String)> = request.url.query_pairs().into_owned().collect();
-        let mut want = self.0.clone();
-        got.sort();
-        want.sort();
-        got == want
-    }
-}
-
-fn exact_query(pairs: &[(&str, &str)]) -> ExactQuery {
-    ExactQuery(
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
-    )
 }

@@ -65,3 +65,41 @@ pub async fn only_request_body(server: &MockServer) -> Value {
     assert_eq!(requests.len(), 1, "expected exactly one request");
     serde_json::from_slice(&requests[0].body).expect("request body is JSON")
 }
+
+/// The decoded query pairs of a URL, sorted.
+pub fn sorted_query(url: &url::Url) -> Vec<(String, String)> {
+    let mut query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    query.sort();
+    query
+}
+
+/// The decoded query pairs of the only request the server received, sorted.
+pub async fn only_request_query(server: &MockServer) -> Vec<(String, String)> {
+    let requests = server.received_requests().await.expect("recording is on");
+    assert_eq!(requests.len(), 1, "expected exactly one request");
+    sorted_query(&requests[0].url)
+}
+
+/// Expected query pairs, sorted like [`sorted_query`].
+pub fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = expected
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    pairs.sort();
+    pairs
+}
+
+/// Matches a request whose query holds exactly these pairs, in any order.
+pub struct ExactQuery(Vec<(String, String)>);
+
+impl wiremock::Match for ExactQuery {
+    fn matches(&self, request: &wiremock::Request) -> bool {
+        sorted_query(&request.url) == self.0
+    }
+}
+
+/// An [`ExactQuery`] matcher.
+pub fn exact_query(expected: &[(&str, &str)]) -> ExactQuery {
+    ExactQuery(pairs(expected))
+}

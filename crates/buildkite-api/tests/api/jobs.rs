@@ -3,10 +3,12 @@
 
 use buildkite_api::{Error, JobRef, JobState, ListJobs, UnblockJob};
 use serde_json::json;
+use wiremock::Mock;
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
-use wiremock::{Mock, MockServer};
 
-use crate::common::{api, authorized, json, only_request_body};
+use crate::common::{
+    api, authorized, json, only_request_body, only_request_query, pairs, sorted_query,
+};
 
 const J1: &str = "b63254c0-3271-4a98-8270-7cfbd6c2f14e";
 const J1_BUILD_PATH: &str =
@@ -334,31 +336,4 @@ async fn get_job_env_organization_scoped() {
         .unwrap();
 
     assert_eq!(env.env["BUILDKITE_PIPELINE_SLUG"], "app");
-}
-
-/// The decoded query pairs of a URL, sorted.
-fn sorted_query(url: &url::Url) -> Vec<(String, String)> {
-    let mut query: Vec<(String, String)> = url
-        .query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    query.sort();
-    query
-}
-
-/// The decoded query pairs of the only request received, sorted.
-async fn only_request_query(server: &MockServer) -> Vec<(String, String)> {
-    let requests = server.received_requests().await.expect("recording is on");
-    assert_eq!(requests.len(), 1, "expected exactly one request");
-    sorted_query(&requests[0].url)
-}
-
-/// Expected query pairs, sorted like [`sorted_query`].
-fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut pairs: Vec<(String, String)> = expected
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    pairs.sort();
-    pairs
 }

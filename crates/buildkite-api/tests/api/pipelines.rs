@@ -7,9 +7,9 @@ use buildkite_api::{
 };
 use serde_json::json;
 use wiremock::matchers::{header, method, path, query_param};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, ResponseTemplate};
 
-use crate::common::{api, authorized, fixture, json, only_request_body};
+use crate::common::{api, authorized, fixture, json, only_request_body, only_request_query, pairs};
 
 const SCHEDULE_ID: &str = "b3a1e9f2-7c4d-4f1a-9e6c-2d8a5f7b1c3d";
 
@@ -475,27 +475,4 @@ async fn update_pipeline_schedule_patches_only_the_set_fields() {
     );
     assert_eq!(schedule.enabled, Some(false));
     assert_eq!(schedule.next_build_at, None);
-}
-
-/// The decoded query pairs of the only request received, sorted.
-async fn only_request_query(server: &MockServer) -> Vec<(String, String)> {
-    let requests = server.received_requests().await.expect("recording is on");
-    assert_eq!(requests.len(), 1, "expected exactly one request");
-    let mut query: Vec<(String, String)> = requests[0]
-        .url
-        .query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    query.sort();
-    query
-}
-
-/// Expected query pairs, sorted like [`only_request_query`].
-fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut pairs: Vec<(String, String)> = expected
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    pairs.sort();
-    pairs
 }

@@ -4,9 +4,9 @@
 use buildkite_api::{Error, ListStepUploads, StatusCode};
 use serde_json::json;
 use wiremock::matchers::{method, path, query_param, query_param_is_missing};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, ResponseTemplate};
 
-use crate::common::{api, authorized, fixture, json};
+use crate::common::{api, authorized, fixture, json, only_request_query, pairs, sorted_query};
 
 const UPLOADS_PATH: &str = "/v2/organizations/acme/pipelines/app/builds/42/step-uploads";
 const UPLOAD_ID: &str = "0198f2f4-1c33-4e0a-9d5e-3a4a5b6c7d8e";
@@ -189,31 +189,4 @@ async fn step_uploads_of_an_old_build_are_gone() {
     assert!(text.contains("410"), "{text}");
     assert!(text.contains(message), "{text}");
     assert_eq!(text, format!("GET {UPLOADS_PATH}: 410 Gone: {message}"));
-}
-
-/// The decoded query pairs of a URL, sorted.
-fn sorted_query(url: &url::Url) -> Vec<(String, String)> {
-    let mut query: Vec<(String, String)> = url
-        .query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    query.sort();
-    query
-}
-
-/// The decoded query pairs of the only request received, sorted.
-async fn only_request_query(server: &MockServer) -> Vec<(String, String)> {
-    let requests = server.received_requests().await.expect("recording is on");
-    assert_eq!(requests.len(), 1, "expected exactly one request");
-    sorted_query(&requests[0].url)
-}
-
-/// Expected query pairs, sorted like [`sorted_query`].
-fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut pairs: Vec<(String, String)> = expected
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    pairs.sort();
-    pairs
 }

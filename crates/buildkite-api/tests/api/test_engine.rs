@@ -2,10 +2,10 @@
 
 use buildkite_api::{ListFailedExecutions, ListTestRuns, ListTests, PageParams};
 use serde_json::json;
+use wiremock::Mock;
 use wiremock::matchers::{header, method, path};
-use wiremock::{Match, Mock, Request};
 
-use crate::common::{api, authorized, json};
+use crate::common::{api, authorized, exact_query, json};
 
 const ANALYTICS: &str = "/v2/analytics/organizations/acme";
 const RUN: &str = "64374307-12ab-4b13-a3f3-6a408f644ea2";
@@ -285,28 +285,4 @@ async fn list_build_tests_by_build_uuid() {
         ]
     );
     assert_eq!(page.items[1].reliability, None);
-}
-
-// --- helpers -------------------------------------------------------------
-
-/// Matches when the query string holds exactly these pairs (in any order).
-struct ExactQuery(Vec<(String, String)>);
-
-impl Match for ExactQuery {
-    fn matches(&self, request: &Request) -> bool {
-        let mut got: Vec<(String, String)> = request.url.query_pairs().into_owned().collect();
-        let mut want = self.0.clone();
-        got.sort();
-        want.sort();
-        got == want
-    }
-}
-
-fn exact_query(pairs: &[(&str, &str)]) -> ExactQuery {
-    ExactQuery(
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
-    )
 }
