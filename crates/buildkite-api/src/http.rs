@@ -48,10 +48,10 @@ pub(crate) struct ApiRequest {
 }
 
 impl ApiRequest {
-    pub(crate) fn new(method: Method, path: ApiPath) -> Self {
+    fn with_target(method: Method, target: Target) -> Self {
         ApiRequest {
             method,
-            target: Target::Path(path),
+            target,
             query: Vec::new(),
             body: None,
             headers: HeaderMap::new(),
@@ -60,15 +60,18 @@ impl ApiRequest {
         }
     }
 
+    /// A request to an API path under the base URL.
+    pub(crate) fn new(method: Method, path: ApiPath) -> Self {
+        ApiRequest::with_target(method, Target::Path(path))
+    }
+
     pub(crate) fn get(path: ApiPath) -> Self {
         ApiRequest::new(Method::GET, path)
     }
 
+    /// A request to an absolute URL (e.g. artifact storage).
     pub(crate) fn to_url(method: Method, url: Url) -> Self {
-        ApiRequest {
-            target: Target::Url(url),
-            ..ApiRequest::new(method, ApiPath::v2())
-        }
+        ApiRequest::with_target(method, Target::Url(url))
     }
 
     /// Adds a query parameter.

@@ -4,7 +4,7 @@
 //! in memory here: [`LogStream`] hands it over chunk by chunk. Responses
 //! compressed with gzip are decompressed transparently.
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use reqwest::header::{ACCEPT, ACCEPT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE, HeaderValue, RANGE};
 use reqwest::{Method, Response, StatusCode};
 
@@ -179,12 +179,12 @@ async fn keep_last(mut stream: LogStream, max_bytes: u64) -> Result<LogTail> {
         window.extend_from_slice(&chunk);
         if window.len() > cap.saturating_mul(2).max(64 * 1024) {
             let excess = window.len() - cap;
-            let _ = window.split_to(excess);
+            window.advance(excess);
         }
     }
     if window.len() > cap {
         let excess = window.len() - cap;
-        let _ = window.split_to(excess);
+        window.advance(excess);
     }
     Ok(LogTail {
         start: total - window.len() as u64,
