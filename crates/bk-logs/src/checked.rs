@@ -104,12 +104,17 @@ impl CheckedReader {
         })
     }
 
-    /// Reads `len` body bytes from `offset` (relative to the body start)
-    /// into `out`, replacing its contents.
-    pub(crate) fn read(&self, offset: u64, len: u64, out: &mut Vec<u8>) -> Result<()> {
-        out.clear();
+    /// Reads `len` body bytes from `offset` (relative to the body start),
+    /// using `buffer` as storage, and returns them. The buffer is reused
+    /// without being cleared, so repeated reads neither zero nor shift it.
+    pub(crate) fn read<'b>(
+        &self,
+        offset: u64,
+        len: u64,
+        buffer: &'b mut Vec<u8>,
+    ) -> Result<&'b [u8]> {
         if len == 0 {
-            return Ok(());
+            return Ok(&[]);
         }
         let end = offset
             .checked_add(len)
@@ -121,9 +126,13 @@ impl CheckedReader {
         let span_end = ((last + 1) * CHUNK_SIZE).min(self.body_len);
         let span = usize::try_from(span_end - span_start)
             .map_err(|_| Error::Corrupt("read too large".into()))?;
-        out.resize(span, 0);
-        self.file.read_exact_at(out, self.body_start + span_start)?;
-        for (i, chunk) in out.chunks(CHUNK_SIZE as usize).enumerate() {
+        if buffer.len() < span {
+            buffer.resize(span, 0);
+        }
+        let chunks = &mut buffer[..span];
+        self.file
+            .read_exact_at(chunks, self.body_start + span_start)?;
+        for (i, chunk) in chunks.chunks(CHUNK_SIZE as usize).enumerate() {
             let index = first as usize + i;
             if crc32fast::hash(chunk) != self.table[index] {
                 return Err(Error::Corrupt(format!(
@@ -132,9 +141,7 @@ impl CheckedReader {
             }
         }
         let skip = (offset - span_start) as usize;
-        out.drain(..skip);
-        out.truncate(len as usize);
-        Ok(())
+        Ok(&buffer[skip..skip + len as usize])
     }
 }
 
@@ -161,8 +168,8 @@ mod tests {
         let reader = CheckedReader::new(file, 0, body.len() as u64, table).unwrap();
         let mut out = Vec::new();
         for (offset, len) in [(0, 10), (65_530, 20), (200_000, 100_000), (299_999, 1)] {
-            reader.read(offset, len, &mut out).unwrap();
-            assert_eq!(&out[..], &body[offset as usize..(offset + len) as usize]);
+            let got = reader.read(offset, len, &mut out).unwrap();
+            assert_eq!(got, &body[offset as usize..(offset + len) as usize]);
         }
         assert!(reader.read(299_999, 2, &mut out).is_err());
     }

@@ -347,26 +347,22 @@ pub(crate) fn open_entry(file: File) -> Result<OpenEntry> {
         .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
         .collect();
     let body = CheckedReader::new(file, HEADER_LEN, header.body_len(), table)?;
-    let mut meta_bytes = Vec::new();
-    body.read(
-        header.text_len + header.index_len(),
-        header.meta_len,
-        &mut meta_bytes,
-    )?;
-    let meta: EntryMeta = serde_json::from_slice(&meta_bytes)
+    let mut buffer = Vec::new();
+    let meta_bytes = body.read(header.meta_offset(), header.meta_len, &mut buffer)?;
+    let meta: EntryMeta = serde_json::from_slice(meta_bytes)
         .map_err(|e| Error::Corrupt(format!("entry meta does not decode: {e}")))?;
     Ok(OpenEntry { header, meta, body })
 }
 
 /// Reads and decodes an entry's groups section.
 pub(crate) fn read_groups(entry: &OpenEntry) -> Result<Vec<GroupInfo>> {
-    let mut bytes = Vec::new();
-    entry.body.read(
+    let mut buffer = Vec::new();
+    let bytes = entry.body.read(
         entry.header.groups_offset(),
         entry.header.groups_len,
-        &mut bytes,
+        &mut buffer,
     )?;
-    serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt(format!("groups do not decode: {e}")))
+    serde_json::from_slice(bytes).map_err(|e| Error::Corrupt(format!("groups do not decode: {e}")))
 }
 
 /// Decodes one index entry: (text offset, timestamp).

@@ -208,11 +208,11 @@ impl LogFile {
         // Index entries for start..=end (the one after the last row gives
         // its end; past the last row, the end is the text length).
         let entries = end - start + u64::from(end < total);
-        let mut index = Vec::new();
-        self.entry.body.read(
+        let mut buffer = Vec::new();
+        let index = self.entry.body.read(
             header.text_len + start * INDEX_ENTRY,
             entries * INDEX_ENTRY,
-            &mut index,
+            &mut buffer,
         )?;
         let decoded: Vec<(u64, Option<i64>)> = index
             .chunks_exact(INDEX_ENTRY as usize)
@@ -227,10 +227,10 @@ impl LogFile {
         if text_end < text_start {
             return Err(Error::Corrupt("row offsets go backwards".into()));
         }
-        let mut text = Vec::new();
-        self.entry
+        let text = self
+            .entry
             .body
-            .read(text_start, text_end - text_start, &mut text)?;
+            .read(text_start, text_end - text_start, &mut buffer)?;
         let mut rows = Vec::with_capacity((end - start) as usize);
         let mut lines = text.split(|&b| b == b'\n');
         for (i, &(_, ts)) in decoded.iter().take((end - start) as usize).enumerate() {
@@ -262,11 +262,13 @@ impl LogFile {
         if row >= header.row_count {
             return Ok(header.text_len);
         }
-        let mut entry = Vec::new();
-        self.entry
-            .body
-            .read(header.text_len + row * INDEX_ENTRY, INDEX_ENTRY, &mut entry)?;
-        Ok(decode_index(&entry, 0).0)
+        let mut buffer = Vec::new();
+        let entry = self.entry.body.read(
+            header.text_len + row * INDEX_ENTRY,
+            INDEX_ENTRY,
+            &mut buffer,
+        )?;
+        Ok(decode_index(entry, 0).0)
     }
 
     /// Searches the log. See [`SearchQuery`].
@@ -331,12 +333,12 @@ impl LogFile {
         let text_len = self.entry.header.text_len;
         let mut position = self.text_offset(first)?;
         let mut row = first;
-        let mut block = Vec::new();
+        let mut buffer = Vec::new();
         while position < text_len {
             let want = SEARCH_BLOCK.min(text_len - position);
-            self.entry.body.read(position, want, &mut block)?;
+            let block = self.entry.body.read(position, want, &mut buffer)?;
             // Whole rows only: end the block after its last newline.
-            let usable = match memchr::memrchr(b'\n', &block) {
+            let usable = match memchr::memrchr(b'\n', block) {
                 Some(last) => last + 1,
                 None => return Err(Error::Corrupt("a row has no line end".into())),
             };
@@ -375,16 +377,19 @@ impl LogFile {
     ) -> Result<bool> {
         let mut block_end = self.text_offset(end)?;
         let mut row_end = end;
-        let mut block = Vec::new();
+        let mut buffer = Vec::new();
         while block_end > 0 {
             let start = block_end.saturating_sub(SEARCH_BLOCK);
-            self.entry.body.read(start, block_end - start, &mut block)?;
+            let block = self
+                .entry
+                .body
+                .read(start, block_end - start, &mut buffer)?;
             // Whole rows only: unless at the very start, begin after the
             // first newline (the partial row is read with the next block).
             let skip = if start == 0 {
                 0
             } else {
-                match memchr::memchr(b'\n', &block) {
+                match memchr::memchr(b'\n', block) {
                     Some(first) if first + 1 < block.len() => first + 1,
                     _ => return Err(Error::Corrupt("a row is longer than a search block".into())),
                 }
