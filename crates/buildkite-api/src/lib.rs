@@ -68,4 +68,4 @@ pub use timestamp::Timestamp;
 
 /// Re-exported so callers can build header maps and match statuses without
 /// depending on `reqwest` directly.
-pub use reqwest::{StatusCode, header};
+pub use reqwest::{Method, StatusCode, header};

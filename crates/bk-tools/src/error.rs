@@ -1,0 +1,182 @@
+//! Tool errors, written for a model to act on.
+//!
+//! Every API failure says what was being fetched, the HTTP status and the
+//! API's message, then what to do next: the token scope the tool needs for a
+//! 403, the slug/number pitfalls for a 404, when to retry for a 429.
+
+use buildkite_api::Error as ApiError;
+
+/// Why a tool call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ToolError {
+    /// An argument is missing, of the wrong type, out of range or unknown.
+    #[error("invalid argument `{param}`: {message}")]
+    InvalidArgument {
+        /// The parameter.
+        param: String,
+        /// What is wrong and what is accepted.
+        message: String,
+    },
+    /// The server has no API token for this caller.
+    #[error(
+        "no Buildkite API token is configured: set BUILDKITE_API_TOKEN (or send `Authorization: Bearer <token>` in HTTP mode), then retry"
+    )]
+    NoToken,
+    /// A Buildkite API call failed.
+    #[error("{}", api_message(.what, .error, .scopes))]
+    Api {
+        /// What was being fetched, e.g. "the build".
+        what: String,
+        /// The API error.
+        error: Box<ApiError>,
+        /// The scopes the tool needs, for 403 hints.
+        scopes: &'static [&'static str],
+    },
+    /// The log engine failed.
+    #[error("{0}")]
+    Logs(String),
+    /// Anything else, already phrased for the model.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl ToolError {
+    /// An invalid-argument error.
+    pub fn invalid(param: impl Into<String>, message: impl Into<String>) -> Self {
+        ToolError::InvalidArgument {
+            param: param.into(),
+            message: message.into(),
+        }
+    }
+
+    /// Whether the token was refused (401): transports answer HTTP 401 with
+    /// `WWW-Authenticate` for this.
+    pub fn is_unauthorized(&self) -> bool {
+        match self {
+            ToolError::Api { error, .. } => matches!(**error, ApiError::Unauthorized { .. }),
+            ToolError::NoToken => true,
+            _ => false,
+        }
+    }
+}
+
+/// Wraps API errors with what was being fetched and the tool's scopes.
+pub trait ApiResultExt<T> {
+    /// Attaches context to an API error.
+    fn context(self, what: &str, scopes: &'static [&'static str]) -> Result<T, ToolError>;
+}
+
+impl<T> ApiResultExt<T> for Result<T, ApiError> {
+    fn context(self, what: &str, scopes: &'static [&'static str]) -> Result<T, ToolError> {
+        self.map_err(|error| match error {
+            ApiError::InvalidArgument(message) => ToolError::Other(message),
+            error => ToolError::Api {
+                what: what.to_owned(),
+                error: Box::new(error),
+                scopes,
+            },
+        })
+    }
+}
+
+fn api_message(what: &str, error: &ApiError, scopes: &[&str]) -> String {
+    let base = format!("Could not get {what}: {error}.");
+    let next = match error {
+        ApiError::Unauthorized { .. } => {
+            "The API token is missing, invalid, expired or revoked: use a valid token.".to_owned()
+        }
+        ApiError::Forbidden { .. } => {
+            if scopes.is_empty() {
+                "The token was accepted but access was denied: check the user can see this organization and resource.".to_owned()
+            } else {
+                format!(
+                    "This tool needs the token scope{} {}: check the token has {} (the access_token tool lists its scopes) and that its user can access this organization and resource.",
+                    if scopes.len() > 1 { "s" } else { "" },
+                    scopes.join(", "),
+                    if scopes.len() > 1 { "them" } else { "it" }
+                )
+            }
+        }
+        ApiError::NotFound { .. } => "Check the slugs and ids (org_slug and pipeline_slug are URL slugs; build_number is the build's number such as 42, not its UUID), and that the token can see this resource.".to_owned(),
+        ApiError::RateLimited { retry_after, .. } => match retry_after {
+            Some(wait) => format!("The rate limit resets in {} s: retry after that.", wait.as_secs()),
+            None => "Retry in a minute.".to_owned(),
+        },
+        ApiError::Gone { .. } => "The resource is no longer available (e.g. step uploads are kept for 30 days).".to_owned(),
+        ApiError::Unprocessable { .. } => "The API refused the request as given: fix the fields it names and retry.".to_owned(),
+        ApiError::Server { .. } | ApiError::Transport { .. } => {
+            "This is likely temporary: retry shortly.".to_owned()
+        }
+        _ => String::new(),
+    };
+    if next.is_empty() {
+        base
+    } else {
+        format!("{base} {next}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use buildkite_api::{Method, RequestInfo};
+
+    fn request() -> RequestInfo {
+        RequestInfo {
+            method: Method::GET,
+            path: "/v2/organizations/acme/pipelines/app/builds/42".into(),
+        }
+    }
+
+    #[test]
+    fn forbidden_names_the_scope_and_the_call() {
+        let error: Result<(), _> = Err(ApiError::Forbidden {
+            request: request(),
+            message: "Forbidden".into(),
+        });
+        let text = error
+            .context("the build", &["read_builds"])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            text,
+            "Could not get the build: GET /v2/organizations/acme/pipelines/app/builds/42: 403 Forbidden: Forbidden. This tool needs the token scope read_builds: check the token has it (the access_token tool lists its scopes) and that its user can access this organization and resource."
+        );
+    }
+
+    #[test]
+    fn not_found_explains_build_numbers_and_401_is_flagged() {
+        let not_found: Result<(), _> = Err(ApiError::NotFound {
+            request: request(),
+            message: "Not Found".into(),
+        });
+        let text = not_found.context("the build", &[]).unwrap_err().to_string();
+        assert!(
+            text.contains("404 Not Found") && text.contains("not its UUID"),
+            "{text}"
+        );
+        let unauthorized: Result<(), _> = Err(ApiError::Unauthorized {
+            request: request(),
+            message: "Authentication required".into(),
+        });
+        let error = unauthorized.context("the build", &[]).unwrap_err();
+        assert!(error.is_unauthorized());
+        assert!(error.to_string().contains("invalid, expired or revoked"));
+    }
+
+    #[test]
+    fn rate_limits_say_when_to_retry() {
+        let limited: Result<(), _> = Err(ApiError::RateLimited {
+            request: request(),
+            message: "slow down".into(),
+            retry_after: Some(std::time::Duration::from_secs(42)),
+            rate_limit: Box::default(),
+        });
+        let text = limited.context("the build", &[]).unwrap_err().to_string();
+        assert!(
+            text.ends_with("The rate limit resets in 42 s: retry after that."),
+            "{text}"
+        );
+    }
+}

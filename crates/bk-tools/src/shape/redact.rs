@@ -1,0 +1,126 @@
+//! Redacting secrets: values of secret-looking environment variables, and
+//! known token shapes anywhere in output, become `[REDACTED]`.
+
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde_json::Value;
+
+/// What a redacted value is replaced with.
+pub const REDACTED: &str = "[REDACTED]";
+
+/// Token shapes: Buildkite, GitHub, GitLab, AWS, Slack, npm, OpenAI-style
+/// keys, JWTs, and PEM private-key blocks.
+static TOKENS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"\bbk(?:ua|ct|ca)_[A-Za-z0-9]{20,}",
+        r"|\bgh[pousr]_[A-Za-z0-9]{30,}",
+        r"|\bgithub_pat_[A-Za-z0-9_]{40,}",
+        r"|\bglpat-[A-Za-z0-9_-]{20,}",
+        r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
+        r"|\bxox[abprs]-[A-Za-z0-9-]{10,}",
+        r"|\bnpm_[A-Za-z0-9]{30,}",
+        r"|\bsk-(?:proj-|ant-)?[A-Za-z0-9_-]{32,}",
+        r"|\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}",
+        r"|-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----",
+    ))
+    .unwrap_or_else(|e| panic!("token pattern: {e}"))
+});
+
+/// Variable names whose values are secrets: `*_TOKEN`, `*_SECRET`,
+/// `*_PASSWORD`, `*_KEY`, `*_ACCESS_KEY`, `*_CREDENTIALS`, … (any case).
+static SECRET_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(?:^|_)(?:TOKEN|SECRET|SECRETS|PASSWORD|PASSWD|PASS|PWD|KEY|KEYS|ACCESS_KEY|API_KEY|PRIVATE_KEY|CREDENTIALS?|AUTH)$")
+        .unwrap_or_else(|e| panic!("name pattern: {e}"))
+});
+
+/// Whether an environment variable of this name holds a secret.
+pub fn is_secret_name(name: &str) -> bool {
+    SECRET_NAME.is_match(name)
+}
+
+/// Replaces known token shapes in `text`.
+pub fn redact_text(text: &str) -> Cow<'_, str> {
+    TOKENS.replace_all(text, REDACTED)
+}
+
+/// Redacts token shapes in every string of a JSON value.
+pub fn redact_value(value: &mut Value) {
+    match value {
+        Value::String(text) => {
+            if let Cow::Owned(clean) = redact_text(text) {
+                *text = clean;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact_value),
+        Value::Object(map) => map.values_mut().for_each(redact_value),
+        _ => {}
+    }
+}
+
+/// Redacts the values of secret-named variables in an environment map
+/// (`{"NAME": "value"}`); returns how many were redacted.
+pub fn redact_env(env: &mut serde_json::Map<String, Value>) -> usize {
+    let mut count = 0;
+    for (name, value) in env.iter_mut() {
+        if is_secret_name(name) && value.as_str().is_some_and(|v| !v.is_empty()) {
+            *value = Value::String(REDACTED.into());
+            count += 1;
+        }
+    }
+    count
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_names() {
+        for name in [
+            "NPM_TOKEN",
+            "GITHUB_TOKEN",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_ACCESS_KEY",
+            "DB_PASSWORD",
+            "SIGNING_KEY",
+            "token",
+            "DOCKER_CREDENTIALS",
+        ] {
+            assert!(is_secret_name(name), "{name}");
+        }
+        for name in [
+            "BUILDKITE_BRANCH",
+            "CI",
+            "KEYBOARD",
+            "TOKENIZER_PATH",
+            "PATH",
+        ] {
+            assert!(!is_secret_name(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn token_shapes_are_redacted_in_text() {
+        let text = "token=bkua_0123456789abcdefghijABCDEFGHIJ0123 and ghp_abcdefghijklmnopqrstuvwxyz0123456789 key AKIAIOSFODNN7EXAMPLE";
+        assert_eq!(
+            redact_text(text),
+            "token=[REDACTED] and [REDACTED] key [REDACTED]"
+        );
+        let pem = "x\n-----BEGIN RSA PRIVATE KEY-----\nMIIE\nabc\n-----END RSA PRIVATE KEY-----\ny";
+        assert_eq!(redact_text(pem), "x\n[REDACTED]\ny");
+        assert!(matches!(redact_text("nothing here"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn env_values_are_redacted_by_name() {
+        let mut env = serde_json::json!({"CI": "true", "NPM_TOKEN": "npm_abc", "EMPTY_TOKEN": ""});
+        let count = redact_env(env.as_object_mut().unwrap());
+        assert_eq!(count, 1);
+        assert_eq!(
+            env,
+            serde_json::json!({"CI": "true", "NPM_TOKEN": "[REDACTED]", "EMPTY_TOKEN": ""})
+        );
+    }
+}

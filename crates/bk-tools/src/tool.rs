@@ -1,0 +1,217 @@
+//! What a tool is: metadata, a typed handler, and the context it runs in.
+//!
+//! A tool is a unit struct implementing [`Handler`]: its arguments are a
+//! typed struct (the input schema is generated from it), and `run` returns a
+//! [`ToolOutput`]. The blanket [`Tool`] implementation does the rest: strict
+//! argument parsing with errors that name the parameter, and a schema
+//! generated once.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::args::{parse_args, schema_for};
+use crate::error::ToolError;
+use crate::registry::Toolset;
+use crate::shape::ToolOutput;
+
+/// Whether a tool only reads, or changes something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Reads only; safe to retry.
+    Read,
+    /// Creates something new (not destructive: nothing existing changes).
+    Create,
+    /// Changes or stops something that exists.
+    Modify,
+}
+
+/// A tool's fixed description.
+#[derive(Debug, Clone, Copy)]
+pub struct ToolMeta {
+    /// Name the model calls, e.g. `get_build`.
+    pub name: &'static str,
+    /// Short human title, e.g. `Get Build`.
+    pub title: &'static str,
+    /// What it does and when to use it, for the model.
+    pub description: &'static str,
+    /// The toolset it belongs to.
+    pub toolset: Toolset,
+    /// Read, create or modify.
+    pub access: Access,
+    /// Token scopes it needs.
+    pub scopes: &'static [&'static str],
+}
+
+/// MCP tool annotations (hints for clients).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Annotations {
+    /// Title.
+    pub title: &'static str,
+    /// The tool changes nothing.
+    pub read_only_hint: bool,
+    /// The tool may change or stop something that exists.
+    pub destructive_hint: bool,
+    /// Calling it twice has the same effect as once.
+    pub idempotent_hint: bool,
+    /// It talks to a system outside the server (Buildkite).
+    pub open_world_hint: bool,
+}
+
+impl ToolMeta {
+    /// The MCP annotations implied by the metadata.
+    pub fn annotations(&self) -> Annotations {
+        Annotations {
+            title: self.title,
+            read_only_hint: self.access == Access::Read,
+            destructive_hint: self.access == Access::Modify,
+            idempotent_hint: self.access == Access::Read,
+            open_world_hint: self.toolset != Toolset::Skills,
+        }
+    }
+}
+
+/// Receives progress from long-running tools (e.g. `wait_for_build`).
+pub trait ProgressSink: Send + Sync {
+    /// `progress` out of `total` (when known), with a message.
+    fn progress(&self, progress: f64, total: Option<f64>, message: &str);
+}
+
+/// Limits and switches an operator sets for every tool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest tool result, in bytes of JSON text (default 64 KiB).
+    pub response_budget: usize,
+    /// Replace secret-looking values with `[REDACTED]` (default on).
+    pub redact_secrets: bool,
+    /// Longest a single `wait_for_build` call waits (default 45 s).
+    pub wait_for_build_timeout: Duration,
+    /// Time between polls in `wait_for_build` (default 5 s).
+    pub wait_for_build_interval: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            response_budget: 64 * 1024,
+            redact_secrets: true,
+            wait_for_build_timeout: Duration::from_secs(45),
+            wait_for_build_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Everything a tool call can use.
+#[derive(Clone)]
+pub struct ToolContext {
+    /// The API client, already acting with the caller's credentials.
+    pub client: buildkite_api::Client,
+    /// The log engine (its cache is shared; every read re-authorizes).
+    pub logs: Arc<bk_logs::Engine>,
+    /// Operator limits.
+    pub limits: Limits,
+    /// Where progress goes, if the transport supports it.
+    pub progress: Option<Arc<dyn ProgressSink>>,
+    /// Cancelled when the caller gives up.
+    pub cancel: tokio_util::sync::CancellationToken,
+}
+
+impl std::fmt::Debug for ToolContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToolContext")
+            .field("client", &self.client)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ToolContext {
+    /// A context with default limits, no progress sink and a fresh
+    /// cancellation token.
+    pub fn new(client: buildkite_api::Client, logs: Arc<bk_logs::Engine>) -> Self {
+        ToolContext {
+            client,
+            logs,
+            limits: Limits::default(),
+            progress: None,
+            cancel: tokio_util::sync::CancellationToken::new(),
+        }
+    }
+
+    /// Reports progress, if anyone listens.
+    pub fn report_progress(&self, progress: f64, total: Option<f64>, message: &str) {
+        if let Some(sink) = &self.progress {
+            sink.progress(progress, total, message);
+        }
+    }
+}
+
+/// A tool, as the registry and transports see it.
+#[async_trait]
+pub trait Tool: Send + Sync {
+    /// Fixed metadata.
+    fn meta(&self) -> &ToolMeta;
+    /// JSON Schema of the arguments (an object with `additionalProperties: false`).
+    fn input_schema(&self) -> &Value;
+    /// Runs the tool on raw JSON arguments. The result is not yet shaped:
+    /// the registry applies sanitising, redaction and the budget.
+    async fn call(&self, ctx: &ToolContext, args: Value) -> Result<ToolOutput, ToolError>;
+}
+
+/// The typed side of a tool.
+#[async_trait]
+pub trait Handler: Send + Sync + 'static {
+    /// The arguments, parsed strictly (unknown fields are refused).
+    type Args: DeserializeOwned + schemars::JsonSchema + Send;
+    /// The metadata.
+    const META: ToolMeta;
+    /// Does the work.
+    async fn run(&self, ctx: &ToolContext, args: Self::Args) -> Result<ToolOutput, ToolError>;
+}
+
+/// Adapts a [`Handler`] to [`Tool`], caching its schema.
+pub struct TypedTool<H: Handler> {
+    handler: H,
+    schema: OnceLock<Value>,
+}
+
+impl<H: Handler> std::fmt::Debug for TypedTool<H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("TypedTool").field(&H::META.name).finish()
+    }
+}
+
+impl<H: Handler> TypedTool<H> {
+    /// Wraps a handler.
+    pub fn new(handler: H) -> Self {
+        TypedTool {
+            handler,
+            schema: OnceLock::new(),
+        }
+    }
+}
+
+#[async_trait]
+impl<H: Handler> Tool for TypedTool<H> {
+    fn meta(&self) -> &ToolMeta {
+        &H::META
+    }
+
+    fn input_schema(&self) -> &Value {
+        self.schema.get_or_init(schema_for::<H::Args>)
+    }
+
+    async fn call(&self, ctx: &ToolContext, args: Value) -> Result<ToolOutput, ToolError> {
+        let args = parse_args::<H::Args>(args)?;
+        self.handler.run(ctx, args).await
+    }
+}
+
+/// Boxes a handler as a shared [`Tool`].
+pub fn tool<H: Handler>(handler: H) -> Arc<dyn Tool> {
+    Arc::new(TypedTool::new(handler))
+}

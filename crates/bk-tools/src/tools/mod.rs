@@ -1,0 +1,34 @@
+//! The tools, one module per toolset.
+
+use std::sync::Arc;
+
+use crate::tool::Tool;
+
+pub mod agents;
+pub mod annotations;
+pub mod artifacts;
+pub mod builds;
+pub mod clusters;
+pub(crate) mod common;
+pub mod logs;
+pub mod pipelines;
+pub mod skills;
+pub mod tests;
+pub mod user;
+
+/// Every tool of every toolset.
+pub fn all() -> Vec<Arc<dyn Tool>> {
+    [
+        agents::tools(),
+        annotations::tools(),
+        artifacts::tools(),
+        builds::tools(),
+        clusters::tools(),
+        logs::tools(),
+        pipelines::tools(),
+        skills::tools(),
+        tests::tools(),
+        user::tools(),
+    ]
+    .concat()
+}

@@ -1,0 +1,1 @@
+//! Tests for the `agents` toolset (to be written).

@@ -1,0 +1,1 @@
+//! Tests for the `artifacts` toolset (to be written).

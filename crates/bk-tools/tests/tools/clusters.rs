@@ -1,0 +1,1 @@
+//! Tests for the `clusters` toolset (to be written).

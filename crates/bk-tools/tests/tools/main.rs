@@ -1,0 +1,18 @@
+//! End-to-end tests of every tool against a wiremock Buildkite API: the exact
+//! requests made, the shaped output (insta snapshots), and error paths.
+//! One test binary, one module per toolset.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+mod agents;
+mod annotations;
+mod artifacts;
+mod builds;
+mod clusters;
+mod logs;
+mod pipelines;
+mod skills;
+mod test_engine;
+mod user;

@@ -1,0 +1,1 @@
+//! Tests for the `pipelines` toolset (to be written).

@@ -1,0 +1,1 @@
+//! Tests for the `test_engine` toolset (to be written).
