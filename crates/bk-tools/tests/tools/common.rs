@@ -1,8 +1,8 @@
 //! Shared set-up: a mock API, a tool context pointed at it, and helpers to
+//! call tools through the registry (so results are shaped as in production).
 
 // Shared by every toolset module; not every module uses every helper.
 #![allow(dead_code)]
-//! call tools through the registry (so results are shaped as in production).
 
 use std::sync::Arc;
 use std::time::Duration;
