@@ -43,6 +43,18 @@ impl SourceError {
         self.kind
     }
 
+    /// The original error, if it is an `E`, by value; otherwise the source
+    /// error back.
+    pub fn downcast<E: std::error::Error + 'static>(self) -> Result<E, SourceError> {
+        match self.inner.downcast::<E>() {
+            Ok(error) => Ok(*error),
+            Err(inner) => Err(SourceError {
+                kind: self.kind,
+                inner,
+            }),
+        }
+    }
+
     /// The original error, if it is an `E`.
     pub fn downcast_ref<E: std::error::Error + 'static>(&self) -> Option<&E> {
         self.inner.downcast_ref::<E>()

@@ -92,6 +92,9 @@ fn drop_null_type(schema: &mut Value) {
     let Some(object) = schema.as_object_mut() else {
         return;
     };
+    if let Some(Value::Array(values)) = object.get_mut("enum") {
+        values.retain(|v| !v.is_null());
+    }
     if let Some(Value::Array(types)) = object.get_mut("type") {
         types.retain(|t| t != "null");
         if types.len() == 1 {
@@ -292,6 +295,8 @@ mod tests {
         /// How much to return.
         #[serde(default)]
         detail_level: DetailLevel,
+        /// How much to return, optionally.
+        level: Option<DetailLevel>,
     }
 
     fn error(args: Value) -> String {
@@ -356,5 +361,11 @@ mod tests {
             schema["properties"]["detail_level"]["enum"],
             json!(["summary", "detailed", "full"])
         );
+        assert_eq!(
+            schema["properties"]["level"]["enum"],
+            json!(["summary", "detailed", "full"]),
+            "an optional enum lists no null"
+        );
+        assert_eq!(schema["properties"]["level"]["type"], json!("string"));
     }
 }

@@ -41,11 +41,28 @@ pub fn is_secret_name(name: &str) -> bool {
 }
 
 /// Replaces known token shapes in `text`.
+///
+/// An AWS key id right after `Credential=` is left alone: presigned URLs
+/// carry it by design (it identifies the key; the signature is single-use),
+/// and redacting it would break the URL.
 pub fn redact_text(text: &str) -> Cow<'_, str> {
-    TOKENS.replace_all(text, REDACTED)
+    TOKENS.replace_all(text, |found: &regex::Captures<'_>| {
+        let Some(whole) = found.get(0) else {
+            return String::new();
+        };
+        let before = &text[..whole.start()];
+        let presigned = before.ends_with("Credential=") || before.ends_with("Credential%3D");
+        if presigned && (whole.as_str().starts_with("AKIA") || whole.as_str().starts_with("ASIA")) {
+            whole.as_str().to_owned()
+        } else {
+            REDACTED.to_owned()
+        }
+    })
 }
 
-/// Redacts token shapes in every string of a JSON value.
+/// Redacts token shapes in every string of a JSON value, and the values of
+/// secret-named variables in any `env` object (a job's, a build's, a
+/// pipeline's or a schedule's environment).
 pub fn redact_value(value: &mut Value) {
     match value {
         Value::String(text) => {
@@ -54,7 +71,16 @@ pub fn redact_value(value: &mut Value) {
             }
         }
         Value::Array(items) => items.iter_mut().for_each(redact_value),
-        Value::Object(map) => map.values_mut().for_each(redact_value),
+        Value::Object(map) => {
+            for (key, child) in map.iter_mut() {
+                if key == "env"
+                    && let Value::Object(env) = child
+                {
+                    redact_env(env);
+                }
+                redact_value(child);
+            }
+        }
         _ => {}
     }
 }
@@ -111,6 +137,23 @@ mod tests {
         let pem = "x\n-----BEGIN RSA PRIVATE KEY-----\nMIIE\nabc\n-----END RSA PRIVATE KEY-----\ny";
         assert_eq!(redact_text(pem), "x\n[REDACTED]\ny");
         assert!(matches!(redact_text("nothing here"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn presigned_urls_keep_their_key_id() {
+        let url = "https://bucket.s3.amazonaws.com/a.log?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAIOSFODNN7EXAMPLE%2F20260101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=abc";
+        assert_eq!(redact_text(url), url);
+        assert_eq!(redact_text("key=ASIAIOSFODNN7EXAMPLE"), "key=[REDACTED]");
+    }
+
+    #[test]
+    fn any_env_object_is_redacted_by_name() {
+        let mut value = serde_json::json!({"pipeline": {"env": {"DEPLOY_KEY": "k", "REGION": "eu"}}, "name": "DEPLOY_KEY"});
+        redact_value(&mut value);
+        assert_eq!(
+            value,
+            serde_json::json!({"pipeline": {"env": {"DEPLOY_KEY": "[REDACTED]", "REGION": "eu"}}, "name": "DEPLOY_KEY"})
+        );
     }
 
     #[test]

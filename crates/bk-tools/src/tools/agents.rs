@@ -1,9 +1,233 @@
-//! The `agents` toolset.
+//! The `agents` toolset: listing and inspecting the organization's agents,
+//! at three levels of detail.
 
 use std::sync::Arc;
 
-use crate::tool::Tool;
+use async_trait::async_trait;
+use buildkite_api::{Agent, ListAgents as ListAgentsParams};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::args::{DetailLevel, NonEmpty, PageNumber, PerPage};
+use crate::error::{ApiResultExt, ToolError};
+use crate::registry::Toolset;
+use crate::shape::ToolOutput;
+use crate::shape::project::{pick, reorder, to_object};
+use crate::tool::{Access, Handler, Tool, ToolContext, ToolMeta, tool};
+use crate::tools::clusters::no_null_in_enum;
+use crate::tools::common::{page_envelope, smaller_pages_hint};
 
 pub(crate) fn tools() -> Vec<Arc<dyn Tool>> {
-    vec![]
+    vec![tool(ListAgents), tool(GetAgent)]
+}
+
+const SCOPES: &[&str] = &["read_agents"];
+
+/// Default page size of `list_agents`.
+const DEFAULT_PER_PAGE: u32 = 30;
+
+/// Summary fields, in order (`queue` and `job` are added by [`project`]).
+const SUMMARY: &[&str] = &[
+    "id",
+    "name",
+    "connection_state",
+    "hostname",
+    "version",
+    "paused",
+];
+
+/// What `detailed` adds to the summary.
+const DETAILED: &[&str] = &[
+    "web_url",
+    "ip_address",
+    "user_agent",
+    "os_id",
+    "arch",
+    "priority",
+    "meta_data",
+    "created_at",
+    "connected_at",
+    "last_job_finished_at",
+    "paused_at",
+    "paused_note",
+    "paused_timeout_in_minutes",
+];
+
+/// The agent's queue: its `queue` field, else its `queue=<key>` tag.
+fn queue_of(agent: &Agent) -> Option<String> {
+    agent.queue.clone().filter(|q| !q.is_empty()).or_else(|| {
+        agent
+            .meta_data
+            .iter()
+            .flatten()
+            .find_map(|tag| tag.strip_prefix("queue=").map(str::to_owned))
+    })
+}
+
+/// The job an agent is running, reduced to what identifies it.
+fn running_job(agent: &Agent, detail: DetailLevel) -> Option<Value> {
+    let job = to_object(agent.job.as_deref()?);
+    let mut out = pick(&job, &["id", "type"]);
+    let name = ["name", "label"]
+        .into_iter()
+        .find_map(|key| job.get(key).filter(|v| !v.is_null()));
+    if let Some(name) = name {
+        out.insert("name".into(), name.clone());
+    }
+    out.extend(pick(&job, &["state"]));
+    if detail == DetailLevel::Detailed {
+        out.extend(pick(&job, &["started_at", "web_url"]));
+    }
+    Some(Value::Object(out))
+}
+
+/// An agent at a detail level: ids and state first.
+fn project(agent: &Agent, detail: DetailLevel) -> Value {
+    let object = to_object(agent);
+    if detail == DetailLevel::Full {
+        return Value::Object(reorder(object, &["id", "name", "connection_state"]));
+    }
+    let mut out = pick(&object, SUMMARY);
+    if let Some(queue) = queue_of(agent) {
+        out.insert("queue".into(), json!(queue));
+    }
+    if let Some(job) = running_job(agent, detail) {
+        out.insert("job".into(), job);
+    }
+    if detail == DetailLevel::Detailed {
+        out.extend(pick(&object, DETAILED));
+    }
+    Value::Object(out)
+}
+
+/// Arguments of `list_agents`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListAgentsArgs {
+    /// Organization slug, e.g. "acme" (user_token_organization gives it).
+    pub org_slug: NonEmpty,
+    /// Only agents whose name contains this text.
+    pub name: Option<String>,
+    /// Only agents on this host name.
+    pub hostname: Option<String>,
+    /// Only agents of this version, e.g. "3.80.0".
+    pub version: Option<String>,
+    /// Page number, from 1 (default 1).
+    pub page: Option<PageNumber>,
+    /// Agents per page, 1–100 (default 30).
+    pub per_page: Option<PerPage>,
+    /// How much of each agent to return (default `summary`: id, name,
+    /// connection state, host, version, queue and the running job).
+    #[schemars(transform = no_null_in_enum)]
+    pub detail_level: Option<DetailLevel>,
+}
+
+/// `list_agents`.
+#[derive(Debug)]
+pub struct ListAgents;
+
+#[async_trait]
+impl Handler for ListAgents {
+    type Args = ListAgentsArgs;
+    const META: ToolMeta = ToolMeta {
+        name: "list_agents",
+        title: "List Agents",
+        description: "The organization's connected agents (stopped and lost agents are not listed), a page at a time, optionally filtered by name, host name or version. Each has its id, name, connection state, host, version, queue and, when busy, the job it is running; detail_level `detailed` adds tags, OS, IP address and timings, `full` every field.",
+        toolset: Toolset::Agents,
+        access: Access::Read,
+        scopes: SCOPES,
+    };
+
+    async fn run(&self, ctx: &ToolContext, args: ListAgentsArgs) -> Result<ToolOutput, ToolError> {
+        let page_no = args.page.map_or(1, PageNumber::as_u32);
+        let per_page = args.per_page.map_or(DEFAULT_PER_PAGE, PerPage::as_u32);
+        let detail = args.detail_level.unwrap_or(DetailLevel::Summary);
+        let params = ListAgentsParams {
+            name: args.name.filter(|n| !n.is_empty()),
+            hostname: args.hostname.filter(|h| !h.is_empty()),
+            version: args.version.filter(|v| !v.is_empty()),
+            cluster_queue_id: None,
+            page: Some(page_no),
+            per_page: Some(per_page),
+        };
+        let page = ctx
+            .client
+            .list_agents(&args.org_slug, &params)
+            .await
+            .context("the agents", Self::META.scopes)?;
+        let items = page.items.iter().map(|a| project(a, detail)).collect();
+        Ok(ToolOutput::json(page_envelope(&page, page_no, items))
+            .trim_list("items", smaller_pages_hint(page_no, per_page)))
+    }
+}
+
+/// Arguments of `get_agent`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GetAgentArgs {
+    /// Organization slug, e.g. "acme" (user_token_organization gives it).
+    pub org_slug: NonEmpty,
+    /// The agent's UUID (list_agents gives it; a job's agent.id too).
+    pub agent_id: NonEmpty,
+    /// How much of the agent to return (default `full`: every field,
+    /// including the whole job it is running).
+    #[schemars(transform = no_null_in_enum)]
+    pub detail_level: Option<DetailLevel>,
+}
+
+/// `get_agent`.
+#[derive(Debug)]
+pub struct GetAgent;
+
+#[async_trait]
+impl Handler for GetAgent {
+    type Args = GetAgentArgs;
+    const META: ToolMeta = ToolMeta {
+        name: "get_agent",
+        title: "Get Agent",
+        description: "One agent by id: connection state, host, version, queue, tags, OS, IP address, connection timings, and the job it is running. Returns every field by default; detail_level `summary` or `detailed` gives less.",
+        toolset: Toolset::Agents,
+        access: Access::Read,
+        scopes: SCOPES,
+    };
+
+    async fn run(&self, ctx: &ToolContext, args: GetAgentArgs) -> Result<ToolOutput, ToolError> {
+        let detail = args.detail_level.unwrap_or(DetailLevel::Full);
+        let agent = ctx
+            .client
+            .get_agent(&args.org_slug, &args.agent_id)
+            .await
+            .context("the agent", Self::META.scopes)?;
+        Ok(ToolOutput::json(project(&agent, detail)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agent(value: Value) -> Agent {
+        serde_json::from_value(value).unwrap_or_else(|e| panic!("agent: {e}"))
+    }
+
+    #[test]
+    fn queue_falls_back_to_the_tag_and_job_to_its_label() {
+        let agent = agent(json!({
+            "id": "a", "name": "n", "queue": null,
+            "meta_data": ["os=linux", "queue=deploy"],
+            "job": {"id": "j", "type": "script", "label": "Deploy", "state": "running"}
+        }));
+        let summary = project(&agent, DetailLevel::Summary);
+        assert_eq!(
+            summary,
+            json!({"id": "a", "name": "n", "queue": "deploy",
+                   "job": {"id": "j", "type": "script", "name": "Deploy", "state": "running"}})
+        );
+        let keys: Vec<String> = summary["job"]
+            .as_object()
+            .map(|job| job.keys().cloned().collect())
+            .unwrap_or_default();
+        assert_eq!(keys, ["id", "type", "name", "state"]);
+    }
 }

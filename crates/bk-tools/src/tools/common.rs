@@ -34,7 +34,6 @@ pub(crate) fn page_envelope<T>(page: &Page<T>, current: u32, items: Vec<Value>) 
 }
 
 /// `{"items": [...], "next_cursor": "...", "prev_cursor": "...", "has_more": bool}`.
-#[allow(dead_code)] // Used by the builds toolset (jobs, step uploads), written next.
 pub(crate) fn cursor_envelope<T>(page: &CursorPage<T>, items: Vec<Value>) -> Value {
     let mut out = Map::new();
     out.insert("items".into(), Value::Array(items));

@@ -1,9 +1,739 @@
-//! The `tests` toolset.
+//! The `tests` toolset (Test Engine): suites, runs, failed executions, and
+//! tests with their reliability.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
-use crate::tool::Tool;
+use async_trait::async_trait;
+use buildkite_api::{ListFailedExecutions, ListTestRuns, ListTests, TestRun};
+use regex::Regex;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::args::{NonEmpty, PageNumber, PerPage};
+use crate::error::{ApiResultExt, ToolError};
+use crate::registry::Toolset;
+use crate::shape::ToolOutput;
+use crate::shape::project::{pick, reorder, to_object};
+use crate::tool::{Access, Handler, Tool, ToolContext, ToolMeta, tool};
+use crate::tools::common::{page_envelope, page_params, smaller_pages_hint};
 
 pub(crate) fn tools() -> Vec<Arc<dyn Tool>> {
-    vec![]
+    vec![
+        tool(ListTestSuites),
+        tool(ListTestsTool),
+        tool(ListTestsForBuild),
+        tool(ListTestRunsTool),
+        tool(GetTestRun),
+        tool(GetFailedExecutions),
+        tool(GetTest),
+    ]
+}
+
+const SCOPES: &[&str] = &["read_suites"];
+
+/// Default items per page of every list here.
+const PER_PAGE: u32 = 30;
+
+/// Fields of a test in lists, in output order.
+const TEST_FIELDS: &[&str] = &[
+    "id",
+    "scope",
+    "name",
+    "location",
+    "labels",
+    "reliability",
+    "executions_count",
+    "executions_count_by_result",
+    "duration_avg",
+    "duration_max",
+    "web_url",
+];
+
+/// Fields of a run, in output order.
+const RUN_FIELDS: &[&str] = &[
+    "id",
+    "state",
+    "result",
+    "branch",
+    "commit_sha",
+    "build_id",
+    "created_at",
+    "web_url",
+];
+
+/// Fields of a failed execution, in output order.
+const EXECUTION_FIELDS: &[&str] = &[
+    "execution_id",
+    "test_id",
+    "test_name",
+    "location",
+    "failure_reason",
+    "failure_expanded",
+    "duration",
+    "branch",
+    "commit_sha",
+    "tags",
+    "created_at",
+    "test_execution_url",
+];
+
+/// Fields of a suite, in output order.
+const SUITE_FIELDS: &[&str] = &[
+    "id",
+    "slug",
+    "name",
+    "default_branch",
+    "application_name",
+    "web_url",
+];
+
+/// Sort direction: `asc` (smallest first) or `desc` (largest first; the
+/// default).
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Order {
+    Asc,
+    Desc,
+}
+
+impl Order {
+    fn as_str(self) -> &'static str {
+        match self {
+            Order::Asc => "asc",
+            Order::Desc => "desc",
+        }
+    }
+}
+
+/// The metric tests are sorted by (over the executions in the window):
+/// `duration_avg` (the default), `duration_sum`, `duration_min`,
+/// `duration_max` or `reliability` (share of passing executions; sort
+/// `asc` for the least reliable first).
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SortBy {
+    DurationAvg,
+    DurationSum,
+    DurationMin,
+    DurationMax,
+    Reliability,
+}
+
+impl SortBy {
+    fn as_str(self) -> &'static str {
+        match self {
+            SortBy::DurationAvg => "duration_avg",
+            SortBy::DurationSum => "duration_sum",
+            SortBy::DurationMin => "duration_min",
+            SortBy::DurationMax => "duration_max",
+            SortBy::Reliability => "reliability",
+        }
+    }
+}
+
+/// Only tests in this state: `enabled`, `muted` (runs, but failures are
+/// ignored) or `skipped` (quarantined: does not run).
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TestState {
+    Enabled,
+    Muted,
+    Skipped,
+}
+
+impl TestState {
+    fn as_str(self) -> &'static str {
+        match self {
+            TestState::Enabled => "enabled",
+            TestState::Muted => "muted",
+            TestState::Skipped => "skipped",
+        }
+    }
+}
+
+/// An RFC 3339 time, e.g. `2026-08-01T00:00:00Z`.
+static RFC3339: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$")
+        .unwrap_or_else(|e| panic!("timestamp pattern: {e}"))
+});
+
+fn check_timestamp(param: &str, value: Option<String>) -> Result<Option<String>, ToolError> {
+    match value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
+        Some(v) if !RFC3339.is_match(&v) => Err(ToolError::invalid(
+            param,
+            format!("must be an RFC 3339 time such as 2026-08-01T00:00:00Z (got {v:?})"),
+        )),
+        other => Ok(other),
+    }
+}
+
+/// Blank optional filters are treated as absent.
+fn filter(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+/// A test in a list. `reliability` stays when null (no executions to
+/// compute it from); `with_suite` adds the suite's slug, taken from the
+/// test's URL, for lists that span suites.
+fn test_item(test: &buildkite_api::Test, with_suite: bool) -> Value {
+    let source = to_object(test);
+    let mut item = Map::new();
+    if let Some(id) = source.get("id") {
+        item.insert("id".into(), id.clone());
+    }
+    if with_suite
+        && let Some(slug) = [&test.url, &test.web_url]
+            .into_iter()
+            .flatten()
+            .find_map(|url| suite_slug(url))
+    {
+        item.insert("suite_slug".into(), json!(slug));
+    }
+    for field in &TEST_FIELDS[1..] {
+        match source.get(*field) {
+            Some(Value::Null) if *field == "reliability" => {
+                item.insert((*field).to_owned(), Value::Null);
+            }
+            Some(value) if !value.is_null() => {
+                item.insert((*field).to_owned(), value.clone());
+            }
+            _ => {}
+        }
+    }
+    Value::Object(item)
+}
+
+/// The suite slug in a test URL (`…/suites/<slug>/tests/…`).
+fn suite_slug(url: &str) -> Option<&str> {
+    let (_, rest) = url.split_once("/suites/")?;
+    let (slug, rest) = rest.split_once('/')?;
+    (rest.starts_with("tests/") && !slug.is_empty()).then_some(slug)
+}
+
+fn test_items(tests: &[buildkite_api::Test], with_suite: bool) -> Vec<Value> {
+    tests.iter().map(|t| test_item(t, with_suite)).collect()
+}
+
+fn paged<T>(
+    page: &buildkite_api::Page<T>,
+    page_no: u32,
+    per_page: u32,
+    items: Vec<Value>,
+) -> ToolOutput {
+    ToolOutput::json(page_envelope(page, page_no, items))
+        .trim_list("items", smaller_pages_hint(page_no, per_page))
+}
+
+fn run_full(run: &TestRun) -> Value {
+    Value::Object(reorder(to_object(run), RUN_FIELDS))
+}
+
+// ---------------------------------------------------------------------------
+// list_test_suites
+
+/// Arguments of `list_test_suites`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListTestSuitesArgs {
+    /// Organization slug, as in `buildkite.com/<org_slug>`.
+    pub org_slug: NonEmpty,
+    /// Page number, from 1 (default 1).
+    pub page: Option<PageNumber>,
+    /// Suites per page, 1–100 (default 30).
+    pub per_page: Option<PerPage>,
+}
+
+/// `list_test_suites`.
+#[derive(Debug)]
+pub struct ListTestSuites;
+
+#[async_trait]
+impl Handler for ListTestSuites {
+    type Args = ListTestSuitesArgs;
+    const META: ToolMeta = ToolMeta {
+        name: "list_test_suites",
+        title: "List Test Suites",
+        description: "The organization's Test Engine suites: id, slug, name, default branch, application and web URL. Start here: the other test tools take a suite's slug as test_suite_slug.",
+        toolset: Toolset::Tests,
+        access: Access::Read,
+        scopes: SCOPES,
+    };
+
+    async fn run(
+        &self,
+        ctx: &ToolContext,
+        args: ListTestSuitesArgs,
+    ) -> Result<ToolOutput, ToolError> {
+        let params = page_params(args.page, args.per_page, PER_PAGE);
+        let (page_no, per_page) = (
+            params.page.unwrap_or(1),
+            params.per_page.unwrap_or(PER_PAGE),
+        );
+        let page = ctx
+            .client
+            .list_test_suites(&args.org_slug, &params)
+            .await
+            .context("the test suites", Self::META.scopes)?;
+        let items = page
+            .items
+            .iter()
+            .map(|s| Value::Object(pick(&to_object(s), SUITE_FIELDS)))
+            .collect();
+        Ok(paged(&page, page_no, per_page, items))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// list_tests
+
+/// Arguments of `list_tests`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListTestsArgs {
+    /// Organization slug, as in `buildkite.com/<org_slug>`.
+    pub org_slug: NonEmpty,
+    /// The suite's slug (see list_test_suites).
+    pub test_suite_slug: NonEmpty,
+    /// Page number, from 1 (default 1).
+    pub page: Option<PageNumber>,
+    /// Tests per page, 1–100 (default 30).
+    pub per_page: Option<PerPage>,
+    /// Window the metrics cover, relative to now, e.g. `7days` or `28days`. Not together with min_timestamp/max_timestamp; no window can exceed the organization's Test Engine retention.
+    pub period: Option<String>,
+    /// Start of the window, RFC 3339 (e.g. `2026-08-01T00:00:00Z`); default: the organization's default period before max_timestamp.
+    #[schemars(extend("format" = "date-time"))]
+    pub min_timestamp: Option<String>,
+    /// End of the window, RFC 3339; default now.
+    #[schemars(extend("format" = "date-time"))]
+    pub max_timestamp: Option<String>,
+    /// Only tests with these labels, comma-separated; `!` excludes one, e.g. `flaky,!slow`.
+    pub labels: Option<String>,
+    /// Only executions on this branch count; `!main` excludes a branch, `release/*` matches a prefix (one operator at most).
+    pub branch: Option<String>,
+    /// Only tests owned by these team slugs, comma-separated; `!` excludes one, e.g. `payments,!platform`.
+    pub owners: Option<String>,
+    /// Only tests in this state: `enabled`, `muted` (runs, but its failures are ignored) or `skipped` (quarantined: not run).
+    pub state: Option<TestState>,
+    /// Only executions with these tags, comma-separated `key:value`; `!value` excludes, `value*` matches a prefix, and for `result` `~value` means any execution and `^value` every execution, e.g. `result:~failed,scm.branch:feature*`.
+    pub tags: Option<String>,
+    /// Metric to sort by, over the executions counted: `duration_avg` (default), `duration_sum`, `duration_min`, `duration_max` or `reliability` (with order `asc`: least reliable first).
+    pub sort_by: Option<SortBy>,
+    /// Sort direction: `asc` or `desc` (default).
+    pub order: Option<Order>,
+}
+
+/// `list_tests`.
+#[derive(Debug)]
+pub struct ListTestsTool;
+
+#[async_trait]
+impl Handler for ListTestsTool {
+    type Args = ListTestsArgs;
+    const META: ToolMeta = ToolMeta {
+        name: "list_tests",
+        title: "List Tests",
+        description: "A Test Engine suite's tests with metrics over a time window: reliability (share of passing executions), executions by result, average and slowest duration, labels (e.g. flaky). Filter by labels, branch, owners, state or execution tags; sort by a duration or reliability to find the slowest or flakiest tests.",
+        toolset: Toolset::Tests,
+        access: Access::Read,
+        scopes: SCOPES,
+    };
+
+    async fn run(&self, ctx: &ToolContext, args: ListTestsArgs) -> Result<ToolOutput, ToolError> {
+        let period = filter(args.period);
+        let min_timestamp = check_timestamp("min_timestamp", args.min_timestamp)?;
+        let max_timestamp = check_timestamp("max_timestamp", args.max_timestamp)?;
+        if period.is_some() && (min_timestamp.is_some() || max_timestamp.is_some()) {
+            return Err(ToolError::invalid(
+                "period",
+                "cannot be combined with min_timestamp or max_timestamp: give either a period (e.g. 7days) or a window of timestamps",
+            ));
+        }
+        let paging = page_params(args.page, args.per_page, PER_PAGE);
+        let (page_no, per_page) = (
+            paging.page.unwrap_or(1),
+            paging.per_page.unwrap_or(PER_PAGE),
+        );
+        let params = ListTests {
+            period,
+            min_timestamp,
+            max_timestamp,
+            labels: filter(args.labels),
+            branch: filter(args.branch),
+            owners: filter(args.owners),
+            state: args.state.map(|s| s.as_str().to_owned()),
+            tags: filter(args.tags),
+            sort_by: args.sort_by.map(|s| s.as_str().to_owned()),
+            order: args.order.map(|o| o.as_str().to_owned()),
+            page: paging.page,
+            per_page: paging.per_page,
+        };
+        let page = ctx
+            .client
+            .list_tests(&args.org_slug, &args.test_suite_slug, &params)
+            .await
+            .context("the suite's tests", Self::META.scopes)?;
+        let items = test_items(&page.items, false);
+        Ok(paged(&page, page_no, per_page, items))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// list_tests_for_build
+
+/// Arguments of `list_tests_for_build`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListTestsForBuildArgs {
+    /// Organization slug, as in `buildkite.com/<org_slug>`.
+    pub org_slug: NonEmpty,
+    /// The build's UUID (the `id` get_build returns), NOT its number.
+    pub build_uuid: NonEmpty,
+    /// Page number, from 1 (default 1).
+    pub page: Option<PageNumber>,
+    /// Tests per page, 1–100 (default 30).
+    pub per_page: Option<PerPage>,
+    /// Only tests with these labels, comma-separated; `!` excludes one, e.g. `flaky,!slow`.
+    pub labels: Option<String>,
+    /// Only executions on this branch count; `!main` excludes a branch, `release/*` matches a prefix (one operator at most).
+    pub branch: Option<String>,
+    /// Only tests owned by these team slugs, comma-separated; `!` excludes one.
+    pub owners: Option<String>,
+    /// Only tests in this state: `enabled`, `muted` (runs, but its failures are ignored) or `skipped` (quarantined: not run).
+    pub state: Option<TestState>,
+    /// Only executions with these tags, comma-separated `key:value`; `!value` excludes, `value*` matches a prefix, and for `result` `~value` means any execution and `^value` every execution, e.g. `result:~failed`.
+    pub tags: Option<String>,
+    /// Metric to sort by, over the executions counted: `duration_avg` (default), `duration_sum`, `duration_min`, `duration_max` or `reliability` (with order `asc`: least reliable first).
+    pub sort_by: Option<SortBy>,
+    /// Sort direction: `asc` or `desc` (default).
+    pub order: Option<Order>,
+}
+
+/// `list_tests_for_build`.
+#[derive(Debug)]
+pub struct ListTestsForBuild;
+
+#[async_trait]
+impl Handler for ListTestsForBuild {
+    type Args = ListTestsForBuildArgs;
+    const META: ToolMeta = ToolMeta {
+        name: "list_tests_for_build",
+        title: "List Tests for Build",
+        description: "The tests that ran in one Pipelines build, across every Test Engine suite the token can see, with metrics over that build: reliability, executions by result (e.g. `tags: result:~failed` for tests that failed at least once), durations, labels, and each test's suite_slug (for get_test). Takes the build's UUID, not its number.",
+        toolset: Toolset::Tests,
+        access: Access::Read,
+        scopes: SCOPES,
+    };
+
+    async fn run(
+        &self,
+        ctx: &ToolContext,
+        args: ListTestsForBuildArgs,
+    ) -> Result<ToolOutput, ToolError> {
+        let uuid = args.build_uuid.trim();
+        if uuid
+            .trim_start_matches('#')
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+        {
+            return Err(ToolError::invalid(
+                "build_uuid",
+                format!(
+                    "{uuid:?} is a build number; this tool needs the build's UUID: the `id` field get_build returns, e.g. 0198f5c8-1e4a-4b7d-8c2f-9a0b1c2d3e4f"
+                ),
+            ));
+        }
+        let paging = page_params(args.page, args.per_page, PER_PAGE);
+        let (page_no, per_page) = (
+            paging.page.unwrap_or(1),
+            paging.per_page.unwrap_or(PER_PAGE),
+        );
+        let params = ListTests {
+            labels: filter(args.labels),
+            branch: filter(args.branch),
+            owners: filter(args.owners),
+            state: args.state.map(|s| s.as_str().to_owned()),
+            tags: filter(args.tags),
+            sort_by: args.sort_by.map(|s| s.as_str().to_owned()),
+            order: args.order.map(|o| o.as_str().to_owned()),
+            page: paging.page,
+            per_page: paging.per_page,
+            ..ListTests::default()
+        };
+        let page = ctx
+            .client
+            .list_build_tests(&args.org_slug, uuid, &params)
+            .await
+            .context("the build's tests", Self::META.scopes)?;
+        let items = test_items(&page.items, true);
+        Ok(paged(&page, page_no, per_page, items))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// list_test_runs
+
+/// Arguments of `list_test_runs`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListTestRunsArgs {
+    /// Organization slug, as in `buildkite.com/<org_slug>`.
+    pub org_slug: NonEmpty,
+    /// The suite's slug (see list_test_suites).
+    pub test_suite_slug: NonEmpty,
+    /// Page number, from 1 (default 1).
+    pub page: Option<PageNumber>,
+    /// Runs per page, 1–100 (default 30).
+    pub per_page: Option<PerPage>,
+    /// Only the runs of this Pipelines build, by the build's UUID (the `id` get_build returns).
+    pub build_id: Option<String>,
+}
+
+/// `list_test_runs`.
+#[derive(Debug)]
+pub struct ListTestRunsTool;
+
+#[async_trait]
+impl Handler for ListTestRunsTool {
+    type Args = ListTestRunsArgs;
+    const META: ToolMeta = ToolMeta {
+        name: "list_test_runs",
+        title: "List Test Runs",
+        description: "A suite's test runs, newest first: id, state (running/finished), result (passed/failed/pending/stale), branch, commit, the Pipelines build's UUID, time. Pass a run's id to get_failed_executions to see what failed.",
+        toolset: Toolset::Tests,
+        access: Access::Read,
+        scopes: SCOPES,
+    };
+
+    async fn run(
+        &self,
+        ctx: &ToolContext,
+        args: ListTestRunsArgs,
+    ) -> Result<ToolOutput, ToolError> {
+        let paging = page_params(args.page, args.per_page, PER_PAGE);
+        let (page_no, per_page) = (
+            paging.page.unwrap_or(1),
+            paging.per_page.unwrap_or(PER_PAGE),
+        );
+        let params = ListTestRuns {
+            build_id: filter(args.build_id),
+            page: paging.page,
+            per_page: paging.per_page,
+        };
+        let page = ctx
+            .client
+            .list_test_runs(&args.org_slug, &args.test_suite_slug, &params)
+            .await
+            .context("the suite's test runs", Self::META.scopes)?;
+        let items = page
+            .items
+            .iter()
+            .map(|r| Value::Object(pick(&to_object(r), RUN_FIELDS)))
+            .collect();
+        Ok(paged(&page, page_no, per_page, items))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// get_test_run
+
+/// Arguments of `get_test_run`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GetTestRunArgs {
+    /// Organization slug, as in `buildkite.com/<org_slug>`.
+    pub org_slug: NonEmpty,
+    /// The suite's slug (see list_test_suites).
+    pub test_suite_slug: NonEmpty,
+    /// The run's UUID (from list_test_runs, or get_build_test_engine_runs for a build).
+    pub run_id: NonEmpty,
+}
+
+/// `get_test_run`.
+#[derive(Debug)]
+pub struct GetTestRun;
+
+#[async_trait]
+impl Handler for GetTestRun {
+    type Args = GetTestRunArgs;
+    const META: ToolMeta = ToolMeta {
+        name: "get_test_run",
+        title: "Get Test Run",
+        description: "One test run: state, result, branch, commit, the Pipelines build's UUID and web URL. get_failed_executions lists its failures.",
+        toolset: Toolset::Tests,
+        access: Access::Read,
+        scopes: SCOPES,
+    };
+
+    async fn run(&self, ctx: &ToolContext, args: GetTestRunArgs) -> Result<ToolOutput, ToolError> {
+        let run = ctx
+            .client
+            .get_test_run(&args.org_slug, &args.test_suite_slug, &args.run_id)
+            .await
+            .context("the test run", Self::META.scopes)?;
+        Ok(ToolOutput::json(run_full(&run)))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// get_failed_executions
+
+/// Arguments of `get_failed_executions`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GetFailedExecutionsArgs {
+    /// Organization slug, as in `buildkite.com/<org_slug>`.
+    pub org_slug: NonEmpty,
+    /// The suite's slug (see list_test_suites).
+    pub test_suite_slug: NonEmpty,
+    /// The run's UUID (from list_test_runs, or get_build_test_engine_runs for a build).
+    pub run_id: NonEmpty,
+    /// Also return each failure's backtrace and expanded message (`failure_expanded`; larger).
+    pub include_failure_expanded: Option<bool>,
+    /// Page number, from 1 (default 1).
+    pub page: Option<PageNumber>,
+    /// Failures per page, 1–100 (default 30).
+    pub per_page: Option<PerPage>,
+}
+
+/// `get_failed_executions`.
+#[derive(Debug)]
+pub struct GetFailedExecutions;
+
+#[async_trait]
+impl Handler for GetFailedExecutions {
+    type Args = GetFailedExecutionsArgs;
+    const META: ToolMeta = ToolMeta {
+        name: "get_failed_executions",
+        title: "Get Failed Test Executions",
+        description: "The failed test executions of one run: test name and id, source location, failure reason, duration, and with include_failure_expanded the backtrace and full failure message. The run's branch and commit are given once at the top when every failure shares them.",
+        toolset: Toolset::Tests,
+        access: Access::Read,
+        scopes: SCOPES,
+    };
+
+    async fn run(
+        &self,
+        ctx: &ToolContext,
+        args: GetFailedExecutionsArgs,
+    ) -> Result<ToolOutput, ToolError> {
+        let paging = page_params(args.page, args.per_page, PER_PAGE);
+        let (page_no, per_page) = (
+            paging.page.unwrap_or(1),
+            paging.per_page.unwrap_or(PER_PAGE),
+        );
+        let params = ListFailedExecutions {
+            include_failure_expanded: args.include_failure_expanded.filter(|&e| e),
+            page: paging.page,
+            per_page: paging.per_page,
+        };
+        let page = ctx
+            .client
+            .list_failed_executions(&args.org_slug, &args.test_suite_slug, &args.run_id, &params)
+            .await
+            .context("the run's failed executions", Self::META.scopes)?;
+        let mut items: Vec<Map<String, Value>> = page
+            .items
+            .iter()
+            .map(|e| pick(&to_object(e), EXECUTION_FIELDS))
+            .collect();
+
+        let mut out = Map::new();
+        out.insert("run_id".into(), json!(args.run_id.as_str()));
+        for field in ["branch", "commit_sha"] {
+            if let Some(shared) = shared_value(&items, field) {
+                items.iter_mut().for_each(|item| {
+                    item.shift_remove(field);
+                });
+                out.insert(field.into(), shared);
+            }
+        }
+        let items = items.into_iter().map(Value::Object).collect();
+        if let Value::Object(envelope) = page_envelope(&page, page_no, items) {
+            out.extend(envelope);
+        }
+        Ok(ToolOutput::json(out).trim_list("items", smaller_pages_hint(page_no, per_page)))
+    }
+}
+
+/// The value every item has for `field`, if they all have the same one.
+fn shared_value(items: &[Map<String, Value>], field: &str) -> Option<Value> {
+    let first = items.first()?.get(field)?;
+    items
+        .iter()
+        .all(|item| item.get(field) == Some(first))
+        .then(|| first.clone())
+}
+
+// ---------------------------------------------------------------------------
+// get_test
+
+/// Arguments of `get_test`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GetTestArgs {
+    /// Organization slug, as in `buildkite.com/<org_slug>`.
+    pub org_slug: NonEmpty,
+    /// The suite's slug (see list_test_suites).
+    pub test_suite_slug: NonEmpty,
+    /// The test's UUID (`test_id` of a failed execution, or `id` from list_tests).
+    pub test_id: NonEmpty,
+}
+
+/// `get_test`.
+#[derive(Debug)]
+pub struct GetTest;
+
+#[async_trait]
+impl Handler for GetTest {
+    type Args = GetTestArgs;
+    const META: ToolMeta = ToolMeta {
+        name: "get_test",
+        title: "Get Test",
+        description: "One test of a suite: scope, name, source location and file, labels (e.g. flaky), reliability, executions by result and durations. Use it on a failed execution's test_id to tell a flaky test from a real regression.",
+        toolset: Toolset::Tests,
+        access: Access::Read,
+        scopes: SCOPES,
+    };
+
+    async fn run(&self, ctx: &ToolContext, args: GetTestArgs) -> Result<ToolOutput, ToolError> {
+        let test = ctx
+            .client
+            .get_test(&args.org_slug, &args.test_suite_slug, &args.test_id)
+            .await
+            .context("the test", Self::META.scopes)?;
+        Ok(ToolOutput::json(reorder(to_object(&test), TEST_FIELDS)))
+    }
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn suite_slugs_come_from_test_urls() {
+        assert_eq!(
+            suite_slug(
+                "https://api.buildkite.com/v2/analytics/organizations/acme/suites/rspec/tests/0186"
+            ),
+            Some("rspec")
+        );
+        assert_eq!(suite_slug("https://example.com/suites//tests/1"), None);
+        assert_eq!(suite_slug("https://example.com/suites/rspec/runs/1"), None);
+        assert_eq!(suite_slug("https://example.com/x"), None);
+    }
+
+    #[test]
+    fn timestamps_must_be_rfc3339() {
+        assert!(check_timestamp("t", Some("2026-08-01T00:00:00Z".into())).is_ok());
+        assert!(check_timestamp("t", Some("2026-08-01T00:00:00.5+02:00".into())).is_ok());
+        assert_eq!(check_timestamp("t", Some("  ".into())).unwrap(), None);
+        let error = check_timestamp("min_timestamp", Some("yesterday".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("invalid argument `min_timestamp`: must be an RFC 3339"),
+            "{error}"
+        );
+    }
 }

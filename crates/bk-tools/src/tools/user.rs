@@ -114,7 +114,7 @@ impl Handler for AccessToken {
         description: "The API token in use: its UUID, scopes, description, creation and expiry, and owner. Use it to check a 403 is a missing scope.",
         toolset: Toolset::User,
         access: Access::Read,
-        scopes: &[],
+        scopes: &["read_user"],
     };
 
     async fn run(&self, ctx: &ToolContext, _: NoArgs) -> Result<ToolOutput, ToolError> {

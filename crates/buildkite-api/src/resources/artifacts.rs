@@ -125,6 +125,16 @@ impl Client {
         max_bytes: u64,
     ) -> Result<ArtifactContent> {
         let location = self.get_artifact_download_url(job, artifact_id).await?;
+        self.download_artifact_from(&location, max_bytes).await
+    }
+
+    /// Downloads from a URL [`Client::get_artifact_download_url`] gave (it
+    /// is short-lived: use it at once), capped at `max_bytes`.
+    pub async fn download_artifact_from(
+        &self,
+        location: &ArtifactDownloadUrl,
+        max_bytes: u64,
+    ) -> Result<ArtifactContent> {
         let url = Url::parse(&location.url).map_err(|e| {
             Error::InvalidArgument(format!("the artifact download URL is not valid: {e}"))
         })?;
@@ -191,7 +201,7 @@ fn storage_error(error: Error) -> Error {
             request: request.clone(),
             status,
             message: format!(
-                "artifact storage refused the download ({}); presigned URLs live about a minute, so request the artifact again",
+                "artifact storage refused the download ({}); presigned URLs expire (often within a minute), so request the artifact again",
                 error.api_message().unwrap_or("no details")
             ),
         },

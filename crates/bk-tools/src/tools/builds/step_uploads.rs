@@ -1,0 +1,142 @@
+//! Step uploads: the pipeline uploads (`buildkite-agent pipeline upload`)
+//! made during a build.
+
+use async_trait::async_trait;
+use buildkite_api::ListStepUploads as ListStepUploadsParams;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::view::{READ, check_cursors, given, smaller_cursor_pages_hint, without_nulls};
+use crate::args::{BuildNumber, NonEmpty, PerPage};
+use crate::error::{ApiResultExt, ToolError};
+use crate::registry::Toolset;
+use crate::shape::ToolOutput;
+use crate::shape::project::{reorder, to_object};
+use crate::tool::{Access, Handler, ToolContext, ToolMeta};
+use crate::tools::common::cursor_envelope;
+
+/// Fields a step upload starts with.
+const FIRST: &[&str] = &["uuid", "state", "source", "source_job_id"];
+
+/// Arguments of `list_step_uploads`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListStepUploadsArgs {
+    /// Organization slug, e.g. "acme".
+    pub org_slug: NonEmpty,
+    /// Pipeline slug, e.g. "app".
+    pub pipeline_slug: NonEmpty,
+    /// The build's number, e.g. "42" (not its UUID).
+    pub build_number: BuildNumber,
+    /// Only uploads made by this job (its UUID).
+    pub source_job_id: Option<String>,
+    /// Uploads per page, 1–100 (the API's default when left out).
+    pub per_page: Option<PerPage>,
+    /// Cursor for the next page: the next_cursor of the previous result.
+    pub after: Option<String>,
+    /// Cursor for the previous page: the prev_cursor of a result. Not together with after.
+    pub before: Option<String>,
+}
+
+/// `list_step_uploads`.
+#[derive(Debug)]
+pub struct ListStepUploads;
+
+#[async_trait]
+impl Handler for ListStepUploads {
+    type Args = ListStepUploadsArgs;
+    const META: ToolMeta = ToolMeta {
+        name: "list_step_uploads",
+        title: "List Step Uploads",
+        description: "The pipeline uploads made during a build (newest first): which job uploaded steps, whether they were applied, rejected or failed and why, and how many jobs they created. Use it when steps are missing or a dynamic pipeline misbehaved; get_step_upload shows the uploaded YAML. Kept for 30 days.",
+        toolset: Toolset::Builds,
+        access: Access::Read,
+        scopes: READ,
+    };
+
+    async fn run(
+        &self,
+        ctx: &ToolContext,
+        args: ListStepUploadsArgs,
+    ) -> Result<ToolOutput, ToolError> {
+        let after = given(args.after);
+        let before = given(args.before);
+        check_cursors(after.as_deref(), before.as_deref())?;
+        let params = ListStepUploadsParams {
+            source_job_id: given(args.source_job_id),
+            per_page: args.per_page.map(PerPage::as_u32),
+            after: after.clone(),
+            before: before.clone(),
+        };
+        let page = ctx
+            .client
+            .list_step_uploads(
+                &args.org_slug,
+                &args.pipeline_slug,
+                args.build_number.get(),
+                &params,
+            )
+            .await
+            .context("the build's step uploads", Self::META.scopes)?;
+        let items = page
+            .items
+            .iter()
+            .map(|upload| Value::Object(without_nulls(reorder(to_object(upload), FIRST))))
+            .collect();
+        Ok(ToolOutput::json(cursor_envelope(&page, items))
+            .trim_list("items", smaller_cursor_pages_hint(after, before)))
+    }
+}
+
+/// Arguments of `get_step_upload`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GetStepUploadArgs {
+    /// Organization slug, e.g. "acme".
+    pub org_slug: NonEmpty,
+    /// Pipeline slug, e.g. "app".
+    pub pipeline_slug: NonEmpty,
+    /// The build's number, e.g. "42" (not its UUID).
+    pub build_number: BuildNumber,
+    /// The upload's UUID (list_step_uploads gives it).
+    pub upload_uuid: NonEmpty,
+}
+
+/// `get_step_upload`.
+#[derive(Debug)]
+pub struct GetStepUpload;
+
+#[async_trait]
+impl Handler for GetStepUpload {
+    type Args = GetStepUploadArgs;
+    const META: ToolMeta = ToolMeta {
+        name: "get_step_upload",
+        title: "Get Step Upload",
+        description: "One pipeline upload of a build with the YAML it uploaded (definition_yaml; omitted by the API when too large, see definition_yaml_omitted), its state and any rejection message. Kept for 30 days.",
+        toolset: Toolset::Builds,
+        access: Access::Read,
+        scopes: READ,
+    };
+
+    async fn run(
+        &self,
+        ctx: &ToolContext,
+        args: GetStepUploadArgs,
+    ) -> Result<ToolOutput, ToolError> {
+        let upload = ctx
+            .client
+            .get_step_upload(
+                &args.org_slug,
+                &args.pipeline_slug,
+                args.build_number.get(),
+                &args.upload_uuid,
+            )
+            .await
+            .context("the step upload", Self::META.scopes)?;
+        Ok(ToolOutput::json(without_nulls(reorder(
+            to_object(&upload),
+            FIRST,
+        ))))
+    }
+}

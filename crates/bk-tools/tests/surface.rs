@@ -1,0 +1,350 @@
+//! The tool surface as a whole: it matches the spec, schemas are strict and
+//! described, read-only selections are read-only, every bad input is a
+//! clear error naming its parameter, and `tools/list` is snapshotted.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use bk_tools::{Registry, Selection, SelectionError, Toolset, parse_toolsets};
+use serde_json::{Value, json};
+
+/// The spec's tools, without the investigations toolset (its own issue).
+fn spec_tools() -> Vec<Value> {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/tools.json"
+    ))
+    .unwrap();
+    let spec: Value = serde_json::from_str(&text).unwrap();
+    spec["parity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(spec["additions"].as_array().unwrap())
+        .filter(|t| t["toolset"] != "investigations")
+        .cloned()
+        .collect()
+}
+
+fn schema_type(property: &Value) -> String {
+    match &property["type"] {
+        Value::String(t) => t.clone(),
+        Value::Array(types) => types
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|t| *t != "null")
+            .unwrap_or("")
+            .to_owned(),
+        _ if property.get("enum").is_some() => "string".into(),
+        _ => String::new(),
+    }
+}
+
+#[test]
+fn every_spec_tool_exists_with_its_parameters_flags_and_scopes() {
+    let registry = Registry::new();
+    let mut problems = Vec::new();
+    for spec in spec_tools() {
+        let name = spec["name"].as_str().unwrap();
+        let Some(tool) = registry.get(name) else {
+            problems.push(format!("{name}: missing"));
+            continue;
+        };
+        let meta = tool.meta();
+        let annotations = meta.annotations();
+        if meta.toolset.name() != spec["toolset"] {
+            problems.push(format!(
+                "{name}: toolset {} != {}",
+                meta.toolset, spec["toolset"]
+            ));
+        }
+        if annotations.read_only_hint != spec["read_only"].as_bool().unwrap() {
+            problems.push(format!(
+                "{name}: readOnlyHint {}",
+                annotations.read_only_hint
+            ));
+        }
+        if annotations.destructive_hint != spec["destructive"].as_bool().unwrap() {
+            problems.push(format!(
+                "{name}: destructiveHint {}",
+                annotations.destructive_hint
+            ));
+        }
+        let scopes: BTreeSet<&str> = spec["scopes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        let ours: BTreeSet<&str> = meta.scopes.iter().copied().collect();
+        if scopes != ours {
+            problems.push(format!("{name}: scopes {ours:?} != {scopes:?}"));
+        }
+        let schema = tool.input_schema();
+        let required: BTreeSet<&str> = schema["required"].as_array().map_or(BTreeSet::new(), |r| {
+            r.iter().filter_map(Value::as_str).collect()
+        });
+        for param in spec["params"].as_array().unwrap() {
+            let pname = param["name"].as_str().unwrap();
+            let Some(property) = schema["properties"].get(pname) else {
+                problems.push(format!("{name}: parameter {pname} missing"));
+                continue;
+            };
+            let expected = param["type"].as_str().unwrap();
+            let actual = schema_type(property);
+            if actual != expected {
+                problems.push(format!("{name}.{pname}: type {actual:?} != {expected:?}"));
+            }
+            if param["required"].as_bool().unwrap() != required.contains(pname) {
+                problems.push(format!(
+                    "{name}.{pname}: required should be {}",
+                    param["required"]
+                ));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn schemas_are_strict_and_every_parameter_is_described() {
+    let registry = Registry::new();
+    for tool in registry.all_tools() {
+        let name = tool.meta().name;
+        let schema = tool.input_schema();
+        assert_eq!(schema["type"], "object", "{name}");
+        assert_eq!(schema["additionalProperties"], false, "{name}");
+        for (param, property) in schema["properties"].as_object().unwrap() {
+            let description = property["description"].as_str().unwrap_or("");
+            assert!(
+                description.len() >= 8,
+                "{name}.{param} has no useful description"
+            );
+        }
+        assert!(
+            tool.meta().description.len() > 20,
+            "{name}: describe the tool"
+        );
+        assert!(!tool.meta().title.is_empty(), "{name}: title");
+    }
+}
+
+#[test]
+fn a_read_only_selection_holds_only_read_only_tools() {
+    let registry = Registry::new();
+    let selection = Selection {
+        read_only: true,
+        ..Selection::all()
+    };
+    let tools = registry.select(&selection);
+    assert!(!tools.is_empty());
+    for tool in &tools {
+        assert!(
+            tool.meta().annotations().read_only_hint,
+            "{} is not read-only",
+            tool.meta().name
+        );
+    }
+    let scopes = registry.required_scopes(&selection);
+    assert!(
+        scopes.iter().all(|s| !s.starts_with("write_")),
+        "{scopes:?}"
+    );
+    let all_scopes = registry.required_scopes(&Selection::all());
+    assert!(all_scopes.contains("write_builds") && all_scopes.contains("read_build_logs"));
+}
+
+#[test]
+fn selections_by_toolset_and_allow_list() {
+    assert_eq!(
+        parse_toolsets("builds, logs").unwrap(),
+        [Toolset::Builds, Toolset::Logs].into_iter().collect()
+    );
+    assert_eq!(parse_toolsets("all").unwrap().len(), Toolset::ALL.len());
+    let error = parse_toolsets("builds,bogus").unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("unknown toolset \"bogus\"; valid toolsets: all, clusters"),
+        "{error}"
+    );
+
+    let registry = Registry::new();
+    let allow = Selection {
+        allow: Some(["get_build".to_owned(), "nope".to_owned()].into()),
+        ..Selection::all()
+    };
+    assert!(
+        matches!(registry.validate(&allow), Err(SelectionError::UnknownTool(name, _)) if name == "nope")
+    );
+
+    let operator = Selection {
+        toolsets: [Toolset::Builds, Toolset::Logs].into_iter().collect(),
+        read_only: true,
+        allow: None,
+    };
+    let widening = Selection {
+        read_only: false,
+        ..Selection::all()
+    };
+    let narrowed = operator.narrowed_by(&widening);
+    assert!(narrowed.read_only, "a request cannot turn read-only off");
+    assert_eq!(
+        narrowed.toolsets, operator.toolsets,
+        "a request cannot add toolsets"
+    );
+}
+
+#[test]
+fn instructions_follow_the_enabled_toolsets() {
+    let registry = Registry::new();
+    let all = registry.instructions(&Selection::all());
+    assert!(all.contains("tail_logs") && all.contains("user_token_organization"));
+    let builds_only = Selection {
+        toolsets: [Toolset::Builds].into_iter().collect(),
+        ..Selection::all()
+    };
+    let text = registry.instructions(&builds_only);
+    assert!(!text.contains("tail_logs") && text.contains("build_number"));
+}
+
+#[test]
+fn tools_list_snapshot() {
+    let registry = Registry::new();
+    let full = registry.list(&Selection::all());
+    let read_only = registry.list(&Selection {
+        read_only: true,
+        ..Selection::all()
+    });
+    let full_bytes = serde_json::to_string(&json!({ "tools": full }))
+        .unwrap()
+        .len();
+    let read_only_bytes = serde_json::to_string(&json!({ "tools": read_only }))
+        .unwrap()
+        .len();
+    println!(
+        "tools/list: {} tools, {full_bytes} bytes; read-only: {} tools, {read_only_bytes} bytes",
+        full.len(),
+        read_only.len()
+    );
+    insta::assert_json_snapshot!("tools_list", full);
+}
+
+/// Arguments that pass validation (required fields filled).
+fn valid_args(schema: &Value) -> serde_json::Map<String, Value> {
+    let mut args = serde_json::Map::new();
+    for name in schema["required"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        args.insert(name.to_owned(), sample(name, &schema["properties"][name]));
+    }
+    args
+}
+
+fn sample(name: &str, property: &Value) -> Value {
+    if let Some(values) = property["enum"].as_array() {
+        return values[0].clone();
+    }
+    match schema_type(property).as_str() {
+        "integer" => property.get("minimum").cloned().unwrap_or(json!(1)),
+        "boolean" => json!(true),
+        "array" => json!([]),
+        "object" => json!({}),
+        _ if name == "build_number" => json!("42"),
+        _ if name == "url" => json!("https://buildkite.com/acme/app/builds/42"),
+        _ => json!("x"),
+    }
+}
+
+/// A value of the wrong type for `property`.
+fn wrong_type(property: &Value) -> Value {
+    match schema_type(property).as_str() {
+        "string" => json!(true),
+        _ => json!("not-the-right-type"),
+    }
+}
+
+#[tokio::test]
+async fn every_bad_input_is_an_error_naming_the_parameter() {
+    // No mocks: any request that slips through gets a 404, which would not
+    // name the parameter, so the assertions below would catch it.
+    let server = wiremock::MockServer::start().await;
+    let client = buildkite_api::Client::builder()
+        .base_url(server.uri())
+        .token("t")
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let logs = Arc::new(bk_logs::Engine::new(
+        bk_logs::LogCache::new(dir.path(), 1 << 20).unwrap(),
+        Default::default(),
+    ));
+    let ctx = bk_tools::ToolContext::new(client, logs);
+    let registry = Registry::new();
+    let all = Selection::all();
+    let mut checked = 0;
+    for tool in registry.all_tools() {
+        let name = tool.meta().name;
+        let schema = tool.input_schema().clone();
+        let base = valid_args(&schema);
+        let mut cases: Vec<(String, Value)> = Vec::new();
+        let mut unknown = base.clone();
+        unknown.insert("no_such_param".into(), json!(1));
+        cases.push(("no_such_param".into(), Value::Object(unknown)));
+        for (param, property) in schema["properties"].as_object().unwrap() {
+            let mut wrong = base.clone();
+            wrong.insert(param.clone(), wrong_type(property));
+            cases.push((param.clone(), Value::Object(wrong)));
+            if property.get("enum").is_some() {
+                let mut bogus = base.clone();
+                bogus.insert(param.clone(), json!("bogus-value"));
+                cases.push((param.clone(), Value::Object(bogus)));
+            }
+            if let Some(max) = property.get("maximum").and_then(Value::as_i64) {
+                let mut over = base.clone();
+                over.insert(param.clone(), json!(max + 1));
+                cases.push((param.clone(), Value::Object(over)));
+            }
+            if property.get("minLength").is_some() {
+                let mut empty = base.clone();
+                empty.insert(param.clone(), json!(""));
+                cases.push((param.clone(), Value::Object(empty)));
+            }
+        }
+        for required in schema["required"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            let mut missing = base.clone();
+            missing.remove(required);
+            cases.push((required.to_owned(), Value::Object(missing)));
+        }
+        for (param, args) in cases {
+            let result = registry.call(&all, &ctx, name, args.clone()).await;
+            assert!(result.is_error, "{name} accepted bad {param}: {args}");
+            assert!(
+                result.text.contains(&format!("`{param}`")),
+                "{name}: the error for bad {param} ({args}) does not name it: {}",
+                result.text
+            );
+            checked += 1;
+        }
+    }
+    assert!(
+        server.received_requests().await.unwrap().is_empty(),
+        "a bad input reached the API"
+    );
+    println!("{checked} bad inputs checked");
+}
