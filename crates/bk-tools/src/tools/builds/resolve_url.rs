@@ -379,7 +379,7 @@ fn next_call(resolved: &Resolved) -> Value {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResolveUrlArgs {
-    /// A Buildkite URL, e.g. "https://buildkite.com/acme/app/builds/42#0198f2f3-64a2-4a8e-8b78-0d9157a0e35f" (web or api.buildkite.com).
+    /// A Buildkite URL, e.g. `https://buildkite.com/acme/app/builds/42#0198f2f3-64a2-4a8e-8b78-0d9157a0e35f` (web or api.buildkite.com).
     pub url: NonEmpty,
 }
 
