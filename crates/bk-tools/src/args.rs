@@ -35,22 +35,39 @@ pub fn parse_args<T: DeserializeOwned>(args: Value) -> Result<T, ToolError> {
 
 /// Turns a serde error into a message a model can act on.
 fn describe(path: &str, message: &str) -> ToolError {
+    // Inside a nested value the path says where (`environment[0]`): keep it,
+    // so the model fixes the item, not a top-level argument.
+    let nested = |field: &str| {
+        if path.is_empty() || path == "." {
+            field.to_owned()
+        } else {
+            format!("{path}.{field}")
+        }
+    };
     if let Some(rest) = message.strip_prefix("missing field `") {
         let field = rest.split('`').next().unwrap_or(rest);
-        return ToolError::invalid(field, "is required");
+        return ToolError::invalid(nested(field), "is required");
     }
     if let Some(rest) = message.strip_prefix("unknown field `") {
-        let field = rest.split('`').next().unwrap_or(rest);
+        // Here the path already ends with the unknown field's name.
+        let name = rest.split('`').next().unwrap_or(rest);
+        let field = if path.is_empty() || path == "." {
+            name
+        } else {
+            path
+        };
         let accepted = rest
             .split_once("expected one of ")
             .or_else(|| rest.split_once("expected "))
             .map_or("none", |(_, list)| list);
+        let what = if field.contains(['.', '[']) {
+            "is not a field of this item"
+        } else {
+            "is not an argument of this tool"
+        };
         return ToolError::invalid(
             field,
-            format!(
-                "is not an argument of this tool; accepted: {}",
-                accepted.replace('`', "")
-            ),
+            format!("{what}; accepted: {}", accepted.replace('`', "")),
         );
     }
     let param = if path.is_empty() || path == "." {
@@ -231,15 +248,15 @@ impl BuildNumber {
 
 impl<'de> Deserialize<'de> for BuildNumber {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Text(String),
-            Number(u64),
-        }
-        let text = match Raw::deserialize(deserializer)? {
-            Raw::Number(n) => return Ok(BuildNumber(n)),
-            Raw::Text(text) => text,
+        let raw = Value::deserialize(deserializer)?;
+        let text = match &raw {
+            // A JSON number is accepted too: models often send one.
+            Value::Number(n) => match n.as_u64() {
+                Some(number) => return Ok(BuildNumber(number)),
+                None => n.to_string(),
+            },
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
         };
         let trimmed = text.trim().trim_start_matches('#');
         trimmed.parse::<u64>().map(BuildNumber).map_err(|_| {
@@ -248,7 +265,7 @@ impl<'de> Deserialize<'de> for BuildNumber {
             } else {
                 "must be the build's number, e.g. \"42\""
             };
-            serde::de::Error::custom(format!("{hint} (got {text:?})"))
+            serde::de::Error::custom(format!("{hint} (got {text})"))
         })
     }
 }

@@ -80,6 +80,13 @@ impl<T> ApiResultExt<T> for Result<T, ApiError> {
     }
 }
 
+/// Whether the failed call was meant to change something.
+fn is_write(error: &ApiError) -> bool {
+    error
+        .request()
+        .is_some_and(|r| !matches!(r.method.as_str(), "GET" | "HEAD"))
+}
+
 fn api_message(what: &str, error: &ApiError, scopes: &[&str]) -> String {
     let base = format!("Could not get {what}: {error}.");
     let next = match error {
@@ -98,13 +105,20 @@ fn api_message(what: &str, error: &ApiError, scopes: &[&str]) -> String {
                 )
             }
         }
+        ApiError::NotFound { request, .. } if request.path.contains("/analytics/") => "Check org_slug, test_suite_slug (list_test_suites lists them) and the ids, and that the token can see this suite.".to_owned(),
         ApiError::NotFound { .. } => "Check the slugs and ids (org_slug and pipeline_slug are URL slugs; build_number is the build's number such as 42, not its UUID), and that the token can see this resource.".to_owned(),
         ApiError::RateLimited { retry_after, .. } => match retry_after {
             Some(wait) => format!("The rate limit resets in {} s: retry after that.", wait.as_secs()),
             None => "Retry in a minute.".to_owned(),
         },
         ApiError::Gone { .. } => "The resource is no longer available (e.g. step uploads are kept for 30 days).".to_owned(),
+        ApiError::Unprocessable { errors, .. } if errors.is_empty() && is_write(error) => {
+            "The API refused the change for the reason it gives: when that is the resource's state (e.g. already finished or paused), check its current state before retrying.".to_owned()
+        }
         ApiError::Unprocessable { .. } => "The API refused the request as given: fix the fields it names and retry.".to_owned(),
+        ApiError::Server { .. } | ApiError::Transport { .. } if is_write(error) => {
+            "The change may or may not have been applied: check the resource (e.g. with a get or list tool) before retrying, to avoid doing it twice.".to_owned()
+        }
         ApiError::Server { .. } | ApiError::Transport { .. } => {
             "This is likely temporary: retry shortly.".to_owned()
         }
@@ -163,6 +177,36 @@ mod tests {
         let error = unauthorized.context("the build", &[]).unwrap_err();
         assert!(error.is_unauthorized());
         assert!(error.to_string().contains("invalid, expired or revoked"));
+    }
+
+    #[test]
+    fn a_failed_write_warns_it_may_have_happened() {
+        let failed: Result<(), _> = Err(ApiError::Server {
+            request: RequestInfo {
+                method: Method::PUT,
+                path: "/v2/organizations/acme/pipelines/app/builds/42/rebuild".into(),
+            },
+            status: buildkite_api::StatusCode::BAD_GATEWAY,
+            message: "Bad Gateway".into(),
+        });
+        let text = failed
+            .context("a rebuild of the build", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("may or may not have been applied"), "{text}");
+        let refused: Result<(), _> = Err(ApiError::Unprocessable {
+            request: RequestInfo {
+                method: Method::PUT,
+                path: "/v2/organizations/acme/pipelines/app/builds/42/cancel".into(),
+            },
+            message: "Build can't be canceled".into(),
+            errors: vec![],
+        });
+        let text = refused
+            .context("the build canceled", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("check its current state"), "{text}");
     }
 
     #[test]

@@ -46,7 +46,19 @@ impl LogSource for ApiLogSource {
     }
 
     async fn job_status(&self) -> Result<JobStatus, SourceError> {
-        let job = self.client.get_job(&self.job).await.map_err(source_error)?;
+        let job = match self.client.get_job(&self.job).await {
+            Ok(job) => job,
+            // The state only decides how long the log is cached. A token
+            // that may read logs but not builds (`read_build_logs` without
+            // `read_builds`) still gets its log, cached as if still running.
+            Err(Error::Forbidden { .. } | Error::NotFound { .. }) => {
+                return Ok(JobStatus {
+                    state: None,
+                    terminal: false,
+                });
+            }
+            Err(error) => return Err(source_error(error)),
+        };
         Ok(JobStatus {
             terminal: job.state.as_ref().is_some_and(|s| s.is_terminal()),
             state: job.state.map(|s| s.to_string()),

@@ -332,10 +332,17 @@ impl Registry {
             () = ctx.cancel.cancelled() => Err(ToolError::Other("the call was cancelled".into())),
         };
         match outcome {
-            Ok(output) => CallResult {
-                text: render(output, &ctx.limits),
-                is_error: false,
-                unauthorized: false,
+            Ok(output) => match render(output, &ctx.limits) {
+                Ok(text) => CallResult {
+                    text,
+                    is_error: false,
+                    unauthorized: false,
+                },
+                Err(message) => CallResult {
+                    text: render_error(&message, &ctx.limits),
+                    is_error: true,
+                    unauthorized: false,
+                },
             },
             Err(error) => CallResult {
                 text: render_error(&error.to_string(), &ctx.limits),
@@ -347,7 +354,10 @@ impl Registry {
 
     /// Server instructions for a selection: how to use the enabled tools.
     pub fn instructions(&self, selection: &Selection) -> String {
-        let has = |toolset: Toolset| selection.toolsets.contains(&toolset);
+        // A toolset counts only if it holds a tool in this selection, so the
+        // instructions never name a tool the client cannot call.
+        let selected = self.select(selection);
+        let has = |toolset: Toolset| selected.iter().any(|t| t.meta().toolset == toolset);
         let mut parts = vec![
             "This server gives access to Buildkite CI: pipelines, builds, jobs, logs, artifacts, annotations, clusters, agents and Test Engine. Results are compact JSON; long lists say how to fetch the rest in `truncated`.",
         ];

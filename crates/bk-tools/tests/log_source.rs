@@ -188,3 +188,41 @@ async fn api_errors_keep_their_kind_and_message() {
             .starts_with(&format!("HEAD {JOB_PATH}/log: 401"))
     );
 }
+
+#[tokio::test]
+async fn a_token_without_read_builds_still_reads_the_log() {
+    let server = MockServer::start().await;
+    Mock::given(method("HEAD"))
+        .and(path(format!("{JOB_PATH}/log")))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(JOB_PATH))
+        .respond_with(ResponseTemplate::new(403).set_body_json(
+            serde_json::json!({"message": "Your access token doesn't have the read_builds scope"}),
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{JOB_PATH}/log")))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(LOG, "text/plain"))
+        .mount(&server)
+        .await;
+    let client = Client::builder().base_url(server.uri()).build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::new(
+        LogCache::new(dir.path(), 1 << 30).unwrap(),
+        EngineOptions::default(),
+    );
+    let source = ApiLogSource::new(client, JobRef::in_build("acme", "app", 42, JOB));
+    let log = engine
+        .open(&EntryKey::new("acme", JOB), &source, FetchPolicy::default())
+        .await
+        .unwrap();
+    assert_eq!(log.row_count(), 3);
+    assert!(
+        !log.info().terminal,
+        "an unknown state is cached as still running"
+    );
+}

@@ -216,6 +216,70 @@ fn instructions_follow_the_enabled_toolsets() {
 }
 
 #[test]
+fn instructions_only_name_tools_that_exist() {
+    let registry = Registry::new();
+    let text = registry.instructions(&Selection::all());
+    let parameters: BTreeSet<String> = registry
+        .all_tools()
+        .iter()
+        .flat_map(|t| {
+            t.input_schema()["properties"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let named: Vec<&str> = text
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|word| {
+            word.chars().all(|c| c.is_ascii_lowercase() || c == '_') && word.contains('_')
+        })
+        .filter(|word| !parameters.contains(*word))
+        .collect();
+    assert!(!named.is_empty());
+    for name in named {
+        assert!(
+            registry.get(name).is_some(),
+            "the instructions name {name:?}, which is not a tool"
+        );
+    }
+}
+
+#[tokio::test]
+async fn errors_inside_nested_arguments_name_the_item() {
+    let server = wiremock::MockServer::start().await;
+    let client = buildkite_api::Client::builder()
+        .base_url(server.uri())
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let logs = Arc::new(bk_logs::Engine::new(
+        bk_logs::LogCache::new(dir.path(), 1 << 20).unwrap(),
+        Default::default(),
+    ));
+    let ctx = bk_tools::ToolContext::new(client, logs);
+    let args = json!({
+        "org_slug": "acme", "pipeline_slug": "app", "commit": "HEAD", "branch": "main", "message": "m",
+        "environment": [{"key": "A"}]
+    });
+    let result = Registry::new()
+        .call(&Selection::all(), &ctx, "create_build", args)
+        .await;
+    assert!(result.is_error);
+    assert!(
+        result
+            .text
+            .starts_with("invalid argument `environment[0].value`: is required"),
+        "{}",
+        result.text
+    );
+}
+
+#[test]
 fn tools_list_snapshot() {
     let registry = Registry::new();
     let full = registry.list(&Selection::all());

@@ -89,8 +89,9 @@ impl ToolOutput {
     }
 }
 
-/// Shapes a result into the text sent to the model.
-pub fn render(output: ToolOutput, limits: &Limits) -> String {
+/// Shapes a result into the text sent to the model. `Err` carries an error
+/// text, when the result cannot fit the response budget at all.
+pub fn render(output: ToolOutput, limits: &Limits) -> Result<String, String> {
     match output.body {
         Body::Text(text) => {
             let text = sanitize::defuse(&text);
@@ -99,7 +100,7 @@ pub fn render(output: ToolOutput, limits: &Limits) -> String {
             } else {
                 text.into_owned()
             };
-            budget::fit_text(text, limits.response_budget)
+            Ok(budget::fit_text(text, limits.response_budget))
         }
         Body::Json(mut value) => {
             sanitize::defuse_value(&mut value);
@@ -116,13 +117,13 @@ pub fn render(output: ToolOutput, limits: &Limits) -> String {
     }
 }
 
-/// Renders an error message (defused and redacted, never budget-trimmed to
-/// nothing).
+/// Renders an error message: defused, redacted and fitted to the budget.
 pub fn render_error(message: &str, limits: &Limits) -> String {
     let text = sanitize::defuse(message);
-    if limits.redact_secrets {
+    let text = if limits.redact_secrets {
         redact::redact_text(&text).into_owned()
     } else {
         text.into_owned()
-    }
+    };
+    budget::fit_text(text, limits.response_budget)
 }

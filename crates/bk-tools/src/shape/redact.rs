@@ -28,11 +28,20 @@ static TOKENS: LazyLock<Regex> = LazyLock::new(|| {
     .unwrap_or_else(|e| panic!("token pattern: {e}"))
 });
 
-/// Variable names whose values are secrets: `*_TOKEN`, `*_SECRET`,
-/// `*_PASSWORD`, `*_KEY`, `*_ACCESS_KEY`, `*_CREDENTIALS`, … (any case).
+/// Variable names whose values are secrets: anything mentioning a secret,
+/// token, password, credential, private or API key, or ending in `_KEY`,
+/// `_PAT`, `_DSN`, `_AUTH` or `WEBHOOK_URL` (any case). Over-redacting a
+/// harmless value costs little; leaking one does not.
 static SECRET_NAME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(?:^|_)(?:TOKEN|SECRET|SECRETS|PASSWORD|PASSWD|PASS|PWD|KEY|KEYS|ACCESS_KEY|API_KEY|PRIVATE_KEY|CREDENTIALS?|AUTH)$")
+    Regex::new(r"(?i)SECRET|TOKEN|PASSW|PASSPHRASE|CREDENTIAL|PRIVATE_?KEY|API_?KEY|ACCESS_?KEY|(?:^|_)(?:KEY|KEYS|PASS|PWD|PAT|DSN|AUTH)$|WEBHOOK_?URL$")
         .unwrap_or_else(|e| panic!("name pattern: {e}"))
+});
+
+/// Credentials inside text: a URL's password (`scheme://user:PASSWORD@`)
+/// and HTTP authorization values (`Bearer …`, `Basic …`).
+static INLINE_CREDENTIALS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+:)[^@\s/]+(@)|\b(bearer|basic|token)(\s+)[A-Za-z0-9._~+/=-]{12,}")
+        .unwrap_or_else(|e| panic!("credential pattern: {e}"))
 });
 
 /// Whether an environment variable of this name holds a secret.
@@ -46,6 +55,25 @@ pub fn is_secret_name(name: &str) -> bool {
 /// carry it by design (it identifies the key; the signature is single-use),
 /// and redacting it would break the URL.
 pub fn redact_text(text: &str) -> Cow<'_, str> {
+    let tokens = redact_tokens(text);
+    if !INLINE_CREDENTIALS.is_match(&tokens) {
+        return tokens;
+    }
+    let replaced = INLINE_CREDENTIALS.replace_all(&tokens, |found: &regex::Captures<'_>| {
+        match (found.get(1), found.get(2), found.get(3), found.get(4)) {
+            (Some(prefix), Some(at), _, _) => {
+                format!("{}{REDACTED}{}", prefix.as_str(), at.as_str())
+            }
+            (_, _, Some(scheme), Some(space)) => {
+                format!("{}{}{REDACTED}", scheme.as_str(), space.as_str())
+            }
+            _ => REDACTED.to_owned(),
+        }
+    });
+    Cow::Owned(replaced.into_owned())
+}
+
+fn redact_tokens(text: &str) -> Cow<'_, str> {
     TOKENS.replace_all(text, |found: &regex::Captures<'_>| {
         let Some(whole) = found.get(0) else {
             return String::new();
@@ -73,10 +101,16 @@ pub fn redact_value(value: &mut Value) {
         Value::Array(items) => items.iter_mut().for_each(redact_value),
         Value::Object(map) => {
             for (key, child) in map.iter_mut() {
-                if key == "env"
-                    && let Value::Object(env) = child
-                {
-                    redact_env(env);
+                match child {
+                    Value::Object(env) if key == "env" || key == "meta_data" => {
+                        redact_env(env);
+                    }
+                    // A pipeline's webhook URL embeds the token that
+                    // triggers its builds.
+                    Value::String(url) if key == "webhook_url" && !url.is_empty() => {
+                        *url = REDACTED.to_owned();
+                    }
+                    _ => {}
                 }
                 redact_value(child);
             }
@@ -113,6 +147,13 @@ mod tests {
             "SIGNING_KEY",
             "token",
             "DOCKER_CREDENTIALS",
+            "SECRET_KEY_BASE",
+            "STRIPE_APIKEY",
+            "GITHUB_PAT",
+            "SLACK_WEBHOOK_URL",
+            "SENTRY_DSN",
+            "deploy_token",
+            "GPG_PASSPHRASE",
         ] {
             assert!(is_secret_name(name), "{name}");
         }
@@ -120,8 +161,9 @@ mod tests {
             "BUILDKITE_BRANCH",
             "CI",
             "KEYBOARD",
-            "TOKENIZER_PATH",
             "PATH",
+            "BUILDKITE_JOB_ID",
+            "MONKEY_PATCH",
         ] {
             assert!(!is_secret_name(name), "{name}");
         }
@@ -137,6 +179,38 @@ mod tests {
         let pem = "x\n-----BEGIN RSA PRIVATE KEY-----\nMIIE\nabc\n-----END RSA PRIVATE KEY-----\ny";
         assert_eq!(redact_text(pem), "x\n[REDACTED]\ny");
         assert!(matches!(redact_text("nothing here"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn credentials_inside_text_are_redacted() {
+        assert_eq!(
+            redact_text(
+                "DATABASE_URL=postgres://app:hunter2@db:5432/x and https://x-access-token:ghs_abc123@github.com/a"
+            ),
+            "DATABASE_URL=postgres://app:[REDACTED]@db:5432/x and https://x-access-token:[REDACTED]@github.com/a"
+        );
+        assert_eq!(
+            redact_text("curl -H 'Authorization: Bearer abcdef0123456789xyz'"),
+            "curl -H 'Authorization: Bearer [REDACTED]'"
+        );
+        assert_eq!(
+            redact_text("see https://buildkite.com/acme and bearer of news"),
+            "see https://buildkite.com/acme and bearer of news"
+        );
+    }
+
+    #[test]
+    fn webhook_urls_and_meta_data_secrets_are_redacted() {
+        let mut value = serde_json::json!({
+            "provider": {"webhook_url": "https://webhook.buildkite.com/deliver/abc123"},
+            "meta_data": {"deploy_token": "t0k3n", "release": "v1"}
+        });
+        redact_value(&mut value);
+        assert_eq!(value["provider"]["webhook_url"], REDACTED);
+        assert_eq!(
+            value["meta_data"],
+            serde_json::json!({"deploy_token": REDACTED, "release": "v1"})
+        );
     }
 
     #[test]

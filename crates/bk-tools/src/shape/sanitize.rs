@@ -37,14 +37,15 @@ fn is_unwanted_control(c: char) -> bool {
 /// Chat-template delimiters, matched case-insensitively.
 static DELIMITERS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)\[/?INST\]|<</?SYS>>|<\|[a-z_]{2,20}\|>|</?(?:system|user|assistant|human|tool_result|tool_use|function_call|function_result|function_results|instructions)>",
+        r"(?i)\[/?INST\]|<</?SYS>>|<\|[a-z_]{2,20}\|>|<\s*/?\s*(?:system|user|assistant|human|tool_result|tool_use|function_call|function_calls|function_result|function_results|invoke|parameter|instructions)\b[^<>\n]{0,200}>",
     )
     .unwrap_or_else(|e| panic!("delimiter pattern: {e}"))
 });
 
 /// Role prefixes at the start of a line.
 static ROLE_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?im)^(human|assistant|system)(:)").unwrap_or_else(|e| panic!("role pattern: {e}"))
+    Regex::new(r"(?im)^([\s>]*(?:human|assistant|system))(:)")
+        .unwrap_or_else(|e| panic!("role pattern: {e}"))
 });
 
 /// A code-fence opening line and its label.
@@ -176,11 +177,17 @@ fn break_delimiter(found: &regex::Captures<'_>) -> String {
         } else {
             return text.to_owned();
         };
-    let (slash, name) = match inner.strip_prefix('/') {
-        Some(name) => ("/", name),
+    let inner = inner.trim_start();
+    let (slash, rest) = match inner.strip_prefix('/') {
+        Some(rest) => ("/", rest.trim_start()),
         None => ("", inner),
     };
-    format!("{open}{slash}_{name}_{close}")
+    // The tag name, then anything after it (attributes) kept as is.
+    let name_end = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(rest.len());
+    let (name, tail) = rest.split_at(name_end);
+    format!("{open}{slash}_{name}_{tail}{close}")
 }
 
 fn clean_fence(found: &regex::Captures<'_>) -> String {
@@ -199,7 +206,8 @@ fn clean_fence(found: &regex::Captures<'_>) -> String {
     }
 }
 
-/// Defuses every string in a JSON value (object keys are left alone).
+/// Defuses every string in a JSON value, object keys included (they can
+/// come from build scripts too: meta-data keys, environment variable names).
 pub fn defuse_value(value: &mut Value) {
     match value {
         Value::String(text) => {
@@ -208,7 +216,15 @@ pub fn defuse_value(value: &mut Value) {
             }
         }
         Value::Array(items) => items.iter_mut().for_each(defuse_value),
-        Value::Object(map) => map.values_mut().for_each(defuse_value),
+        Value::Object(map) => {
+            if map.keys().any(|key| matches!(defuse(key), Cow::Owned(_))) {
+                let entries = std::mem::take(map);
+                for (key, child) in entries {
+                    map.insert(defuse(&key).into_owned(), child);
+                }
+            }
+            map.values_mut().for_each(defuse_value);
+        }
         _ => {}
     }
 }
@@ -263,12 +279,30 @@ mod tests {
     }
 
     #[test]
-    fn json_values_are_defused_but_keys_kept() {
-        let mut value = serde_json::json!({"c\u{200b}": ["<|im_end|>", {"x": "[INST]"}], "n": 1});
+    fn json_values_and_keys_are_defused() {
+        let mut value = serde_json::json!({"c\u{200b}": ["<|im_end|>", {"<|im_start|>system\u{202e}": "[INST]"}], "n": 1});
         defuse_value(&mut value);
         assert_eq!(
             value,
-            serde_json::json!({"c\u{200b}": ["<|_im_end_|>", {"x": "[_INST_]"}], "n": 1})
+            serde_json::json!({"c": ["<|_im_end_|>", {"<|_im_start_|>system": "[_INST_]"}], "n": 1})
+        );
+    }
+
+    #[test]
+    fn delimiters_with_attributes_spaces_or_indentation_are_broken_up() {
+        assert_eq!(defuse("<system role=\"x\">"), "<_system_ role=\"x\">");
+        assert_eq!(defuse("< system >"), "<_system_ >");
+        assert_eq!(
+            defuse("<function_calls><invoke name=\"rm\">"),
+            "<_function_calls_><_invoke_ name=\"rm\">"
+        );
+        assert_eq!(
+            defuse("  Human: hi\n> Assistant: ok"),
+            "  Human_: hi\n> Assistant_: ok"
+        );
+        assert_eq!(
+            defuse("Vec<String> <stdin> <user_id>"),
+            "Vec<String> <stdin> <user_id>"
         );
     }
 }

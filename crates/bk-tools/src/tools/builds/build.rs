@@ -238,7 +238,19 @@ impl Handler for GetBuild {
             args.include_agent.unwrap_or(false),
             annotations,
         )?;
-        Ok(ToolOutput::json(view))
+        let (org, pipeline) = (org.to_owned(), pipeline.to_owned());
+        let state = args.job_state.map(|s| wire(&s).to_owned());
+        Ok(ToolOutput::json(view).trim_list("jobs", move |kept| {
+            json!({
+                "advice": "the build's jobs did not all fit the response budget; page through them with list_jobs",
+                "tool": "list_jobs",
+                "org_slug": org,
+                "pipeline_slug": pipeline,
+                "build_number": number.to_string(),
+                "state": state,
+                "per_page": kept.clamp(1, 100),
+            })
+        }))
     }
 }
 
@@ -296,7 +308,7 @@ pub(super) fn detail_view(
         let jobs: Vec<Value> = build
             .jobs
             .iter()
-            .filter(|job| job.state.as_ref().is_none_or(|s| s.as_str() == state))
+            .filter(|job| job.state.as_ref().is_some_and(|s| s.as_str() == state))
             .map(|job| Value::Object(job_view(job, jobs_level, include_agent)))
             .collect();
         out.insert("jobs".into(), Value::Array(jobs));

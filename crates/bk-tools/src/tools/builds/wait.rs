@@ -72,11 +72,8 @@ impl Handler for WaitForBuild {
         let mut stopped: Option<String> = None;
         loop {
             let poll = ctx.client.get_build(org, pipeline, number, &params);
-            let limit = if last.is_none() {
-                Duration::MAX
-            } else {
-                timeout.saturating_sub(started.elapsed()).max(MIN_POLL_TIME)
-            };
+            // Every poll, the first included, ends within the wait limit.
+            let limit = timeout.saturating_sub(started.elapsed()).max(MIN_POLL_TIME);
             let result = tokio::select! {
                 result = tokio::time::timeout(limit, poll) => result,
                 () = ctx.cancel.cancelled() => {
