@@ -9,6 +9,7 @@ async fn list_skills_filters_by_every_word() {
     let h = harness().await;
     let all = h.ok("list_skills", json!({})).await;
     assert_eq!(all["skills"][0]["name"], "debug-logs-guide");
+    insta::assert_json_snapshot!(all);
     let hit = h.ok("list_skills", json!({"query": "DEBUG logs"})).await;
     assert_eq!(hit["skills"].as_array().unwrap().len(), 1);
     let miss = h
@@ -30,6 +31,7 @@ async fn load_skill_returns_markdown_or_lists_valid_names() {
             .text
             .starts_with("# Debugging a failed Buildkite build")
     );
+    insta::assert_snapshot!(guide.text);
     let error = h.err("load_skill", json!({"skill_name": "nope"})).await;
     assert_eq!(
         error,

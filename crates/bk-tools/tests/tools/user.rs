@@ -106,3 +106,26 @@ async fn a_403_names_the_missing_scope_and_a_401_is_flagged() {
     assert!(result.is_error && result.unauthorized);
     assert!(result.text.contains("401 Unauthorized"), "{}", result.text);
 }
+
+#[tokio::test]
+async fn list_organizations_rate_limited_says_when_to_retry() {
+    let h = harness().await;
+    Mock::given(method("GET"))
+        .and(path("/v2/organizations"))
+        .respond_with(
+            json(429, "error_429.json")
+                .insert_header("RateLimit-Remaining", "0")
+                .insert_header("RateLimit-Reset", "42"),
+        )
+        .mount(&h.server)
+        .await;
+    let error = h.err("list_organizations", json!({})).await;
+    assert!(
+        error.contains("GET /v2/organizations?page=1&per_page=30: 429"),
+        "{error}"
+    );
+    assert!(
+        error.ends_with("The rate limit resets in 42 s: retry after that."),
+        "{error}"
+    );
+}
