@@ -98,7 +98,10 @@ pub fn redact_value(value: &mut Value) {
                 *text = clean;
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(redact_value),
+        Value::Array(items) => {
+            redact_key_blocks(items);
+            items.iter_mut().for_each(redact_value);
+        }
         Value::Object(map) => {
             for (key, child) in map.iter_mut() {
                 match child {
@@ -116,6 +119,40 @@ pub fn redact_value(value: &mut Value) {
             }
         }
         _ => {}
+    }
+}
+
+/// The text of a log row: a string, or the `c` of a `{ts, c, rn}` entry.
+fn row_text(item: &mut Value) -> Option<&mut String> {
+    match item {
+        Value::String(text) => Some(text),
+        Value::Object(map) => match map.get_mut("c") {
+            Some(Value::String(text)) => Some(text),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A private key printed in a log spans several rows: every row from a
+/// `-----BEGIN … PRIVATE KEY-----` line to its `END` line is redacted.
+fn redact_key_blocks(items: &mut [Value]) {
+    let mut inside = false;
+    for item in items.iter_mut() {
+        let Some(text) = row_text(item) else {
+            inside = false;
+            continue;
+        };
+        let begins = text.contains("-----BEGIN") && text.contains("PRIVATE KEY-----");
+        let ends = text.contains("-----END") && text.contains("PRIVATE KEY-----");
+        if inside || (begins && !ends) {
+            *text = REDACTED.to_owned();
+        }
+        if begins && !ends {
+            inside = true;
+        } else if ends {
+            inside = false;
+        }
     }
 }
 
@@ -211,6 +248,25 @@ mod tests {
             value["meta_data"],
             serde_json::json!({"deploy_token": REDACTED, "release": "v1"})
         );
+    }
+
+    #[test]
+    fn a_private_key_printed_over_several_log_rows_is_redacted() {
+        let mut rows = serde_json::json!({"entries": [
+            {"c": "before", "rn": 0},
+            {"c": "-----BEGIN OPENSSH PRIVATE KEY-----", "rn": 1},
+            {"c": "b3BlbnNzaC1rZXktdjEAAAAA", "rn": 2},
+            {"c": "-----END OPENSSH PRIVATE KEY-----", "rn": 3},
+            {"c": "after", "rn": 4}
+        ]});
+        redact_value(&mut rows);
+        let texts: Vec<&str> = rows["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["c"].as_str().unwrap())
+            .collect();
+        assert_eq!(texts, ["before", REDACTED, REDACTED, REDACTED, "after"]);
     }
 
     #[test]

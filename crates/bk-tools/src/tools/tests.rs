@@ -169,6 +169,21 @@ fn check_timestamp(param: &str, value: Option<String>) -> Result<Option<String>,
 }
 
 /// Blank optional filters are treated as absent.
+/// Test Engine takes a Pipelines build's UUID; a build number is a common
+/// mistake that the API would answer with an empty list.
+fn refuse_build_number(param: &str, value: &str) -> Result<(), ToolError> {
+    let digits = value.trim_start_matches('#');
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ToolError::invalid(
+            param,
+            format!(
+                "{value:?} is a build number; this tool needs the build's UUID: the `id` field get_build returns, e.g. 0198f5c8-1e4a-4b7d-8c2f-9a0b1c2d3e4f"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn filter(value: Option<String>) -> Option<String> {
     value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
@@ -431,18 +446,7 @@ impl Handler for ListTestsForBuild {
         args: ListTestsForBuildArgs,
     ) -> Result<ToolOutput, ToolError> {
         let uuid = args.build_uuid.trim();
-        if uuid
-            .trim_start_matches('#')
-            .bytes()
-            .all(|b| b.is_ascii_digit())
-        {
-            return Err(ToolError::invalid(
-                "build_uuid",
-                format!(
-                    "{uuid:?} is a build number; this tool needs the build's UUID: the `id` field get_build returns, e.g. 0198f5c8-1e4a-4b7d-8c2f-9a0b1c2d3e4f"
-                ),
-            ));
-        }
+        refuse_build_number("build_uuid", uuid)?;
         let paging = page_params(args.page, args.per_page, PER_PAGE);
         let (page_no, per_page) = (
             paging.page.unwrap_or(1),
@@ -515,6 +519,9 @@ impl Handler for ListTestRunsTool {
             paging.page.unwrap_or(1),
             paging.per_page.unwrap_or(PER_PAGE),
         );
+        if let Some(build_id) = args.build_id.as_deref() {
+            refuse_build_number("build_id", build_id.trim())?;
+        }
         let params = ListTestRuns {
             build_id: filter(args.build_id),
             page: paging.page,

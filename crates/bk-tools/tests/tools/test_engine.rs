@@ -541,3 +541,19 @@ async fn get_test_errors() {
     );
     assert_eq!(h.requests().await.len(), 1);
 }
+
+#[tokio::test]
+async fn list_test_runs_refuses_a_build_number_as_build_id() {
+    let h = crate::common::harness().await;
+    let error = h
+        .err(
+            "list_test_runs",
+            serde_json::json!({"org_slug": "acme", "test_suite_slug": "rspec", "build_id": "42"}),
+        )
+        .await;
+    assert!(
+        error.starts_with("invalid argument `build_id`: \"42\" is a build number"),
+        "{error}"
+    );
+    assert!(h.requests().await.is_empty());
+}

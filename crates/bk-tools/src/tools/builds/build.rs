@@ -328,6 +328,10 @@ pub(super) fn detail_view(
             out.insert("annotations".into(), Value::Array(items));
             if page.has_more() {
                 out.insert("annotations_truncated".into(), json!(true));
+                out.insert(
+                    "annotations_next".into(),
+                    json!({"tool": "list_annotations", "scope": "all", "page": 2, "per_page": 100}),
+                );
             }
         }
         Err(error) => {
