@@ -15,7 +15,6 @@ use crate::registry::Toolset;
 use crate::shape::ToolOutput;
 use crate::shape::project::{pick, reorder, to_object};
 use crate::tool::{Access, Handler, Tool, ToolContext, ToolMeta, tool};
-use crate::tools::clusters::no_null_in_enum;
 use crate::tools::common::{page_envelope, smaller_pages_hint};
 
 pub(crate) fn tools() -> Vec<Arc<dyn Tool>> {
@@ -119,7 +118,6 @@ pub struct ListAgentsArgs {
     pub per_page: Option<PerPage>,
     /// How much of each agent to return (default `summary`: id, name,
     /// connection state, host, version, queue and the running job).
-    #[schemars(transform = no_null_in_enum)]
     pub detail_level: Option<DetailLevel>,
 }
 
@@ -172,7 +170,6 @@ pub struct GetAgentArgs {
     pub agent_id: NonEmpty,
     /// How much of the agent to return (default `full`: every field,
     /// including the whole job it is running).
-    #[schemars(transform = no_null_in_enum)]
     pub detail_level: Option<DetailLevel>,
 }
 

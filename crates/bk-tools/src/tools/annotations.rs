@@ -24,7 +24,6 @@ use crate::shape::ToolOutput;
 use crate::shape::html::clean_annotation_html;
 use crate::shape::project::{pick, to_object};
 use crate::tool::{Access, Handler, Tool, ToolContext, ToolMeta, tool};
-use crate::tools::clusters::no_null_in_enum;
 use crate::tools::common::{page_envelope, smaller_pages_hint};
 
 pub(crate) fn tools() -> Vec<Arc<dyn Tool>> {
@@ -102,7 +101,6 @@ pub struct ListAnnotationsArgs {
     /// The build's number, e.g. "42" (not its UUID).
     pub build_number: BuildNumber,
     /// Whose annotations to list (default `build`).
-    #[schemars(transform = no_null_in_enum)]
     pub scope: Option<ListScope>,
     /// The job's UUID; required with scope `job`, refused otherwise.
     pub job_id: Option<NonEmpty>,
@@ -209,14 +207,12 @@ pub struct CreateAnnotationArgs {
     /// The build's number, e.g. "42" (not its UUID).
     pub build_number: BuildNumber,
     /// Where to put the annotation (default `build`).
-    #[schemars(transform = no_null_in_enum)]
     pub scope: Option<CreateScope>,
     /// The job's UUID; required with scope `job`, refused otherwise.
     pub job_id: Option<NonEmpty>,
     /// The annotation's content, in Markdown or HTML.
     pub body: NonEmpty,
     /// Its look (default `info`).
-    #[schemars(transform = no_null_in_enum)]
     pub style: Option<Style>,
     /// Display order: 1 to 10, higher first (the API default is 3).
     pub priority: Option<Bounded<1, 10>>,

@@ -88,19 +88,6 @@ impl RetryAgentAffinity {
     }
 }
 
-/// Removes `null` from an optional enum parameter's `enum` list.
-///
-/// The framework's schema clean-up (`args::schema_for`) drops `null` from an
-/// optional parameter's `type` but leaves it in `enum`, so `Option<SomeEnum>`
-/// would advertise `null` as a value. Used with `#[schemars(transform = …)]`
-/// on optional enum fields of this module and the agents and annotations
-/// modules; harmless once the framework does it itself.
-pub(crate) fn no_null_in_enum(schema: &mut schemars::Schema) {
-    if let Some(Value::Array(values)) = schema.as_object_mut().and_then(|o| o.get_mut("enum")) {
-        values.retain(|v| !v.is_null());
-    }
-}
-
 // ---------------------------------------------------------------- clusters
 
 /// Arguments of `get_cluster`.
@@ -420,7 +407,6 @@ pub struct CreateClusterQueueArgs {
     /// What the queue is for.
     pub description: Option<String>,
     /// Which agent a retried job goes to (the API default applies if omitted).
-    #[schemars(transform = no_null_in_enum)]
     pub retry_agent_affinity: Option<RetryAgentAffinity>,
 }
 
@@ -472,7 +458,6 @@ pub struct UpdateClusterQueueArgs {
     /// New description (left unchanged if omitted).
     pub description: Option<String>,
     /// New retry agent affinity (left unchanged if omitted).
-    #[schemars(transform = no_null_in_enum)]
     pub retry_agent_affinity: Option<RetryAgentAffinity>,
 }
 
