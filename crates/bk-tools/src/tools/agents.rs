@@ -15,7 +15,7 @@ use crate::registry::Toolset;
 use crate::shape::ToolOutput;
 use crate::shape::project::{pick, reorder, to_object};
 use crate::tool::{Access, Handler, Tool, ToolContext, ToolMeta, tool};
-use crate::tools::common::{page_envelope, smaller_pages_hint};
+use crate::tools::common::paged;
 
 pub(crate) fn tools() -> Vec<Arc<dyn Tool>> {
     vec![tool(ListAgents), tool(GetAgent)]
@@ -155,8 +155,7 @@ impl Handler for ListAgents {
             .await
             .context("the agents", Self::META.scopes)?;
         let items = page.items.iter().map(|a| project(a, detail)).collect();
-        Ok(ToolOutput::json(page_envelope(&page, page_no, items))
-            .trim_list("items", smaller_pages_hint(page_no, per_page)))
+        Ok(paged(&page, page_no, per_page, items))
     }
 }
 

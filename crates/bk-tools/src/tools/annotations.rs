@@ -24,7 +24,7 @@ use crate::shape::ToolOutput;
 use crate::shape::html::clean_annotation_html;
 use crate::shape::project::{pick, to_object};
 use crate::tool::{Access, Handler, Tool, ToolContext, ToolMeta, tool};
-use crate::tools::common::{page_envelope, smaller_pages_hint};
+use crate::tools::common::paged;
 
 pub(crate) fn tools() -> Vec<Arc<dyn Tool>> {
     vec![tool(ListAnnotations), tool(CreateAnnotation)]
@@ -169,8 +169,7 @@ impl Handler for ListAnnotations {
                 .context("the build's annotations", Self::META.scopes)?,
         };
         let items = page.items.iter().map(shape).collect();
-        Ok(ToolOutput::json(page_envelope(&page, page_no, items))
-            .trim_list("items", smaller_pages_hint(page_no, per_page)))
+        Ok(paged(&page, page_no, per_page, items))
     }
 }
 

@@ -16,7 +16,7 @@ use crate::registry::Toolset;
 use crate::shape::ToolOutput;
 use crate::shape::project::{pick, to_object};
 use crate::tool::{Access, Handler, Tool, ToolContext, ToolMeta, tool};
-use crate::tools::common::{page_envelope, page_params, smaller_pages_hint};
+use crate::tools::common::{page_params, paged};
 
 pub(crate) fn tools() -> Vec<Arc<dyn Tool>> {
     vec![
@@ -96,8 +96,7 @@ fn list_output(page: &buildkite_api::Page<Artifact>, params: &ListArtifacts) -> 
         .iter()
         .map(|a| Value::Object(artifact_view(a)))
         .collect();
-    ToolOutput::json(page_envelope(page, page_no, items))
-        .trim_list("items", smaller_pages_hint(page_no, per_page))
+    paged(page, page_no, per_page, items)
 }
 
 // ---------------------------------------------------------------------------

@@ -19,7 +19,7 @@ use crate::registry::Toolset;
 use crate::shape::ToolOutput;
 use crate::shape::project::{pick, reorder, to_object};
 use crate::tool::{Access, Handler, Tool, ToolContext, ToolMeta, tool};
-use crate::tools::common::{page_envelope, page_params, smaller_pages_hint};
+use crate::tools::common::{page_params, paged};
 
 pub(crate) fn tools() -> Vec<Arc<dyn Tool>> {
     vec![
@@ -174,8 +174,7 @@ impl Handler for ListClusters {
             .iter()
             .map(|c| list_item(c, CLUSTER_FIRST))
             .collect();
-        Ok(ToolOutput::json(page_envelope(&page, page_no, items))
-            .trim_list("items", smaller_pages_hint(page_no, per_page)))
+        Ok(paged(&page, page_no, per_page, items))
     }
 }
 
@@ -387,8 +386,7 @@ impl Handler for ListClusterQueues {
             .iter()
             .map(|q| list_item(q, QUEUE_FIRST))
             .collect();
-        Ok(ToolOutput::json(page_envelope(&page, page_no, items))
-            .trim_list("items", smaller_pages_hint(page_no, per_page)))
+        Ok(paged(&page, page_no, per_page, items))
     }
 }
 

@@ -4,6 +4,7 @@ use buildkite_api::{CursorPage, Page, PageParams};
 use serde_json::{Map, Value, json};
 
 use crate::args::{PageNumber, PerPage};
+use crate::shape::ToolOutput;
 
 /// Page arguments as the client takes them.
 pub(crate) fn page_params(
@@ -45,6 +46,18 @@ pub(crate) fn cursor_envelope<T>(page: &CursorPage<T>, items: Vec<Value>) -> Val
     }
     out.insert("has_more".into(), json!(page.has_more()));
     Value::Object(out)
+}
+
+/// A numbered page as a tool result: the envelope, with its `items` marked
+/// trimmable (the budget then says to fetch smaller pages).
+pub(crate) fn paged<T>(
+    page: &Page<T>,
+    page_no: u32,
+    per_page: u32,
+    items: Vec<Value>,
+) -> ToolOutput {
+    ToolOutput::json(page_envelope(page, page_no, items))
+        .trim_list("items", smaller_pages_hint(page_no, per_page))
 }
 
 /// The continuation hint for a trimmed numbered page: fetch smaller pages.

@@ -19,7 +19,7 @@ use crate::registry::Toolset;
 use crate::shape::ToolOutput;
 use crate::shape::project::{pick, reorder, to_object};
 use crate::tool::{Access, Handler, Tool, ToolContext, ToolMeta, tool};
-use crate::tools::common::{page_envelope, page_params, smaller_pages_hint};
+use crate::tools::common::{page_params, paged};
 
 pub(crate) fn tools() -> Vec<Arc<dyn Tool>> {
     vec![
@@ -241,8 +241,7 @@ impl Handler for ListPipelinesTool {
             .iter()
             .map(|p| Value::Object(pipeline_view(p, level)))
             .collect();
-        Ok(ToolOutput::json(page_envelope(&page, page_no, items))
-            .trim_list("items", smaller_pages_hint(page_no, per_page)))
+        Ok(paged(&page, page_no, per_page, items))
     }
 }
 
@@ -517,8 +516,7 @@ impl Handler for ListPipelineSchedules {
             .iter()
             .map(|s| Value::Object(pick(&to_object(s), SCHEDULE_FIELDS)))
             .collect();
-        Ok(ToolOutput::json(page_envelope(&page, page_no, items))
-            .trim_list("items", smaller_pages_hint(page_no, per_page)))
+        Ok(paged(&page, page_no, per_page, items))
     }
 }
 

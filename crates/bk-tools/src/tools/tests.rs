@@ -16,7 +16,7 @@ use crate::registry::Toolset;
 use crate::shape::ToolOutput;
 use crate::shape::project::{pick, reorder, to_object};
 use crate::tool::{Access, Handler, Tool, ToolContext, ToolMeta, tool};
-use crate::tools::common::{page_envelope, page_params, smaller_pages_hint};
+use crate::tools::common::{page_envelope, page_params, paged, smaller_pages_hint};
 
 pub(crate) fn tools() -> Vec<Arc<dyn Tool>> {
     vec![
@@ -228,16 +228,6 @@ fn suite_slug(url: &str) -> Option<&str> {
 
 fn test_items(tests: &[buildkite_api::Test], with_suite: bool) -> Vec<Value> {
     tests.iter().map(|t| test_item(t, with_suite)).collect()
-}
-
-fn paged<T>(
-    page: &buildkite_api::Page<T>,
-    page_no: u32,
-    per_page: u32,
-    items: Vec<Value>,
-) -> ToolOutput {
-    ToolOutput::json(page_envelope(page, page_no, items))
-        .trim_list("items", smaller_pages_hint(page_no, per_page))
 }
 
 fn run_full(run: &TestRun) -> Value {

@@ -14,7 +14,7 @@ use crate::registry::Toolset;
 use crate::shape::ToolOutput;
 use crate::shape::project::{pick, to_object};
 use crate::tool::{Access, Handler, Tool, ToolContext, ToolMeta, tool};
-use crate::tools::common::{page_envelope, page_params, smaller_pages_hint};
+use crate::tools::common::{page_params, paged};
 
 pub(crate) fn tools() -> Vec<Arc<dyn Tool>> {
     vec![
@@ -180,7 +180,6 @@ impl Handler for ListOrganizations {
             .iter()
             .map(|o| pick(&to_object(o), ORG_FIELDS).into())
             .collect();
-        Ok(ToolOutput::json(page_envelope(&page, page_no, items))
-            .trim_list("items", smaller_pages_hint(page_no, per_page)))
+        Ok(paged(&page, page_no, per_page, items))
     }
 }

@@ -22,7 +22,7 @@ use crate::registry::Toolset;
 use crate::shape::ToolOutput;
 use crate::shape::project::{pick, to_object};
 use crate::tool::{Access, Handler, ToolContext, ToolMeta};
-use crate::tools::common::{page_envelope, page_params, smaller_pages_hint};
+use crate::tools::common::{page_params, paged};
 
 /// Default page size of `list_builds`.
 const DEFAULT_PER_PAGE: u32 = 30;
@@ -143,8 +143,7 @@ impl Handler for ListBuilds {
                 Value::Object(item)
             })
             .collect();
-        Ok(ToolOutput::json(page_envelope(&page, page_no, items))
-            .trim_list("items", smaller_pages_hint(page_no, per_page)))
+        Ok(paged(&page, page_no, per_page, items))
     }
 }
 
