@@ -1,5 +1,22 @@
-//! The rmcp `ServerHandler` over `bk-tools`, and the configuration shared by
-//! the stdio and HTTP binaries.
+//! The MCP server over the Buildkite tools, shared by the stdio and HTTP
+//! binaries.
 //!
-//! Not implemented yet: this crate is an empty placeholder until its issue
-//! ("MCP frontends") is taken.
+//! - [`server::McpServer`]: the rmcp `ServerHandler`. `list_tools` and
+//!   `call_tool` are written by hand, so the tool set can differ per request
+//!   (a [`server::RequestScope`] set by the transport).
+//! - [`config`]: flags and environment variables (the reference server's
+//!   names plus ours) and their validation into [`config::Settings`].
+//! - [`commands`]: the `tools`, `check` and `config` subcommands.
+//! - [`progress`]: tool progress as MCP progress notifications.
+//! - [`logging`]: `tracing` to stderr, as text or JSON.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod logging;
+pub mod onepassword;
+pub mod progress;
+pub mod server;
+
+pub use config::{ConfigError, ServerArgs, Settings, TokenSource};
+pub use server::{Core, McpServer, RequestScope, UnauthorizedFlag};

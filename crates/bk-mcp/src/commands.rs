@@ -1,0 +1,399 @@
+//! The subcommands both binaries share: `tools`, `check` and `config`.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use bk_tools::Registry;
+use serde_json::{Value, json};
+
+use crate::config::{ConfigError, ServerArgs, TokenSource};
+use crate::server::Core;
+
+/// A shared subcommand.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Print the enabled tools as JSON (the `tools/list` result); needs no token.
+    Tools,
+    /// Read the token's scopes and say which enabled tools would fail for want of one.
+    Check,
+    /// Print the configuration snippet for an MCP client.
+    Config {
+        /// The client to configure.
+        #[arg(value_enum)]
+        client: ClientKind,
+    },
+}
+
+/// MCP clients we can print a configuration for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClientKind {
+    /// Claude Desktop (`claude_desktop_config.json`).
+    ClaudeDesktop,
+    /// Claude Code (a `claude mcp add` command).
+    ClaudeCode,
+    /// Cursor (`.cursor/mcp.json`).
+    Cursor,
+    /// VS Code (`.vscode/mcp.json`).
+    Vscode,
+    /// Windsurf (`~/.codeium/windsurf/mcp_config.json`).
+    Windsurf,
+    /// Zed (`settings.json`).
+    Zed,
+    /// Goose (`~/.config/goose/config.yaml`).
+    Goose,
+}
+
+/// How a client reaches the server, for `config`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// Starts `command` with `args` and speaks over stdio.
+    Stdio {
+        /// The program.
+        command: String,
+        /// Its arguments.
+        args: Vec<String>,
+    },
+    /// Connects to a Streamable HTTP URL.
+    Http {
+        /// e.g. `http://localhost:3000/mcp`.
+        url: String,
+    },
+}
+
+/// What a command printed and how the process should exit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// Text for stdout.
+    pub stdout: String,
+    /// Exit status: 0 when all is well, 1 when `check` found problems.
+    pub status: u8,
+}
+
+/// Runs a shared subcommand.
+pub async fn run(
+    command: &Command,
+    args: &ServerArgs,
+    endpoint: &Endpoint,
+) -> Result<Outcome, ConfigError> {
+    let registry = Registry::new();
+    match command {
+        Command::Tools => {
+            let selection = args.selection(&registry)?;
+            let list = json!({ "tools": registry.list(&selection) });
+            Ok(Outcome {
+                stdout: pretty(&list),
+                status: 0,
+            })
+        }
+        Command::Check => check(args, &registry).await,
+        Command::Config { client } => Ok(Outcome {
+            stdout: client_config(*client, endpoint),
+            status: 0,
+        }),
+    }
+}
+
+fn pretty(value: &Value) -> String {
+    let mut text = serde_json::to_string_pretty(value).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+async fn check(args: &ServerArgs, registry: &Registry) -> Result<Outcome, ConfigError> {
+    let settings = args.resolve(registry, TokenSource::Fixed).await?;
+    if settings.token.is_none() {
+        return Err(ConfigError::new(
+            "check needs a token: set BUILDKITE_API_TOKEN (or --api-token, or --api-token-from-1password)",
+        ));
+    }
+    let selection = settings.selection.clone();
+    let core = Core::new(settings)?;
+    let token = match core.client().access_token().await {
+        Ok(token) => token,
+        Err(error) => {
+            let hint = if matches!(error, buildkite_api::Error::Unauthorized { .. }) {
+                "the token is invalid, expired or revoked: create a new one at https://buildkite.com/user/api-access-tokens"
+            } else {
+                "check --base-url and the network, then retry"
+            };
+            return Ok(Outcome {
+                stdout: format!("Could not read the token's scopes: {error}\nNext: {hint}\n"),
+                status: 1,
+            });
+        }
+    };
+    let granted: BTreeSet<&str> = token.scopes.iter().map(String::as_str).collect();
+    let report = scope_report(registry, &selection, &granted);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Token {} ({}) has scopes: {}",
+        token.uuid,
+        token.description.as_deref().unwrap_or("no description"),
+        if granted.is_empty() {
+            "none".to_owned()
+        } else {
+            granted.iter().copied().collect::<Vec<_>>().join(" ")
+        }
+    );
+    let enabled = registry.select(&selection).len();
+    if report.is_empty() {
+        let _ = writeln!(
+            out,
+            "All {enabled} enabled tools have the scopes they need."
+        );
+        return Ok(Outcome {
+            stdout: out,
+            status: 0,
+        });
+    }
+    let _ = writeln!(
+        out,
+        "{} of {enabled} enabled tools will fail for want of a scope:",
+        report.len()
+    );
+    let mut missing_all = BTreeSet::new();
+    for (tool, missing) in &report {
+        let _ = writeln!(out, "  {tool}: needs {}", missing.join(" "));
+        missing_all.extend(missing.iter().copied());
+    }
+    let _ = writeln!(
+        out,
+        "Next: add {} to the token at https://buildkite.com/user/api-access-tokens, or disable those tools (--enabled-toolsets, --read-only, --tools).",
+        missing_all.into_iter().collect::<Vec<_>>().join(" ")
+    );
+    Ok(Outcome {
+        stdout: out,
+        status: 1,
+    })
+}
+
+/// The enabled tools that need a scope the token lacks, with those scopes.
+pub fn scope_report(
+    registry: &Registry,
+    selection: &bk_tools::Selection,
+    granted: &BTreeSet<&str>,
+) -> Vec<(&'static str, Vec<&'static str>)> {
+    registry
+        .select(selection)
+        .iter()
+        .filter_map(|tool| {
+            let meta = tool.meta();
+            let missing: Vec<_> = meta
+                .scopes
+                .iter()
+                .copied()
+                .filter(|s| !granted.contains(s))
+                .collect();
+            (!missing.is_empty()).then_some((meta.name, missing))
+        })
+        .collect()
+}
+
+const TOKEN_PLACEHOLDER: &str = "<your Buildkite API token>";
+
+/// The configuration snippet for a client. Never contains a real token.
+pub fn client_config(client: ClientKind, endpoint: &Endpoint) -> String {
+    let env = json!({ "BUILDKITE_API_TOKEN": TOKEN_PLACEHOLDER });
+    let auth = json!({ "Authorization": format!("Bearer {TOKEN_PLACEHOLDER}") });
+    match (client, endpoint) {
+        (ClientKind::ClaudeCode, Endpoint::Stdio { command, args }) => {
+            let mut line = format!(
+                "claude mcp add buildkite --env BUILDKITE_API_TOKEN='{TOKEN_PLACEHOLDER}' -- {}",
+                shell_quote(command)
+            );
+            for arg in args {
+                line.push(' ');
+                line.push_str(&shell_quote(arg));
+            }
+            line + "\n"
+        }
+        (ClientKind::ClaudeCode, Endpoint::Http { url }) => format!(
+            "claude mcp add --transport http buildkite {url} --header 'Authorization: Bearer {TOKEN_PLACEHOLDER}'\n"
+        ),
+        (ClientKind::Goose, Endpoint::Stdio { command, args }) => {
+            format!(
+                "extensions:\n  buildkite:\n    name: buildkite\n    type: stdio\n    enabled: true\n    timeout: 300\n    cmd: {}\n    args: [{}]\n    envs:\n      BUILDKITE_API_TOKEN: \"{TOKEN_PLACEHOLDER}\"\n",
+                yaml_quote(command),
+                args.iter()
+                    .map(|a| yaml_quote(a))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+        (ClientKind::Goose, Endpoint::Http { url }) => format!(
+            "extensions:\n  buildkite:\n    name: buildkite\n    type: streamable_http\n    enabled: true\n    timeout: 300\n    uri: {}\n    headers:\n      Authorization: \"Bearer {TOKEN_PLACEHOLDER}\"\n",
+            yaml_quote(url)
+        ),
+        (ClientKind::Vscode, Endpoint::Stdio { command, args }) => pretty(&json!({
+            "inputs": [vscode_token_input()],
+            "servers": { "buildkite": {
+                "type": "stdio", "command": command, "args": args,
+                "env": { "BUILDKITE_API_TOKEN": "${input:buildkite-api-token}" }
+            }}
+        })),
+        (ClientKind::Vscode, Endpoint::Http { url }) => pretty(&json!({
+            "inputs": [vscode_token_input()],
+            "servers": { "buildkite": {
+                "type": "http", "url": url,
+                "headers": { "Authorization": "Bearer ${input:buildkite-api-token}" }
+            }}
+        })),
+        (ClientKind::Zed, Endpoint::Stdio { command, args }) => pretty(&json!({
+            "context_servers": { "buildkite": { "command": command, "args": args, "env": env } }
+        })),
+        (ClientKind::Zed, Endpoint::Http { url }) => pretty(&json!({
+            "context_servers": { "buildkite": { "url": url, "headers": auth } }
+        })),
+        (ClientKind::Windsurf, Endpoint::Http { url }) => pretty(&json!({
+            "mcpServers": { "buildkite": { "serverUrl": url, "headers": auth } }
+        })),
+        (ClientKind::ClaudeDesktop, Endpoint::Http { url }) => pretty(&json!({
+            // Claude Desktop starts local servers only; mcp-remote bridges to HTTP.
+            "mcpServers": { "buildkite": {
+                "command": "npx",
+                "args": ["-y", "mcp-remote", url, "--header", format!("Authorization: Bearer {TOKEN_PLACEHOLDER}")]
+            }}
+        })),
+        (ClientKind::Cursor, Endpoint::Http { url }) => pretty(&json!({
+            "mcpServers": { "buildkite": { "url": url, "headers": auth } }
+        })),
+        (
+            ClientKind::ClaudeDesktop | ClientKind::Cursor | ClientKind::Windsurf,
+            Endpoint::Stdio { command, args },
+        ) => pretty(&json!({
+            "mcpServers": { "buildkite": { "command": command, "args": args, "env": env } }
+        })),
+    }
+}
+
+/// Where a client's snippet goes, for a hint on stderr.
+pub fn config_location(client: ClientKind) -> &'static str {
+    match client {
+        ClientKind::ClaudeDesktop => {
+            "claude_desktop_config.json (Settings > Developer > Edit Config), merged into mcpServers"
+        }
+        ClientKind::ClaudeCode => "run it in your project's directory",
+        ClientKind::Cursor => ".cursor/mcp.json in the project, or ~/.cursor/mcp.json",
+        ClientKind::Vscode => ".vscode/mcp.json in the workspace",
+        ClientKind::Windsurf => "~/.codeium/windsurf/mcp_config.json",
+        ClientKind::Zed => "Zed's settings.json, merged into context_servers",
+        ClientKind::Goose => "~/.config/goose/config.yaml, merged into extensions",
+    }
+}
+
+fn vscode_token_input() -> Value {
+    json!({
+        "type": "promptString",
+        "id": "buildkite-api-token",
+        "description": "Buildkite API token",
+        "password": true
+    })
+}
+
+fn shell_quote(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-=:,+@".contains(c))
+    {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+fn yaml_quote(word: &str) -> String {
+    serde_json::to_string(word).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stdio() -> Endpoint {
+        Endpoint::Stdio {
+            command: "/opt/bk mcp/bk-mcp-stdio".into(),
+            args: vec!["--read-only".into()],
+        }
+    }
+
+    fn http() -> Endpoint {
+        Endpoint::Http {
+            url: "http://localhost:3000/mcp".into(),
+        }
+    }
+
+    #[test]
+    fn every_client_has_a_snippet_for_both_transports_and_no_token() {
+        use clap::ValueEnum;
+        for client in ClientKind::value_variants() {
+            for endpoint in [stdio(), http()] {
+                let snippet = client_config(*client, &endpoint);
+                assert!(
+                    snippet.contains(TOKEN_PLACEHOLDER) || snippet.contains("${input:"),
+                    "{client:?}: {snippet}"
+                );
+                match &endpoint {
+                    Endpoint::Stdio { .. } => {
+                        assert!(snippet.contains("bk-mcp-stdio"), "{snippet}")
+                    }
+                    Endpoint::Http { url } => assert!(snippet.contains(url.as_str()), "{snippet}"),
+                }
+                if snippet.starts_with('{') {
+                    serde_json::from_str::<Value>(&snippet).expect("valid JSON");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn claude_code_command_quotes_paths() {
+        let line = client_config(ClientKind::ClaudeCode, &stdio());
+        assert!(
+            line.contains("-- '/opt/bk mcp/bk-mcp-stdio' --read-only"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn vscode_prompts_for_the_token() {
+        let v: Value = serde_json::from_str(&client_config(ClientKind::Vscode, &http())).unwrap();
+        assert_eq!(v["inputs"][0]["password"], true);
+        assert_eq!(v["servers"]["buildkite"]["type"], "http");
+    }
+
+    #[test]
+    fn scope_report_names_missing_scopes() {
+        let registry = Registry::new();
+        let selection = bk_tools::Selection::all();
+        let granted: BTreeSet<&str> = ["read_builds", "read_pipelines"].into();
+        let report = scope_report(&registry, &selection, &granted);
+        let get_build = report.iter().find(|(n, _)| *n == "get_build");
+        assert!(
+            get_build.is_none(),
+            "get_build needs only read_builds: {report:?}"
+        );
+        let (_, missing) = report.iter().find(|(n, _)| *n == "tail_logs").unwrap();
+        assert_eq!(missing, &vec!["read_build_logs"]);
+        assert!(!report.iter().any(|(n, _)| *n == "list_skills"));
+    }
+
+    #[tokio::test]
+    async fn tools_lists_the_selection_without_a_token() {
+        let args = ServerArgs {
+            read_only: true,
+            ..ServerArgs::default()
+        };
+        let out = run(&Command::Tools, &args, &stdio()).await.unwrap();
+        let v: Value = serde_json::from_str(&out.stdout).unwrap();
+        let tools = v["tools"].as_array().unwrap();
+        assert!(
+            tools
+                .iter()
+                .all(|t| t["annotations"]["readOnlyHint"] == true)
+        );
+        assert!(tools.iter().any(|t| t["name"] == "get_build"));
+        assert!(tools.iter().all(|t| t["inputSchema"]["type"] == "object"));
+    }
+}

@@ -1,0 +1,524 @@
+//! Configuration shared by both binaries: flags and environment variables
+//! (the reference server's names, plus ours), and their resolution into
+//! [`Settings`].
+//!
+//! Resolution never panics: every problem is a [`ConfigError`] that reads as
+//! one line and makes the binary exit with status 2.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bk_tools::{Limits, Registry, Selection, parse_toolsets};
+use buildkite_api::ApiToken;
+use buildkite_api::DEFAULT_BASE_URL;
+use clap::builder::BoolishValueParser;
+
+use crate::onepassword;
+
+/// Why the configuration cannot be used. Each message is one line that
+/// names the flag or variable to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+impl ConfigError {
+    /// A configuration error with this message.
+    pub fn new(message: impl Into<String>) -> Self {
+        ConfigError(message.into())
+    }
+}
+
+/// How log lines are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The flags and environment variables both binaries accept.
+///
+/// Every flag is global: it may come before or after a subcommand.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerArgs {
+    /// Buildkite API access token.
+    #[arg(
+        long,
+        env = "BUILDKITE_API_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    pub api_token: Option<String>,
+
+    /// 1Password secret reference of the token (`op://vault/item/field`); read with `op read`.
+    #[arg(
+        long = "api-token-from-1password",
+        visible_alias = "api-token-from-1-password",
+        env = "BUILDKITE_API_TOKEN_FROM_1PASSWORD",
+        value_name = "OP_REF",
+        global = true
+    )]
+    pub api_token_from_1password: Option<String>,
+
+    /// Buildkite REST API root (a path prefix is kept).
+    #[arg(long, env = "BUILDKITE_BASE_URL", default_value = DEFAULT_BASE_URL, global = true)]
+    pub base_url: String,
+
+    /// Toolsets to enable, comma-separated, or `all`.
+    #[arg(
+        long = "enabled-toolsets",
+        env = "BUILDKITE_TOOLSETS",
+        value_delimiter = ',',
+        default_value = "all",
+        global = true
+    )]
+    pub enabled_toolsets: Vec<String>,
+
+    /// Expose only tools that change nothing.
+    #[arg(
+        long,
+        env = "BUILDKITE_READ_ONLY",
+        value_parser = BoolishValueParser::new(),
+        num_args = 0..=1,
+        default_value = "false",
+        default_missing_value = "true",
+        global = true
+    )]
+    pub read_only: bool,
+
+    /// Only these tools (comma-separated names), within the enabled toolsets.
+    #[arg(
+        long = "tools",
+        env = "BK_MCP_TOOLS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub tools: Vec<String>,
+
+    /// Log cache location: `file:///path` or a plain path.
+    #[arg(long, env = "BKLOG_CACHE_URL", global = true)]
+    pub cache_url: Option<String>,
+
+    /// Largest log downloaded whole, in bytes (0: no limit). Tails of larger logs use a ranged request.
+    #[arg(long, env = "BKLOG_MAX_LOG_BYTES", global = true)]
+    pub max_log_bytes: Option<u64>,
+
+    /// Size of the log cache on disk before the least recently used entries are evicted, in bytes.
+    #[arg(long, env = "BKLOG_CACHE_MAX_BYTES", default_value_t = bk_logs::DEFAULT_MAX_CACHE_BYTES, global = true)]
+    pub log_cache_max_bytes: u64,
+
+    /// Largest tool result, in bytes of JSON text; longer results are trimmed and say how to fetch the rest.
+    #[arg(long, env = "BK_MCP_RESPONSE_BUDGET", default_value_t = Limits::default().response_budget, global = true)]
+    pub response_budget: usize,
+
+    /// Do not redact secret-looking values (env values, tokens) in results.
+    #[arg(
+        long,
+        env = "BK_MCP_NO_REDACT",
+        value_parser = BoolishValueParser::new(),
+        num_args = 0..=1,
+        default_value = "false",
+        default_missing_value = "true",
+        global = true
+    )]
+    pub no_redact: bool,
+
+    /// Extra header for every request to the Buildkite API (`Name: value`); repeatable.
+    /// The variable holds a comma-separated list.
+    #[arg(
+        long = "http-header",
+        env = "BUILDKITE_HTTP_HEADERS",
+        value_name = "NAME: VALUE",
+        global = true
+    )]
+    pub http_headers: Vec<String>,
+
+    /// Log at debug level.
+    #[arg(
+        long,
+        env = "DEBUG",
+        value_parser = BoolishValueParser::new(),
+        num_args = 0..=1,
+        default_value = "false",
+        default_missing_value = "true",
+        global = true
+    )]
+    pub debug: bool,
+
+    /// Log line format on stderr.
+    #[arg(
+        long,
+        env = "BK_MCP_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
+}
+
+impl Default for ServerArgs {
+    fn default() -> Self {
+        ServerArgs {
+            api_token: None,
+            api_token_from_1password: None,
+            base_url: DEFAULT_BASE_URL.to_owned(),
+            enabled_toolsets: vec!["all".to_owned()],
+            read_only: false,
+            tools: Vec::new(),
+            cache_url: None,
+            max_log_bytes: None,
+            log_cache_max_bytes: bk_logs::DEFAULT_MAX_CACHE_BYTES,
+            response_budget: Limits::default().response_budget,
+            no_redact: false,
+            http_headers: Vec::new(),
+            debug: false,
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+/// Where the token may come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSource {
+    /// A fixed token (flag, variable or 1Password), or none.
+    Fixed,
+    /// Each HTTP request brings its own (`Authorization` is passed through):
+    /// a fixed token is refused, so no caller can fall back to it.
+    PerRequest,
+}
+
+/// The smallest response budget accepted: below it, even an error message
+/// with its hint might not fit.
+pub const MIN_RESPONSE_BUDGET: usize = 4 * 1024;
+
+/// Validated settings, ready to build a server from.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The fixed token, if any.
+    pub token: Option<ApiToken>,
+    /// The API root.
+    pub base_url: String,
+    /// Extra headers for API requests (sent to the API's origin only).
+    pub headers: Vec<(String, String)>,
+    /// The operator's tool selection.
+    pub selection: Selection,
+    /// Limits for every tool.
+    pub limits: Limits,
+    /// Log cache directory.
+    pub cache_dir: PathBuf,
+    /// Log cache size bound.
+    pub cache_max_bytes: u64,
+    /// Largest log downloaded whole.
+    pub max_log_bytes: u64,
+}
+
+impl ServerArgs {
+    /// The operator's selection: toolsets, read-only mode and allow-list,
+    /// checked against the registry.
+    pub fn selection(&self, registry: &Registry) -> Result<Selection, ConfigError> {
+        let toolsets = parse_toolsets(&self.enabled_toolsets.join(",")).map_err(|e| {
+            ConfigError::new(format!("--enabled-toolsets / BUILDKITE_TOOLSETS: {e}"))
+        })?;
+        let allow: BTreeSet<String> = self
+            .tools
+            .iter()
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .collect();
+        let selection = Selection {
+            toolsets,
+            read_only: self.read_only,
+            allow: (!allow.is_empty()).then_some(allow),
+        };
+        registry
+            .validate(&selection)
+            .map_err(|e| ConfigError::new(format!("--tools / BK_MCP_TOOLS: {e}")))?;
+        Ok(selection)
+    }
+
+    /// The extra API headers, parsed from `Name: value` entries. The
+    /// variable's comma-separated list is split only before a `Name:`, so a
+    /// value that itself contains a comma survives.
+    pub fn headers(&self) -> Result<Vec<(String, String)>, ConfigError> {
+        let mut headers = Vec::new();
+        for entry in self.http_headers.iter().flat_map(|e| split_header_list(e)) {
+            let Some((name, value)) = entry.split_once(':') else {
+                return Err(ConfigError::new(format!(
+                    "--http-header / BUILDKITE_HTTP_HEADERS: {:?} is not `Name: value`",
+                    entry.trim()
+                )));
+            };
+            let name = name.trim();
+            if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                return Err(ConfigError::new(format!(
+                    "--http-header / BUILDKITE_HTTP_HEADERS: {name:?} is not a valid header name"
+                )));
+            }
+            if name.eq_ignore_ascii_case("authorization") {
+                return Err(ConfigError::new(
+                    "--http-header / BUILDKITE_HTTP_HEADERS: set the token with BUILDKITE_API_TOKEN, not an Authorization header",
+                ));
+            }
+            let value = value.trim();
+            if http::HeaderValue::from_str(value).is_err() {
+                return Err(ConfigError::new(format!(
+                    "--http-header / BUILDKITE_HTTP_HEADERS: the value of {name:?} cannot be sent in a header"
+                )));
+            }
+            headers.push((name.to_owned(), value.to_owned()));
+        }
+        Ok(headers)
+    }
+
+    /// Resolves the token (running `op read` for a 1Password reference) and
+    /// checks every setting.
+    pub async fn resolve(
+        &self,
+        registry: &Registry,
+        source: TokenSource,
+    ) -> Result<Settings, ConfigError> {
+        let selection = self.selection(registry)?;
+        let headers = self.headers()?;
+        let fixed = non_empty(self.api_token.as_deref());
+        let op_ref = non_empty(self.api_token_from_1password.as_deref());
+        let token = match (source, fixed, op_ref) {
+            (TokenSource::PerRequest, None, None) => None,
+            (TokenSource::PerRequest, _, _) => {
+                return Err(ConfigError::new(
+                    "cannot configure a fixed API token (BUILDKITE_API_TOKEN or 1Password) while Authorization is passed through: each caller must bring its own",
+                ));
+            }
+            (TokenSource::Fixed, Some(_), Some(_)) => {
+                return Err(ConfigError::new(
+                    "set either --api-token (BUILDKITE_API_TOKEN) or --api-token-from-1password (BUILDKITE_API_TOKEN_FROM_1PASSWORD), not both",
+                ));
+            }
+            (TokenSource::Fixed, Some(token), None) => Some(token.to_owned()),
+            (TokenSource::Fixed, None, Some(reference)) => {
+                Some(onepassword::read(reference).await?)
+            }
+            (TokenSource::Fixed, None, None) => None,
+        };
+        let token = token
+            .map(|t| {
+                ApiToken::new(t).map_err(|e| {
+                    ConfigError::new(format!("--api-token / BUILDKITE_API_TOKEN: {e}"))
+                })
+            })
+            .transpose()?;
+        if self.response_budget < MIN_RESPONSE_BUDGET {
+            return Err(ConfigError::new(format!(
+                "--response-budget / BK_MCP_RESPONSE_BUDGET: {} bytes is too small; use at least {MIN_RESPONSE_BUDGET}",
+                self.response_budget
+            )));
+        }
+        let cache_dir = match non_empty(self.cache_url.as_deref()) {
+            Some(url) => cache_dir_from_url(url)?,
+            None => bk_logs::LogCache::default_dir(),
+        };
+        let limits = Limits {
+            response_budget: self.response_budget,
+            redact_secrets: !self.no_redact,
+            ..Limits::default()
+        };
+        Ok(Settings {
+            token,
+            base_url: self.base_url.trim().to_owned(),
+            headers,
+            selection,
+            limits,
+            cache_dir,
+            cache_max_bytes: self.log_cache_max_bytes,
+            max_log_bytes: match self.max_log_bytes {
+                Some(0) => u64::MAX,
+                Some(n) => n,
+                None => bk_logs::EngineOptions::default().max_log_bytes,
+            },
+        })
+    }
+}
+
+/// Time allowed for the `op` CLI to answer.
+pub const ONEPASSWORD_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn non_empty(value: Option<&str>) -> Option<&str> {
+    value.map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// Splits `A: 1, B: 2` into its headers, keeping commas inside values: a
+/// comma starts a new entry only if what follows looks like `Name:`.
+fn split_header_list(list: &str) -> Vec<String> {
+    let mut entries: Vec<String> = Vec::new();
+    for part in list.split(',') {
+        let starts_header = part.split_once(':').is_some_and(|(name, _)| {
+            let name = name.trim();
+            !name.is_empty() && http::HeaderName::from_bytes(name.as_bytes()).is_ok()
+        });
+        match entries.last_mut() {
+            Some(last) if !starts_header => {
+                last.push(',');
+                last.push_str(part);
+            }
+            _ => entries.push(part.to_owned()),
+        }
+    }
+    entries.retain(|e| !e.trim().is_empty());
+    entries
+}
+
+fn cache_dir_from_url(url: &str) -> Result<PathBuf, ConfigError> {
+    let path = match url.split_once("://") {
+        Some(("file", rest)) => rest,
+        Some((scheme, _)) => {
+            return Err(ConfigError::new(format!(
+                "--cache-url / BKLOG_CACHE_URL: the {scheme}:// scheme is not supported; use file:///path or a plain path"
+            )));
+        }
+        None => url,
+    };
+    if path.is_empty() {
+        return Err(ConfigError::new(
+            "--cache-url / BKLOG_CACHE_URL: the path is empty",
+        ));
+    }
+    Ok(match path.strip_prefix("~/") {
+        Some(rest) => std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_default()
+            .join(rest),
+        None => PathBuf::from(path),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(f: impl FnOnce(&mut ServerArgs)) -> ServerArgs {
+        let mut a = ServerArgs::default();
+        f(&mut a);
+        a
+    }
+
+    #[test]
+    fn header_lists_split_only_before_a_name() {
+        assert_eq!(
+            split_header_list("X-A: 1, X-B: two, three,X-C:4"),
+            vec!["X-A: 1", " X-B: two, three", "X-C:4"]
+        );
+        assert_eq!(split_header_list(""), Vec::<String>::new());
+    }
+
+    #[test]
+    fn headers_are_parsed_and_checked() {
+        let a = args(|a| a.http_headers = vec!["X-Team: ci, infra".into(), "X-Env:prod".into()]);
+        assert_eq!(
+            a.headers().unwrap(),
+            vec![
+                ("X-Team".to_owned(), "ci, infra".to_owned()),
+                ("X-Env".to_owned(), "prod".to_owned())
+            ]
+        );
+        for bad in [
+            "no colon",
+            "bad name: v",
+            "Authorization: Bearer x",
+            "X-A: a\u{7f}",
+        ] {
+            let err = args(|a| a.http_headers = vec![bad.into()])
+                .headers()
+                .unwrap_err();
+            assert!(err.0.contains("BUILDKITE_HTTP_HEADERS"), "{bad}: {err}");
+            assert!(!err.0.contains("Bearer x"), "{err}");
+        }
+    }
+
+    #[test]
+    fn selection_rejects_unknown_names_listing_valid_ones() {
+        let registry = Registry::new();
+        let err = args(|a| a.enabled_toolsets = vec!["builds".into(), "nope".into()])
+            .selection(&registry)
+            .unwrap_err();
+        assert!(
+            err.0.contains("nope") && err.0.contains("pipelines"),
+            "{err}"
+        );
+        let err = args(|a| a.tools = vec!["get_bild".into()])
+            .selection(&registry)
+            .unwrap_err();
+        assert!(
+            err.0.contains("get_bild") && err.0.contains("get_build"),
+            "{err}"
+        );
+        let ok = args(|a| {
+            a.enabled_toolsets = vec!["builds".into(), " logs ".into()];
+            a.read_only = true;
+        })
+        .selection(&registry)
+        .unwrap();
+        assert!(ok.read_only);
+        assert_eq!(ok.toolsets.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn token_sources_are_exclusive() {
+        let registry = Registry::new();
+        let both = args(|a| {
+            a.api_token = Some("bkua_x".into());
+            a.api_token_from_1password = Some("op://v/i/f".into());
+        });
+        let err = both
+            .resolve(&registry, TokenSource::Fixed)
+            .await
+            .unwrap_err();
+        assert!(err.0.contains("not both"), "{err}");
+        let fixed = args(|a| a.api_token = Some("bkua_secret".into()));
+        let err = fixed
+            .resolve(&registry, TokenSource::PerRequest)
+            .await
+            .unwrap_err();
+        assert!(
+            err.0.contains("passed through") && !err.0.contains("bkua_secret"),
+            "{err}"
+        );
+        let none = ServerArgs::default()
+            .resolve(&registry, TokenSource::Fixed)
+            .await
+            .unwrap();
+        assert!(none.token.is_none());
+        let bad = args(|a| a.api_token = Some("has space".into()));
+        let err = bad
+            .resolve(&registry, TokenSource::Fixed)
+            .await
+            .unwrap_err();
+        assert!(!err.0.contains("has space"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn limits_and_cache_are_checked() {
+        let registry = Registry::new();
+        let err = args(|a| a.response_budget = 100)
+            .resolve(&registry, TokenSource::Fixed)
+            .await
+            .unwrap_err();
+        assert!(err.0.contains("BK_MCP_RESPONSE_BUDGET"), "{err}");
+        let err = args(|a| a.cache_url = Some("s3://bucket/x".into()))
+            .resolve(&registry, TokenSource::Fixed)
+            .await
+            .unwrap_err();
+        assert!(err.0.contains("s3://"), "{err}");
+        let s = args(|a| {
+            a.cache_url = Some("file:///tmp/bk-cache".into());
+            a.max_log_bytes = Some(0);
+            a.no_redact = true;
+        })
+        .resolve(&registry, TokenSource::Fixed)
+        .await
+        .unwrap();
+        assert_eq!(s.cache_dir, PathBuf::from("/tmp/bk-cache"));
+        assert_eq!(s.max_log_bytes, u64::MAX);
+        assert!(!s.limits.redact_secrets);
+    }
+}

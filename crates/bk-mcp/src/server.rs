@@ -1,0 +1,424 @@
+//! The rmcp [`ServerHandler`] over the bk-tools registry.
+//!
+//! One [`Core`] (registry, operator selection, API client, log engine,
+//! limits) is built at startup and shared by every request. The tool list
+//! is converted to rmcp's types once; a request only filters it. A transport
+//! that serves many callers (HTTP) narrows each request with a
+//! [`RequestScope`] in the request's extensions; without one (stdio) the
+//! operator's selection and client apply.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use bk_tools::{Registry, Selection, Tool, ToolContext, ToolError, Toolset};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, GetPromptRequestParams,
+    GetPromptResponse, GetPromptResult, Implementation, InitializeRequestParams, InitializeResult,
+    ListPromptsResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams, Prompt,
+    PromptMessage, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource,
+    ResourceContents, Role, ServerCapabilities, ServerConfig, ToolAnnotations,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
+
+use crate::config::{ConfigError, Settings};
+use crate::progress::ProgressForwarder;
+
+/// The server's name in `initialize`.
+pub const SERVER_NAME: &str = "bk-mcp";
+
+/// What every request shares: built once at startup.
+pub struct Core {
+    registry: Registry,
+    selection: Selection,
+    client: buildkite_api::Client,
+    logs: Arc<bk_logs::Engine>,
+    limits: bk_tools::Limits,
+    /// Every tool of the registry as rmcp sees it, in registry order.
+    listed: Vec<(Arc<dyn Tool>, rmcp::model::Tool)>,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core")
+            .field("selection", &self.selection)
+            .field("client", &self.client)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Core {
+    /// Builds the client, the log cache and the tool list from settings.
+    pub fn new(settings: Settings) -> Result<Self, ConfigError> {
+        let mut builder = buildkite_api::Client::builder()
+            .base_url(&settings.base_url)
+            .user_agent(format!(
+                "{SERVER_NAME}/{} ({}; {})",
+                env!("CARGO_PKG_VERSION"),
+                std::env::consts::OS,
+                std::env::consts::ARCH
+            ));
+        if let Some(token) = &settings.token {
+            builder = builder.token(token.expose_secret());
+        }
+        for (name, value) in &settings.headers {
+            builder = builder.header(name, value);
+        }
+        let client = builder
+            .build()
+            .map_err(|e| ConfigError::new(format!("--base-url / BUILDKITE_BASE_URL: {e}")))?;
+        let cache =
+            bk_logs::LogCache::new(&settings.cache_dir, settings.cache_max_bytes).map_err(|e| {
+                ConfigError::new(format!(
+                    "--cache-url / BKLOG_CACHE_URL: cannot use {}: {e}",
+                    settings.cache_dir.display()
+                ))
+            })?;
+        let logs = Arc::new(bk_logs::Engine::new(
+            cache,
+            bk_logs::EngineOptions {
+                max_log_bytes: settings.max_log_bytes,
+                ..bk_logs::EngineOptions::default()
+            },
+        ));
+        Ok(Core::from_parts(
+            Registry::new(),
+            settings.selection,
+            client,
+            logs,
+            settings.limits,
+        ))
+    }
+
+    /// A core from ready-made parts (for embedding and tests).
+    pub fn from_parts(
+        registry: Registry,
+        selection: Selection,
+        client: buildkite_api::Client,
+        logs: Arc<bk_logs::Engine>,
+        limits: bk_tools::Limits,
+    ) -> Self {
+        let listed = registry
+            .all_tools()
+            .iter()
+            .map(|tool| (Arc::clone(tool), to_rmcp_tool(tool.as_ref())))
+            .collect();
+        Core {
+            registry,
+            selection,
+            client,
+            logs,
+            limits,
+            listed,
+        }
+    }
+
+    /// The operator's selection.
+    pub fn selection(&self) -> &Selection {
+        &self.selection
+    }
+
+    /// The registry.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The operator's API client (with the fixed token, if any).
+    pub fn client(&self) -> &buildkite_api::Client {
+        &self.client
+    }
+
+    /// The log engine.
+    pub fn logs(&self) -> &Arc<bk_logs::Engine> {
+        &self.logs
+    }
+}
+
+/// Converts a bk-tools tool to its rmcp description.
+fn to_rmcp_tool(tool: &dyn Tool) -> rmcp::model::Tool {
+    let meta = tool.meta();
+    let annotations = meta.annotations();
+    let schema = match tool.input_schema() {
+        serde_json::Value::Object(map) => map.clone(),
+        _ => serde_json::Map::new(),
+    };
+    rmcp::model::Tool::new(meta.name, meta.description, Arc::new(schema))
+        .with_title(meta.title)
+        .with_annotations(
+            ToolAnnotations::with_title(annotations.title)
+                .read_only(annotations.read_only_hint)
+                .destructive(annotations.destructive_hint)
+                .idempotent(annotations.idempotent_hint)
+                .open_world(annotations.open_world_hint),
+        )
+}
+
+/// How one request is narrowed, set by the transport in the HTTP request's
+/// extensions. Absent (stdio), the operator's selection and client apply.
+#[derive(Debug, Clone)]
+pub struct RequestScope {
+    /// The selection for this request: already narrowed, never wider than
+    /// the operator's.
+    pub selection: Selection,
+    /// The client acting with this caller's credentials, if the caller
+    /// brought its own (passthrough).
+    pub client: Option<buildkite_api::Client>,
+}
+
+/// Set when a call of this request was refused with HTTP 401 by Buildkite,
+/// so the HTTP transport can answer 401 itself.
+#[derive(Debug, Clone, Default)]
+pub struct UnauthorizedFlag(Arc<AtomicBool>);
+
+impl UnauthorizedFlag {
+    /// A fresh, unset flag.
+    pub fn new() -> Self {
+        UnauthorizedFlag::default()
+    }
+
+    /// Whether a call was refused with 401.
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn set(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
+/// The MCP server: cheap to clone (one `Arc`), so a transport may make one
+/// per request.
+#[derive(Debug, Clone)]
+pub struct McpServer {
+    core: Arc<Core>,
+}
+
+impl McpServer {
+    /// A server over a core.
+    pub fn new(core: Arc<Core>) -> Self {
+        McpServer { core }
+    }
+
+    /// The shared core.
+    pub fn core(&self) -> &Arc<Core> {
+        &self.core
+    }
+
+    fn http_parts(ctx: &RequestContext<RoleServer>) -> Option<&http::request::Parts> {
+        ctx.extensions.get::<http::request::Parts>()
+    }
+
+    /// The selection and client for a request.
+    fn scope(&self, ctx: &RequestContext<RoleServer>) -> (Selection, buildkite_api::Client) {
+        match Self::http_parts(ctx).and_then(|p| p.extensions.get::<RequestScope>()) {
+            Some(scope) => (
+                scope.selection.clone(),
+                scope
+                    .client
+                    .clone()
+                    .unwrap_or_else(|| self.core.client.clone()),
+            ),
+            None => (self.core.selection.clone(), self.core.client.clone()),
+        }
+    }
+
+    fn server_info(&self, selection: &Selection) -> ServerConfig {
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_prompts()
+                .enable_resources()
+                .build(),
+        )
+        .with_server_info(
+            Implementation::new(SERVER_NAME, env!("CARGO_PKG_VERSION"))
+                .with_title("Buildkite MCP server"),
+        )
+        .with_instructions(self.core.registry.instructions(selection))
+    }
+}
+
+/// The error text for a call made without any token.
+fn no_token_message() -> String {
+    ToolError::NoToken.to_string()
+}
+
+impl ServerHandler for McpServer {
+    fn get_info(&self) -> ServerConfig {
+        self.server_info(&self.core.selection)
+    }
+
+    async fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, McpError> {
+        context.peer.set_peer_info(request.clone());
+        let mut result = self.negotiate_initialize(&request)?;
+        // The instructions name only the tools this caller can use.
+        let (selection, _) = self.scope(&context);
+        result.instructions = Some(self.core.registry.instructions(&selection));
+        Ok(result)
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        let (selection, _) = self.scope(&context);
+        let tools = self
+            .core
+            .listed
+            .iter()
+            .filter(|(tool, _)| selection.includes(tool.as_ref()))
+            .map(|(_, listed)| listed.clone())
+            .collect();
+        Ok(ListToolsResult::with_all_items(tools))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let name = request.name.as_ref();
+        let (selection, client) = self.scope(&context);
+        let Some(tool) = self.core.registry.get(name) else {
+            return Err(McpError::invalid_params(
+                format!("unknown tool {name:?}: call tools/list for the tools this server offers"),
+                None,
+            ));
+        };
+        if !selection.includes(tool.as_ref()) {
+            let why = if selection.read_only && tool.meta().access != bk_tools::Access::Read {
+                "it changes things and this server (or this request) is read-only"
+            } else {
+                "its toolset or name is not enabled on this server (or for this request)"
+            };
+            return Err(McpError::invalid_params(
+                format!(
+                    "tool {name:?} is not available: {why}; call tools/list for the tools you can use"
+                ),
+                None,
+            ));
+        }
+        let needs_api = tool.meta().toolset != Toolset::Skills;
+        if needs_api && !client.has_token() {
+            tracing::warn!(tool = name, "tool call without an API token");
+            return Ok(CallToolResult::error(vec![ContentBlock::text(no_token_message())]).into());
+        }
+
+        let started = Instant::now();
+        let forwarder = ProgressForwarder::for_request(&context);
+        let tool_ctx = ToolContext {
+            client,
+            logs: Arc::clone(&self.core.logs),
+            limits: self.core.limits,
+            progress: forwarder.as_ref().map(|f| f.sink()),
+            cancel: context.ct.child_token(),
+        };
+        let arguments = serde_json::Value::Object(request.arguments.unwrap_or_default());
+        let call = self
+            .core
+            .registry
+            .call(&selection, &tool_ctx, name, arguments);
+        let result = match forwarder {
+            Some(forwarder) => forwarder.drive(call).await,
+            None => call.await,
+        };
+
+        if result.unauthorized {
+            tracing::warn!(tool = name, "Buildkite refused the API token (HTTP 401)");
+            if let Some(flag) =
+                Self::http_parts(&context).and_then(|p| p.extensions.get::<UnauthorizedFlag>())
+            {
+                flag.set();
+            }
+        }
+        tracing::debug!(
+            tool = name,
+            is_error = result.is_error,
+            bytes = result.text.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "tool call finished"
+        );
+        let content = vec![ContentBlock::text(result.text)];
+        Ok(if result.is_error {
+            CallToolResult::error(content)
+        } else {
+            CallToolResult::success(content)
+        }
+        .into())
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, McpError> {
+        let prompts = bk_tools::PROMPTS
+            .iter()
+            .map(|p| Prompt::new(p.name, Some(p.description), None))
+            .collect();
+        Ok(ListPromptsResult::with_all_items(prompts))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, McpError> {
+        let Some(prompt) = bk_tools::PROMPTS.iter().find(|p| p.name == request.name) else {
+            let names: Vec<_> = bk_tools::PROMPTS.iter().map(|p| p.name).collect();
+            return Err(McpError::invalid_params(
+                format!(
+                    "unknown prompt {:?}; prompts: {}",
+                    request.name,
+                    names.join(", ")
+                ),
+                None,
+            ));
+        };
+        Ok(
+            GetPromptResult::new(vec![PromptMessage::new_text(Role::User, prompt.text)])
+                .with_description(prompt.description)
+                .into(),
+        )
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        let resources = bk_tools::RESOURCES
+            .iter()
+            .map(|r| {
+                Resource::new(r.uri, r.name)
+                    .with_description(r.description)
+                    .with_mime_type(r.mime_type)
+            })
+            .collect();
+        Ok(ListResourcesResult::with_all_items(resources))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        let Some(resource) = bk_tools::RESOURCES.iter().find(|r| r.uri == request.uri) else {
+            return Err(McpError::resource_not_found(
+                format!("no resource {:?}; call resources/list", request.uri),
+                None,
+            ));
+        };
+        Ok(ReadResourceResult::new(vec![
+            ResourceContents::text(resource.text, resource.uri).with_mime_type(resource.mime_type),
+        ])
+        .into())
+    }
+}
