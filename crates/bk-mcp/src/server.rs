@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bk_tools::{Registry, Selection, Tool, ToolContext, ToolError, Toolset};
 use rmcp::model::{
@@ -37,6 +37,8 @@ pub struct Core {
     limits: bk_tools::Limits,
     /// Every tool of the registry as rmcp sees it, in registry order.
     listed: Vec<(Arc<dyn Tool>, rmcp::model::Tool)>,
+    /// Longest a tool call may run, if bounded.
+    call_timeout: Option<Duration>,
 }
 
 impl std::fmt::Debug for Core {
@@ -112,7 +114,15 @@ impl Core {
             logs,
             limits,
             listed,
+            call_timeout: None,
         }
+    }
+
+    /// Bounds every tool call: past `timeout` it is cancelled and answers
+    /// an error saying so.
+    pub fn with_call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = Some(timeout);
+        self
     }
 
     /// The operator's selection.
@@ -240,6 +250,18 @@ impl McpServer {
     }
 }
 
+/// The result of a call cut off by the server's time limit.
+fn timed_out(limit: Duration) -> bk_tools::CallResult {
+    bk_tools::CallResult {
+        text: format!(
+            "the call did not finish within {} s, the server's time limit per call, and was stopped; ask for less (a smaller page, a narrower search) or retry",
+            limit.as_secs()
+        ),
+        is_error: true,
+        unauthorized: false,
+    }
+}
+
 /// The error text for a call made without any token.
 fn no_token_message() -> String {
     ToolError::NoToken.to_string()
@@ -321,10 +343,20 @@ impl ServerHandler for McpServer {
             cancel: context.ct.child_token(),
         };
         let arguments = serde_json::Value::Object(request.arguments.unwrap_or_default());
-        let call = self
-            .core
-            .registry
-            .call(&selection, &tool_ctx, name, arguments);
+        let cancel = tool_ctx.cancel.clone();
+        let call = async {
+            let call = self
+                .core
+                .registry
+                .call(&selection, &tool_ctx, name, arguments);
+            match self.core.call_timeout {
+                Some(limit) => tokio::time::timeout(limit, call).await.unwrap_or_else(|_| {
+                    cancel.cancel();
+                    timed_out(limit)
+                }),
+                None => call.await,
+            }
+        };
         let result = match forwarder {
             Some(forwarder) => forwarder.drive(call).await,
             None => call.await,

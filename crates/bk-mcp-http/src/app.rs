@@ -1,0 +1,191 @@
+//! The HTTP application: MCP routes behind the request policy, health and
+//! readiness, and the 401 mapping.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use bk_mcp::{Core, McpServer, UnauthorizedFlag};
+use http::{StatusCode, header};
+use rmcp::transport::StreamableHttpService;
+use rmcp::transport::streamable_http_server::StreamableHttpServerConfig;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
+use tokio_util::sync::CancellationToken;
+
+use crate::policy::{Passthrough, Refusal, scope_for};
+
+/// The challenge sent with every 401.
+pub const WWW_AUTHENTICATE: &str = r#"Bearer realm="buildkite""#;
+
+/// How the HTTP side is set up.
+#[derive(Debug, Clone)]
+pub struct AppOptions {
+    /// Keep sessions (`Mcp-Session-Id`) instead of serving each POST alone.
+    pub stateful: bool,
+    /// `Host` values accepted (empty: any).
+    pub allowed_hosts: Vec<String>,
+    /// `Origin` values accepted from browsers (empty: any).
+    pub allowed_origins: Vec<String>,
+    /// Largest request body, in bytes (413 above).
+    pub max_body_bytes: usize,
+    /// Headers passed through to Buildkite.
+    pub passthrough: Passthrough,
+}
+
+/// State the middleware and probes share.
+#[derive(Debug)]
+pub struct AppState {
+    core: Arc<Core>,
+    passthrough: Passthrough,
+    /// Set when shutdown starts: `/ready` answers 503.
+    draining: AtomicBool,
+}
+
+impl AppState {
+    /// Marks the server as shutting down.
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::Release);
+    }
+}
+
+/// Builds the router. `shutdown` ends SSE streams and sessions when
+/// cancelled (after the grace period).
+pub fn router(
+    core: Arc<Core>,
+    options: &AppOptions,
+    shutdown: CancellationToken,
+) -> (Router, Arc<AppState>) {
+    let mut config = StreamableHttpServerConfig::default()
+        .with_legacy_session_mode(options.stateful)
+        .with_json_response(!options.stateful)
+        .with_max_request_body_bytes(options.max_body_bytes)
+        .with_cancellation_token(shutdown);
+    config = if options.allowed_hosts.is_empty() {
+        config.disable_allowed_hosts()
+    } else {
+        config.with_allowed_hosts(options.allowed_hosts.clone())
+    };
+    config = if options.allowed_origins.is_empty() {
+        config.disable_allowed_origins()
+    } else {
+        config
+            .with_allowed_origins(options.allowed_origins.clone())
+            .enforce_origin_validation()
+    };
+    let server = McpServer::new(Arc::clone(&core));
+    let factory = move || Ok(server.clone());
+    let mcp = if options.stateful {
+        Router::new().fallback_service(StreamableHttpService::new(
+            factory,
+            Arc::new(LocalSessionManager::default()),
+            config,
+        ))
+    } else {
+        Router::new().fallback_service(StreamableHttpService::new(
+            factory,
+            Arc::new(NeverSessionManager::default()),
+            config,
+        ))
+    };
+    let state = Arc::new(AppState {
+        core,
+        passthrough: options.passthrough.clone(),
+        draining: AtomicBool::new(false),
+    });
+    let mcp = mcp.layer(middleware::from_fn_with_state(
+        Arc::clone(&state),
+        request_policy,
+    ));
+    let router = Router::new()
+        .route("/health", any(health))
+        .route("/ready", any(ready))
+        .route_service("/mcp", mcp.clone())
+        .route_service("/mcp/", mcp.clone())
+        .route_service("/mcp/{*rest}", mcp)
+        .with_state(Arc::clone(&state));
+    (router, state)
+}
+
+/// Applies the request policy: refuses bad or widening selections and
+/// missing credentials, attaches the request's scope, and turns a refused
+/// token into HTTP 401.
+async fn request_policy(
+    State(state): State<Arc<AppState>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let scope = scope_for(
+        state.core.selection(),
+        &state.passthrough,
+        state.core.client(),
+        request.uri().path(),
+        request.headers(),
+    );
+    let scope = match scope {
+        Ok(scope) => scope,
+        Err(refusal) => return refusal_response(refusal),
+    };
+    let flag = UnauthorizedFlag::new();
+    request.extensions_mut().insert(scope);
+    request.extensions_mut().insert(flag.clone());
+    let response = next.run(request).await;
+    // A JSON answer is complete by now, so a refused token can still become
+    // a real 401. (Once progress has streamed, the status is sent; the
+    // error result in the stream says the same.)
+    if flag.is_set() {
+        return unauthorized(
+            "Buildkite refused the API token (HTTP 401): check that it is valid, not expired or revoked",
+        );
+    }
+    response
+}
+
+fn refusal_response(refusal: Refusal) -> Response {
+    match refusal {
+        Refusal::BadRequest(message) => (StatusCode::BAD_REQUEST, message).into_response(),
+        Refusal::Forbidden(message) => (StatusCode::FORBIDDEN, message).into_response(),
+        Refusal::Unauthorized(message) => unauthorized(&message),
+        Refusal::NotFound => (
+            StatusCode::NOT_FOUND,
+            "not found: MCP is served at /mcp, /mcp/readonly, /mcp/x/{toolsets} and /mcp/x/{toolsets}/readonly",
+        )
+            .into_response(),
+    }
+}
+
+fn unauthorized(message: &str) -> Response {
+    let mut response = Response::new(Body::from(message.to_owned()));
+    *response.status_mut() = StatusCode::UNAUTHORIZED;
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        http::HeaderValue::from_static(WWW_AUTHENTICATE),
+    );
+    response
+}
+
+/// Liveness: the process answers.
+async fn health() -> &'static str {
+    "ok"
+}
+
+/// Readiness: not shutting down, and the log cache is usable.
+async fn ready(State(state): State<Arc<AppState>>) -> Response {
+    if state.draining.load(Ordering::Acquire) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
+    }
+    let dir = state.core.logs().cache().dir().to_owned();
+    match tokio::fs::metadata(&dir).await {
+        Ok(meta) if meta.is_dir() => "ready".into_response(),
+        _ => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the log cache directory {} is missing", dir.display()),
+        )
+            .into_response(),
+    }
+}
