@@ -5,7 +5,13 @@
 //!   generated job log (see `loggen`).
 //! - `bench-logs [--size 100MiB]`: generates a log and runs the log-engine
 //!   benchmark on it, in release mode, with ripgrep as the reference.
+//! - `conformance`: the official MCP conformance suite against
+//!   `bk-mcp-http`, and the official Python MCP client over both transports.
+//! - `bench-mcp`: the MCP frontends' benchmark (cold start, HTTP throughput
+//!   and latency, memory, soak), against a local zero-latency fake API.
 
+mod bench_mcp;
+mod conformance;
 mod loggen;
 
 use std::path::{Path, PathBuf};
@@ -60,6 +66,8 @@ fn main() -> ExitCode {
         Some("ci") => return run_all(CI_STEPS),
         Some("gen-log") => gen_log(&args[1..]),
         Some("bench-logs") => bench_logs(&args[1..]),
+        Some("conformance") => conformance::run(&args[1..]),
+        Some("bench-mcp") => bench_mcp::run(&args[1..]),
         _ => Err(USAGE.to_owned()),
     };
     match result {
@@ -76,7 +84,9 @@ const USAGE: &str = "usage: cargo xtask <task>
 tasks:
   ci                                   format, clippy, tests, docs and packaging checks
   gen-log <path> [--size N] [--seed N] write a generated job log (size like 100MiB, 1GiB)
-  bench-logs [--size N]                benchmark the log engine (release build, needs rg)";
+  bench-logs [--size N]                benchmark the log engine (release build, needs rg)
+  conformance                          MCP conformance suite and Python client against the binaries
+  bench-mcp                            benchmark the MCP frontends (release build)";
 
 /// Reads `--name value` from `args`.
 fn option<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
