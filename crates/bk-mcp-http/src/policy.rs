@@ -233,7 +233,8 @@ fn read_headers(headers: &HeaderMap, asked: &mut Asked) -> Result<(), Refusal> {
         let list = value.to_str().map_err(|_| {
             Refusal::BadRequest("X-Buildkite-Toolsets is not readable text".to_owned())
         })?;
-        if !list.trim().is_empty() {
+        // An empty list (`""`, `" , "`) asks for nothing, as if absent.
+        if list.split(',').any(|name| !name.trim().is_empty()) {
             ask_toolsets(asked, list, "X-Buildkite-Toolsets")?;
         }
     }

@@ -69,8 +69,9 @@ mod tests {
 
     fn fake_op(dir: &std::path::Path, script: &str) -> String {
         let path = dir.join("op");
-        std::fs::write(&path, format!("#!/bin/sh\n{script}\n")).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(&path, format!("#!/bin/sh\n{script}\n")).expect("write fake op");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+            .expect("chmod fake op");
         path.to_string_lossy().into_owned()
     }
 
