@@ -17,7 +17,6 @@ use bk_mcp::cli;
 use bk_mcp::commands::{Command, Endpoint};
 use bk_mcp::{ConfigError, Core, ServerArgs, TokenSource};
 use clap::Parser;
-use clap::builder::BoolishValueParser;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::AppOptions;
@@ -71,8 +70,9 @@ struct HttpArgs {
     #[arg(
         long,
         env = "BK_MCP_STATEFUL",
-        value_parser = BoolishValueParser::new(),
+        value_parser = bk_mcp::config::parse_switch,
         num_args = 0..=1,
+        require_equals = true,
         default_value = "false",
         default_missing_value = "true",
         global = true

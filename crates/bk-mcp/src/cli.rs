@@ -2,6 +2,7 @@
 //! (bad input is one line and exit status 2, never a panic trace), set up
 //! logging, and run a shared subcommand.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -58,7 +59,11 @@ pub async fn run_command(
 ) -> ExitCode {
     match commands::run(command, args, endpoint).await {
         Ok(outcome) => {
-            print!("{}", outcome.stdout);
+            // A closed stdout (e.g. `| head`) is not an error worth a panic.
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout
+                .write_all(outcome.stdout.as_bytes())
+                .and_then(|()| stdout.flush());
             if let Command::Config { client } = command {
                 eprintln!("# put this in {}", commands::config_location(*client));
             }

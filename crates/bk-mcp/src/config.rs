@@ -12,7 +12,7 @@ use std::time::Duration;
 use bk_tools::{Limits, Registry, Selection, parse_toolsets};
 use buildkite_api::ApiToken;
 use buildkite_api::DEFAULT_BASE_URL;
-use clap::builder::BoolishValueParser;
+use clap::builder::FalseyValueParser;
 
 use crate::onepassword;
 
@@ -80,8 +80,9 @@ pub struct ServerArgs {
     #[arg(
         long,
         env = "BUILDKITE_READ_ONLY",
-        value_parser = BoolishValueParser::new(),
+        value_parser = parse_switch,
         num_args = 0..=1,
+        require_equals = true,
         default_value = "false",
         default_missing_value = "true",
         global = true
@@ -117,8 +118,9 @@ pub struct ServerArgs {
     #[arg(
         long,
         env = "BK_MCP_NO_REDACT",
-        value_parser = BoolishValueParser::new(),
+        value_parser = parse_switch,
         num_args = 0..=1,
+        require_equals = true,
         default_value = "false",
         default_missing_value = "true",
         global = true
@@ -135,12 +137,14 @@ pub struct ServerArgs {
     )]
     pub http_headers: Vec<String>,
 
-    /// Log at debug level.
+    /// Log at debug level. (`DEBUG` is also used by other tools, so any value
+    /// but a false one (`0`, `false`, `no`, `off`) turns it on rather than failing.)
     #[arg(
         long,
         env = "DEBUG",
-        value_parser = BoolishValueParser::new(),
+        value_parser = FalseyValueParser::new(),
         num_args = 0..=1,
+        require_equals = true,
         default_value = "false",
         default_missing_value = "true",
         global = true
@@ -340,6 +344,16 @@ impl ServerArgs {
     }
 }
 
+/// Parses an on/off setting: `true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`
+/// (any case). An empty value (a variable set to nothing) means off.
+pub fn parse_switch(value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "" | "false" | "0" | "no" | "off" | "n" | "f" => Ok(false),
+        "true" | "1" | "yes" | "on" | "y" | "t" => Ok(true),
+        other => Err(format!("{other:?} is not true or false")),
+    }
+}
+
 /// Time allowed for the `op` CLI to answer.
 pub const ONEPASSWORD_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -400,6 +414,37 @@ mod tests {
         let mut a = ServerArgs::default();
         f(&mut a);
         a
+    }
+
+    #[derive(Debug, clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: ServerArgs,
+        rest: Vec<String>,
+    }
+
+    #[test]
+    fn switches_take_a_value_only_with_equals() {
+        use clap::Parser;
+        let cli = Cli::try_parse_from(["x", "--read-only", "stdio"]).unwrap();
+        assert!(cli.args.read_only);
+        assert_eq!(cli.rest, ["stdio"]);
+        let cli = Cli::try_parse_from(["x", "--read-only=off", "--no-redact=1"]).unwrap();
+        assert!(!cli.args.read_only && cli.args.no_redact);
+        assert!(Cli::try_parse_from(["x", "--read-only=maybe"]).is_err());
+        let cli = Cli::try_parse_from(["x", "--enabled-toolsets", "builds,logs"]).unwrap();
+        assert_eq!(cli.args.enabled_toolsets, ["builds", "logs"]);
+    }
+
+    #[test]
+    fn switch_values() {
+        for on in ["true", "TRUE", "1", "yes", "on"] {
+            assert_eq!(parse_switch(on), Ok(true), "{on}");
+        }
+        for off in ["", " ", "false", "0", "no", "Off"] {
+            assert_eq!(parse_switch(off), Ok(false), "{off}");
+        }
+        assert!(parse_switch("maybe").unwrap_err().contains("maybe"));
     }
 
     #[test]
