@@ -28,6 +28,7 @@
 
 mod cache;
 mod checked;
+pub mod digest;
 mod engine;
 mod entry;
 mod error;

@@ -642,3 +642,72 @@ fn two_processes_ingest_the_same_job_at_once() {
         .collect();
     assert!(leftovers.is_empty(), "temporary files left behind");
 }
+
+#[test]
+fn digest_centres_on_the_last_specific_error_and_folds_progress() {
+    let (_dir, cache) = cache();
+    let mut log = String::new();
+    for i in 0..500 {
+        writeln!(
+            log,
+            "\x1b_bk;t={}\x07compiling crate {i}",
+            1_700_000_000_000u64 + i
+        )
+        .unwrap();
+    }
+    for pct in [10, 40, 80, 100] {
+        write!(log, "\rDownloading artifacts {pct}%").unwrap();
+    }
+    log.push('\n');
+    for i in 0..5 {
+        writeln!(log, "Retrying in {i}s").unwrap();
+    }
+    log.push_str("test result: ok. 12 passed; 0 failed\n");
+    log.push_str("\x1b[31merror[E0425]\x1b[0m: cannot find value `x` in this scope\n");
+    log.push_str("  --> src/main.rs:4:5\n");
+    for i in 0..40 {
+        writeln!(log, "note {i}").unwrap();
+    }
+    log.push_str("🚨 Error: The command exited with status 101\n");
+    log.push_str("^^^ +++\n");
+    let file = ingest(&cache, "digest", log.as_bytes());
+    let digest = file
+        .digest(&bk_logs::digest::DigestOptions::default())
+        .unwrap();
+    assert_eq!(
+        digest.error_line.as_deref(),
+        Some("error[E0425]: cannot find value `x` in this scope")
+    );
+    let error_row = digest.error_row.unwrap();
+    assert_eq!(error_row, 507);
+    // The window: a gap for the start, the folded compile lines, the
+    // progress line's final frame, the retries folded, the error.
+    let lines = &digest.lines;
+    assert_eq!(lines[0].c, bk_logs::digest::GAP);
+    assert!(lines.iter().any(|l| l.c == "Downloading artifacts 100%"));
+    let retries = lines.iter().find(|l| l.c.starts_with("Retrying")).unwrap();
+    assert_eq!(retries.repeat, 5);
+    let compiles = lines.iter().find(|l| l.c.starts_with("compiling")).unwrap();
+    assert!(compiles.repeat > 1, "{compiles:?}");
+    // The end of the log is kept after a gap.
+    assert_eq!(lines.last().unwrap().c, "^^^ +++");
+    assert!(lines.iter().any(|l| l.c.starts_with("🚨 Error")));
+    let shown: u64 = lines.iter().map(|l| l.repeat).sum();
+    assert_eq!(
+        shown,
+        file.row_count(),
+        "every row is shown, folded or in a gap"
+    );
+    // A log without errors digests to its end.
+    let clean = ingest(&cache, "clean", b"step 1\nstep 2\nall good: 0 failed\n");
+    let digest = clean.digest(&Default::default()).unwrap();
+    assert_eq!(digest.error_row, None);
+    let texts: Vec<_> = digest
+        .lines
+        .iter()
+        .map(|l| (l.c.as_str(), l.repeat))
+        .collect();
+    assert_eq!(texts, [("step 2", 2), ("all good: 0 failed", 1)]);
+    let empty = ingest(&cache, "empty", b"");
+    assert!(empty.digest(&Default::default()).unwrap().lines.is_empty());
+}

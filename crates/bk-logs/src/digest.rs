@@ -1,0 +1,506 @@
+//! Digests: the part of a log that explains a failure, compacted.
+//!
+//! The parser has already removed ANSI codes and collapsed `\r` progress
+//! redraws. A digest then:
+//! - picks a window around the **last error line** (an error, failure,
+//!   panic, exception or non-zero exit), not just the last N rows, skipping
+//!   benign look-alikes such as `0 failed` and preferring a specific error
+//!   to the agent's generic "command exited with status 1";
+//! - folds runs of repeated lines, including lines that differ only in their
+//!   numbers (progress counters), into one line with a count;
+//! - keeps the log's last rows (the exit status) after a gap marker.
+//!
+//! [`normalize`] makes error lines comparable across builds (timestamps,
+//! ids, durations and temp paths replaced), for telling new errors from old.
+
+use std::sync::OnceLock;
+
+use regex::Regex;
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::query::{LogFile, LogRow, SearchQuery};
+
+/// The pattern a candidate error line must match (case-insensitive).
+pub const ERROR_PATTERN: &str = r"(?i)\b(error|errors|failed|failure|failures|fatal|panic|panicked|exception|traceback|segmentation fault|timed out|timeout|killed|aborted|cannot|could not|unable to|not found|denied)\b|exit(ed)?( with)? (status|code) [1-9]|^[ \t]*E[ \t]{2,}|(?-i:\bFAIL(ED)?\b)|\berror\[E\d+\]|\bERR!";
+
+/// How much a digest shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DigestOptions {
+    /// Rows of context before the error line.
+    pub before: usize,
+    /// Rows of context after the error line.
+    pub after: usize,
+    /// Last rows of the log always shown (the exit status).
+    pub tail: usize,
+    /// Most lines in the digest after folding.
+    pub max_lines: usize,
+    /// How far back (in matching rows) to look for a specific error.
+    pub max_candidates: usize,
+}
+
+impl Default for DigestOptions {
+    fn default() -> Self {
+        DigestOptions {
+            before: 30,
+            after: 10,
+            tail: 5,
+            max_lines: 60,
+            max_candidates: 400,
+        }
+    }
+}
+
+/// One line of a digest: a row, or a run of similar rows folded into one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DigestLine {
+    /// Row number of the first row of the run.
+    pub rn: u64,
+    /// Timestamp of the last row of the run, ms since the epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ts: Option<i64>,
+    /// Text of the last row of the run (the final state of a counter).
+    pub c: String,
+    /// How many rows the line stands for, when more than one.
+    #[serde(rename = "x", skip_serializing_if = "is_one")]
+    pub repeat: u64,
+}
+
+fn is_one(n: &u64) -> bool {
+    *n == 1
+}
+
+/// A digest of a log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Digest {
+    /// The lines, in row order. A line with `c == "…"` and `x` marks a gap
+    /// of `x` rows left out.
+    pub lines: Vec<DigestLine>,
+    /// The row of the error the window is centred on, if one was found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_row: Option<u64>,
+    /// The error line itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_line: Option<String>,
+    /// Rows in the log.
+    pub total_rows: u64,
+}
+
+/// The marker text of a gap line.
+pub const GAP: &str = "…";
+
+fn error_regex() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(ERROR_PATTERN).expect("ERROR_PATTERN is valid"))
+}
+
+/// Lines that look like errors but report success (`0 failed`,
+/// `errors: 0`, `--fail-fast`, `no errors`).
+fn benign_regex() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"(?i)\b(0|no|zero) (errors?|failures?|failed|tests? failed)\b|\b(errors?|failures?|failed)[=:]\s*0\b|--fail|\bfailed=0|ignore-errors|if-no-files-found:\s*error|\berror(_|-)?(log|level|handler|reporting)\b|\bon[-_]?failure\b")
+            .expect("benign pattern is valid")
+    })
+}
+
+/// The agent's generic lines about the command's exit, which are true but
+/// say nothing about why.
+fn generic_regex() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"(?i)^\W*(🚨\s*)?(error: )?(the )?(user )?command exited with status \d+|^\W*user command error|^\^\^\^ \+\+\+|^\s*exit status \d+\s*$")
+            .expect("generic pattern is valid")
+    })
+}
+
+/// How strongly a line looks like the cause of a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ErrorKind {
+    /// The agent's generic exit line.
+    Generic,
+    /// A specific error line.
+    Specific,
+}
+
+/// Classifies a line: `None` if it is not an error line.
+pub fn classify(line: &str) -> Option<ErrorKind> {
+    if !error_regex().is_match(line) || benign_regex().is_match(line) {
+        return None;
+    }
+    if generic_regex().is_match(line) {
+        Some(ErrorKind::Generic)
+    } else {
+        Some(ErrorKind::Specific)
+    }
+}
+
+/// Picks the error row among candidates given newest first: the newest
+/// specific error, else the newest generic one.
+pub fn pick_error<'a>(candidates: impl IntoIterator<Item = &'a LogRow>) -> Option<&'a LogRow> {
+    let mut generic = None;
+    for row in candidates {
+        match classify(&row.content) {
+            Some(ErrorKind::Specific) => return Some(row),
+            Some(ErrorKind::Generic) if generic.is_none() => generic = Some(row),
+            _ => {}
+        }
+    }
+    generic
+}
+
+/// The shape of a line for folding: digits and surrounding whitespace
+/// ignored, so `Downloading 3/120` and `Downloading 4/120` fold together.
+fn shape(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut in_digits = false;
+    for ch in line.trim().chars() {
+        if ch.is_ascii_digit() {
+            if !in_digits {
+                out.push('#');
+            }
+            in_digits = true;
+        } else {
+            in_digits = false;
+            out.push(ch);
+        }
+    }
+    out
+}
+
+/// Folds runs of rows with the same shape into one line each, keeping the
+/// last row's text and timestamp. Rows must be in order; a jump in row
+/// numbers ends a run.
+pub fn fold(rows: &[LogRow]) -> Vec<DigestLine> {
+    let mut lines: Vec<DigestLine> = Vec::new();
+    let mut last_shape = String::new();
+    let mut last_row: Option<u64> = None;
+    for row in rows {
+        let row_shape = shape(&row.content);
+        let contiguous = last_row.is_some_and(|r| r + 1 == row.row);
+        match lines.last_mut() {
+            Some(line) if contiguous && row_shape == last_shape => {
+                line.repeat += 1;
+                line.c.clone_from(&row.content);
+                line.ts = row.ts.or(line.ts);
+            }
+            _ => {
+                lines.push(DigestLine {
+                    rn: row.row,
+                    ts: row.ts,
+                    c: row.content.clone(),
+                    repeat: 1,
+                });
+                last_shape = row_shape;
+            }
+        }
+        last_row = Some(row.row);
+    }
+    lines
+}
+
+/// A gap line standing for `rows` rows left out, starting at `rn`.
+fn gap(rn: u64, rows: u64) -> DigestLine {
+    DigestLine {
+        rn,
+        ts: None,
+        c: GAP.to_owned(),
+        repeat: rows,
+    }
+}
+
+/// Builds a digest from the rows of a window and the log's last rows.
+/// `window` and `tail` must each be in row order.
+pub fn digest_rows(
+    window: &[LogRow],
+    tail: &[LogRow],
+    error: Option<&LogRow>,
+    total_rows: u64,
+    max_lines: usize,
+) -> Digest {
+    let mut lines = Vec::new();
+    let first = window.first().map_or(0, |r| r.row);
+    if first > 0 {
+        lines.push(gap(0, first));
+    }
+    lines.extend(fold(window));
+    let window_end = window.last().map_or(0, |r| r.row + 1);
+    let tail: Vec<LogRow> = tail
+        .iter()
+        .filter(|r| r.row >= window_end)
+        .cloned()
+        .collect();
+    if let Some(first_tail) = tail.first() {
+        if first_tail.row > window_end {
+            lines.push(gap(window_end, first_tail.row - window_end));
+        }
+        lines.extend(fold(&tail));
+    }
+    // Over the line limit: keep the error's neighbourhood and the end.
+    if lines.len() > max_lines && max_lines > 1 {
+        let error_index = error
+            .and_then(|e| lines.iter().rposition(|l| l.rn <= e.row && l.c != GAP))
+            .unwrap_or(lines.len() - 1);
+        let keep_before = max_lines * 2 / 3;
+        let start = error_index.saturating_sub(keep_before);
+        let end = (start + max_lines - 1).min(lines.len());
+        let mut kept = Vec::with_capacity(max_lines);
+        if start > 0 {
+            let rn = lines[0].rn;
+            let skipped: u64 = lines[..start].iter().map(|l| l.repeat).sum();
+            kept.push(gap(rn, skipped));
+        }
+        kept.extend(lines[start..end].iter().cloned());
+        if end < lines.len() {
+            let skipped: u64 = lines[end..].iter().map(|l| l.repeat).sum();
+            kept.push(gap(lines[end].rn, skipped));
+        }
+        lines = kept;
+    }
+    Digest {
+        lines,
+        error_row: error.map(|e| e.row),
+        error_line: error.map(|e| e.content.clone()),
+        total_rows,
+    }
+}
+
+impl LogFile {
+    /// The digest of this log: a window around its last error (or its end,
+    /// when no error line is found), folded, with its last rows.
+    pub fn digest(&self, options: &DigestOptions) -> Result<Digest> {
+        let total = self.row_count();
+        if total == 0 {
+            return Ok(digest_rows(&[], &[], None, 0, options.max_lines));
+        }
+        let found = self.search(&SearchQuery {
+            pattern: ERROR_PATTERN.to_owned(),
+            case_sensitive: true,
+            reverse: true,
+            limit: Some(options.max_candidates),
+            ..SearchQuery::default()
+        })?;
+        let error = pick_error(found.hits.iter().map(|h| &h.row)).cloned();
+        let (start, end) = match &error {
+            Some(row) => (
+                row.row.saturating_sub(options.before as u64),
+                (row.row + 1 + options.after as u64).min(total),
+            ),
+            None => (
+                total.saturating_sub((options.before + options.after + 1) as u64),
+                total,
+            ),
+        };
+        let window = self.rows(start..end, false)?;
+        let tail_start = total.saturating_sub(options.tail as u64).max(end);
+        let tail = self.rows(tail_start..total, false)?;
+        Ok(digest_rows(
+            &window,
+            &tail,
+            error.as_ref(),
+            total,
+            options.max_lines,
+        ))
+    }
+}
+
+/// Makes an error line comparable across builds: timestamps, UUIDs, long
+/// hex ids, durations and temporary paths are replaced by placeholders and
+/// whitespace is collapsed. Line numbers and messages are kept.
+pub fn normalize(line: &str) -> String {
+    static RULES: OnceLock<Vec<(Regex, &'static str)>> = OnceLock::new();
+    let rules = RULES.get_or_init(|| {
+        [
+            (
+                r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?",
+                "<ts>",
+            ),
+            (r"\b\d{2}:\d{2}:\d{2}(\.\d+)?\b", "<time>"),
+            (
+                r"(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b",
+                "<id>",
+            ),
+            (r"(?i)\b(0x)?[0-9a-f]*[a-f][0-9a-f]*[0-9][0-9a-f]*\b|\b[0-9a-f]*[0-9][0-9a-f]*[a-f][0-9a-f]*\b", "<hex>"),
+            (
+                r"(?:/private)?/(?:tmp|var/folders|var/tmp)/[^\s:'\x22)]+|(?i)[a-z]:\\(?:windows\\temp|users\\[^\\]+\\appdata\\local\\temp)\\[^\s:'\x22)]+",
+                "<tmp>",
+            ),
+            (
+                r"(?i)\b\d+(\.\d+)?\s?(ms|msec|s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?)\b",
+                "<dur>",
+            ),
+            (r"\s+", " "),
+        ]
+        .into_iter()
+        .map(|(p, r)| (Regex::new(p).expect("normalize rules are valid"), r))
+        .collect()
+    });
+    let mut text = line.trim().to_owned();
+    for (regex, replacement) in rules {
+        if let std::borrow::Cow::Owned(replaced) = regex.replace_all(&text, *replacement) {
+            text = replaced;
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(texts: &[&str]) -> Vec<LogRow> {
+        texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| LogRow {
+                ts: Some(1_000 + i as i64),
+                content: (*t).to_owned(),
+                row: i as u64,
+                group: None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn classify_tells_errors_from_look_alikes() {
+        for error in [
+            "error[E0308]: mismatched types",
+            "FAILED tests/test_api.py::test_login - AssertionError",
+            "thread 'main' panicked at src/lib.rs:10:5",
+            "Traceback (most recent call last):",
+            "npm ERR! code ELIFECYCLE",
+            "E       assert 1 == 2",
+            "Error: Process completed with exit code 2",
+            "--- FAIL: TestParse (0.00s)",
+        ] {
+            assert_eq!(classify(error), Some(ErrorKind::Specific), "{error}");
+        }
+        for benign in [
+            "test result: ok. 12 passed; 0 failed; 0 ignored",
+            "Ran 30 tests, no errors",
+            "errors: 0, warnings: 2",
+            "cargo test --no-fail-fast",
+            "Compiling serde v1.0.200",
+            "",
+        ] {
+            assert_eq!(classify(benign), None, "{benign}");
+        }
+        assert_eq!(
+            classify("🚨 Error: The command exited with status 1"),
+            Some(ErrorKind::Generic)
+        );
+        assert_eq!(classify("^^^ +++ failed"), Some(ErrorKind::Generic));
+    }
+
+    #[test]
+    fn pick_error_prefers_the_newest_specific_error() {
+        let log = rows(&[
+            "error: could not compile `app`",
+            "assertion failed: left == right",
+            "🚨 Error: The command exited with status 1",
+        ]);
+        let newest_first: Vec<_> = log.iter().rev().collect();
+        assert_eq!(pick_error(newest_first).unwrap().row, 1);
+        let only_generic = rows(&["ok", "🚨 Error: The command exited with status 1"]);
+        assert_eq!(pick_error(only_generic.iter().rev()).unwrap().row, 1);
+        assert!(pick_error(rows(&["all good", "0 failed"]).iter().rev()).is_none());
+    }
+
+    #[test]
+    fn fold_counts_repeats_and_keeps_the_final_counter() {
+        let log = rows(&[
+            "Downloading 1/3",
+            "Downloading 2/3",
+            "Downloading 3/3",
+            "warning: unused",
+            "warning: unused",
+            "done",
+        ]);
+        let lines = fold(&log);
+        assert_eq!(lines.len(), 3);
+        assert_eq!(
+            (lines[0].rn, lines[0].c.as_str(), lines[0].repeat),
+            (0, "Downloading 3/3", 3)
+        );
+        assert_eq!(lines[0].ts, Some(1_002));
+        assert_eq!((lines[1].rn, lines[1].repeat), (3, 2));
+        assert_eq!((lines[2].c.as_str(), lines[2].repeat), ("done", 1));
+        let json = serde_json::to_string(&lines[2]).unwrap();
+        assert_eq!(json, r#"{"rn":5,"ts":1005,"c":"done"}"#);
+    }
+
+    #[test]
+    fn fold_does_not_join_rows_across_a_gap() {
+        let mut log = rows(&["same", "same"]);
+        log[1].row = 7;
+        assert_eq!(fold(&log).len(), 2);
+    }
+
+    #[test]
+    fn digest_rows_marks_gaps_and_keeps_the_tail() {
+        let log = rows(&[
+            "setup",
+            "a",
+            "b",
+            "error: boom",
+            "c",
+            "d",
+            "e",
+            "f",
+            "g",
+            "exit 1",
+        ]);
+        let digest = digest_rows(&log[2..5], &log[8..], Some(&log[3]), 10, 60);
+        let texts: Vec<_> = digest
+            .lines
+            .iter()
+            .map(|l| (l.rn, l.c.as_str(), l.repeat))
+            .collect();
+        assert_eq!(
+            texts,
+            vec![
+                (0, GAP, 2),
+                (2, "b", 1),
+                (3, "error: boom", 1),
+                (4, "c", 1),
+                (5, GAP, 3),
+                (8, "g", 1),
+                (9, "exit 1", 1)
+            ]
+        );
+        assert_eq!(digest.error_row, Some(3));
+        assert_eq!(digest.error_line.as_deref(), Some("error: boom"));
+    }
+
+    #[test]
+    fn digest_rows_over_the_limit_keeps_the_error() {
+        let texts: Vec<String> = (0..200)
+            .map(|i| format!("line {i} {}", "x".repeat(i % 7)))
+            .collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let mut log = rows(&refs);
+        log[150].content = "panic: nil pointer".into();
+        let digest = digest_rows(&log, &[], Some(&log[150]), 200, 20);
+        assert!(digest.lines.len() <= 21, "{}", digest.lines.len());
+        assert!(digest.lines.iter().any(|l| l.c == "panic: nil pointer"));
+        let covered: u64 = digest.lines.iter().map(|l| l.repeat).sum();
+        assert_eq!(covered, 200, "every row is shown or counted in a gap");
+    }
+
+    #[test]
+    fn normalize_hides_what_changes_between_builds() {
+        let a = normalize(
+            "2024-05-01T10:00:01.123Z FAILED test_upload (1.52s) /tmp/pytest-of-ci/pytest-12/x.txt id=3f2a9c1e-1111-2222-3333-444455556666 sha 9f86d081884c",
+        );
+        let b = normalize(
+            "2024-06-02T11:22:33Z  FAILED test_upload (0.4s) /tmp/pytest-of-ci/pytest-99/x.txt id=aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee sha 1a2b3c4d5e6f",
+        );
+        assert_eq!(a, b);
+        assert!(a.contains("FAILED test_upload"), "{a}");
+        // Line numbers are kept: a different location is a different error.
+        assert_ne!(
+            normalize("src/lib.rs:10: error"),
+            normalize("src/lib.rs:12: error")
+        );
+    }
+}
