@@ -109,7 +109,7 @@ fn benign_regex() -> &'static Regex {
 fn generic_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r"(?i)^\W*(🚨\s*)?(error: )?(the )?(user )?command exited with status \d+|^\W*user command error|^\^\^\^ \+\+\+|^\s*exit status \d+\s*$")
+        Regex::new(r"(?i)^\W*(🚨\s*)?(error: )?(the )?(user )?command exited with status \d+|^\W*user command error|^\^\^\^ \+\+\+|^\s*exit status \d+\s*$|^\W*exited with (status|code) \d+\W*$")
             .expect("generic pattern is valid")
     })
 }
@@ -265,6 +265,66 @@ pub fn digest_rows(
     }
 }
 
+/// The digest of rows already in memory (e.g. the end of a log too large
+/// to cache): the same window, folding and tail as [`LogFile::digest`].
+/// `rows` must be in row order; `total_rows` is the log's row count, when
+/// known.
+pub fn digest_of_rows(rows: &[LogRow], total_rows: u64, options: &DigestOptions) -> Digest {
+    let newest_first = rows.iter().rev().take(options.max_candidates.max(1) * 4);
+    let error = pick_error(newest_first.filter(|r| error_regex().is_match(&r.content)));
+    let position = error.and_then(|e| rows.iter().position(|r| r.row == e.row));
+    let (start, end) = match position {
+        Some(at) => (
+            at.saturating_sub(options.before),
+            (at + 1 + options.after).min(rows.len()),
+        ),
+        None => (
+            rows.len()
+                .saturating_sub(options.before + options.after + 1),
+            rows.len(),
+        ),
+    };
+    let tail_start = rows.len().saturating_sub(options.tail).max(end);
+    digest_rows(
+        &rows[start..end],
+        &rows[tail_start..],
+        error,
+        total_rows,
+        options.max_lines,
+    )
+}
+
+/// Folds the rows of search hits (each hit's context and match, hits in any
+/// order) into digest lines, with a gap line between runs that are not
+/// adjacent.
+pub fn fold_hits(hits: &[crate::query::SearchHit]) -> Vec<DigestLine> {
+    let mut rows: Vec<LogRow> = hits
+        .iter()
+        .flat_map(|h| {
+            h.before_context
+                .iter()
+                .chain(std::iter::once(&h.row))
+                .chain(h.after_context.iter())
+                .cloned()
+        })
+        .collect();
+    rows.sort_by_key(|r| r.row);
+    rows.dedup_by_key(|r| r.row);
+    let mut lines = Vec::new();
+    let mut run_start = 0;
+    for i in 1..=rows.len() {
+        if i == rows.len() || rows[i].row != rows[i - 1].row + 1 {
+            if run_start > 0 {
+                let gap_start = rows[run_start - 1].row + 1;
+                lines.push(gap(gap_start, rows[run_start].row - gap_start));
+            }
+            lines.extend(fold(&rows[run_start..i]));
+            run_start = i;
+        }
+    }
+    lines
+}
+
 impl LogFile {
     /// The digest of this log: a window around its last error (or its end,
     /// when no error line is found), folded, with its last rows.
@@ -390,6 +450,7 @@ mod tests {
             Some(ErrorKind::Generic)
         );
         assert_eq!(classify("^^^ +++ failed"), Some(ErrorKind::Generic));
+        assert_eq!(classify("Exited with status 1"), Some(ErrorKind::Generic));
     }
 
     #[test]
@@ -485,6 +546,52 @@ mod tests {
         assert!(digest.lines.iter().any(|l| l.c == "panic: nil pointer"));
         let covered: u64 = digest.lines.iter().map(|l| l.repeat).sum();
         assert_eq!(covered, 200, "every row is shown or counted in a gap");
+    }
+
+    #[test]
+    fn digest_of_rows_uses_the_same_window() {
+        let mut texts: Vec<String> = (0..100).map(|i| format!("step {i}")).collect();
+        texts[60] = "fatal: could not read from remote".into();
+        texts[99] = "🚨 Error: The command exited with status 128".into();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let log = rows(&refs);
+        let digest = digest_of_rows(&log, 100, &DigestOptions::default());
+        assert_eq!(digest.error_row, Some(60));
+        assert_eq!(
+            digest.lines.first().map(|l| (l.c.as_str(), l.repeat)),
+            Some((GAP, 30))
+        );
+        assert!(digest.lines.iter().any(|l| l.c.starts_with("🚨")));
+        let covered: u64 = digest.lines.iter().map(|l| l.repeat).sum();
+        assert_eq!(covered, 100);
+    }
+
+    #[test]
+    fn fold_hits_joins_context_and_marks_gaps() {
+        use crate::query::SearchHit;
+        let log = rows(&["a", "err 1", "b", "c", "d", "e", "err 2", "f"]);
+        let hit = |m: usize, before: &[usize], after: &[usize]| SearchHit {
+            row: log[m].clone(),
+            before_context: before.iter().map(|&i| log[i].clone()).collect(),
+            after_context: after.iter().map(|&i| log[i].clone()).collect(),
+        };
+        let lines = fold_hits(&[hit(6, &[5], &[7]), hit(1, &[0], &[2])]);
+        let texts: Vec<_> = lines
+            .iter()
+            .map(|l| (l.rn, l.c.as_str(), l.repeat))
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                (0, "a", 1),
+                (1, "err 1", 1),
+                (2, "b", 1),
+                (3, GAP, 2),
+                (5, "e", 1),
+                (6, "err 2", 1),
+                (7, "f", 1)
+            ]
+        );
     }
 
     #[test]

@@ -319,6 +319,9 @@ log_args! {
         pub seek_start: Option<RowNumber>,
         /// Most matches to return, 1–1000 (default 20).
         pub limit: Option<Bounded<1, 1000>>,
+        /// Return the matches and their context as one compact list of lines instead of per-match objects: runs of repeated or counter-only-changing lines folded into one with a count `x`, gaps between non-adjacent rows marked "…" with the number of rows left out in `x`, and the match rows listed in match_rows (default false).
+        #[serde(default)]
+        pub digest: bool,
     }
 }
 
@@ -409,6 +412,20 @@ impl Handler for SearchLogs {
         out.insert("query_time_ms".into(), json!(elapsed_ms(started)));
         let continue_from: Vec<Option<u64>> = hits.iter().map(after).collect();
         let mut ordered = Map::new();
+        if args.digest {
+            let match_rows: Vec<u64> = hits.iter().map(|h| h.row.row).collect();
+            ordered.insert("lines".into(), json!(bk_logs::digest::fold_hits(&hits)));
+            ordered.insert("match_rows".into(), json!(match_rows));
+            ordered.extend(out);
+            return Ok(
+                ToolOutput::json(Value::Object(ordered)).trim_list("lines", move |_| {
+                    json!({
+                        "seek_start": continue_from.last().copied().flatten(),
+                        "note": "ask for fewer matches (limit) or less context",
+                    })
+                }),
+            );
+        }
         ordered.insert("results".into(), json!(hits));
         ordered.extend(out);
         Ok(ToolOutput::json(Value::Object(ordered)).trim_list("results", move |kept| {
@@ -423,8 +440,11 @@ impl Handler for SearchLogs {
 log_args! {
     /// Arguments of `tail_logs`.
     pub struct TailLogsArgs {
-        /// How many rows to return from the end of the log, 1–10000 (default 10).
+        /// How many rows to return from the end of the log, 1–10000 (default 10). With digest, the most lines the digest may have (default 60).
         pub tail: Option<Bounded<1, 10_000>>,
+        /// Instead of the last rows, return a digest of the log: a window around its last error (an error, failure, panic, exception or non-zero exit; benign lines such as "0 failed" skipped) plus its last rows, with repeated or counter-only-changing lines folded into one with a count `x`, and gaps marked "…" with the number of rows left out in `x`. Best first look at a failed job (default false).
+        #[serde(default)]
+        pub digest: bool,
     }
 }
 
@@ -438,7 +458,7 @@ impl Handler for TailLogs {
     const META: ToolMeta = ToolMeta {
         name: "tail_logs",
         title: "Tail Logs",
-        description: "The last rows of one job's log (default 10): the quickest way to see why a job failed. Returns {entries: [{ts, c, rn}], total_rows}: ts is unix ms (when the line has one), c the text as a terminal shows it (colour removed, progress redraws resolved), rn the 0-based row number, usable as seek in read_logs. An empty log gives no entries. For a very large log that is not cached yet, only its end is downloaded: the result then has total_bytes and row_numbers_relative=true, and rn counts from the start of the downloaded part, not of the log. If the rows do not fit the response budget, the newest are kept. Follow with search_logs to find errors elsewhere in the log.",
+        description: "The last rows of one job's log (default 10): the quickest way to see why a job failed. Returns {entries: [{ts, c, rn}], total_rows}: ts is unix ms (when the line has one), c the text as a terminal shows it (colour removed, progress redraws resolved), rn the 0-based row number, usable as seek in read_logs. An empty log gives no entries. For a very large log that is not cached yet, only its end is downloaded: the result then has total_bytes and row_numbers_relative=true, and rn counts from the start of the downloaded part, not of the log. If the rows do not fit the response budget, the newest are kept. Follow with search_logs to find errors elsewhere in the log. With digest=true it returns instead {lines: [{rn, ts?, c, x?}], error_row, error_line, total_rows}: the rows around the log's last error and its last rows, repeated lines folded (x = how many rows a line stands for; c = \"…\" marks x rows left out).",
         toolset: Toolset::Logs,
         access: Access::Read,
         scopes: SCOPES,
@@ -447,6 +467,9 @@ impl Handler for TailLogs {
     async fn run(&self, ctx: &ToolContext, args: TailLogsArgs) -> Result<ToolOutput, ToolError> {
         let started = Instant::now();
         let target = args.target();
+        if args.digest {
+            return tail_digest(ctx, &args, &target, started).await;
+        }
         let n = args.tail.map_or(10, Bounded::as_usize);
         let key = target.key();
         let source = target.source(ctx);
@@ -555,6 +578,80 @@ impl Handler for TailLogs {
             }),
         )
     }
+}
+
+/// Rows fetched from the end of a log too large to cache, to digest.
+const DIGEST_PARTIAL_ROWS: usize = 2_000;
+
+/// `tail_logs` with `digest`: the window around the last error, folded.
+async fn tail_digest(
+    ctx: &ToolContext,
+    args: &TailLogsArgs,
+    target: &Target,
+    started: Instant,
+) -> Result<ToolOutput, ToolError> {
+    let options = bk_logs::digest::DigestOptions {
+        max_lines: args.tail.map_or(
+            bk_logs::digest::DigestOptions::default().max_lines,
+            Bounded::as_usize,
+        ),
+        ..bk_logs::digest::DigestOptions::default()
+    };
+    let key = target.key();
+    let source = target.source(ctx);
+    let queried = ctx
+        .logs
+        .query(&key, &source, target.policy, |log| {
+            let mut state = Map::new();
+            add_job_state(&mut state, log);
+            Ok((log.digest(&options)?, state))
+        })
+        .await;
+    let mut out = Map::new();
+    let digest = match queried {
+        Ok((digest, state)) => {
+            out.extend(state);
+            digest
+        }
+        // Too large to cache: digest the end of the log.
+        Err(bk_logs::Error::TooLarge(_)) => {
+            let answer = ctx
+                .logs
+                .tail(&key, &source, target.policy, DIGEST_PARTIAL_ROWS)
+                .await
+                .map_err(log_error)?;
+            let rows = match answer {
+                TailAnswer::Cached(rows, _) => rows,
+                TailAnswer::Partial(partial) => {
+                    out.insert("total_bytes".into(), json!(partial.total_bytes));
+                    out.insert("row_numbers_relative".into(), json!(true));
+                    out.insert(
+                        "note".into(),
+                        json!("the log is too large to cache: this digest covers its end only, and rn counts from the start of that part"),
+                    );
+                    partial.rows
+                }
+            };
+            let total = rows.last().map_or(0, |r| r.row + 1);
+            bk_logs::digest::digest_of_rows(&rows, total, &options)
+        }
+        Err(error) => return Err(log_error(error)),
+    };
+    let mut ordered = Map::new();
+    ordered.insert("lines".into(), json!(digest.lines));
+    if let Some(row) = digest.error_row {
+        ordered.insert("error_row".into(), json!(row));
+    }
+    if let Some(line) = digest.error_line {
+        ordered.insert("error_line".into(), json!(line));
+    }
+    ordered.insert("total_rows".into(), json!(digest.total_rows));
+    ordered.extend(out);
+    ordered.insert("query_time_ms".into(), json!(elapsed_ms(started)));
+    Ok(ToolOutput::json(Value::Object(ordered)).trim_list(
+        "lines",
+        |kept| json!({"tail": kept.max(1), "digest": true, "note": "ask for a shorter digest"}),
+    ))
 }
 
 /// A tail, from the whole (cached) log or from the end of a huge one.

@@ -863,3 +863,116 @@ async fn a_damaged_cache_entry_is_rebuilt_not_served() {
     let read = h.ok("read_logs", args(json!({"limit": 2}))).await;
     assert_eq!(read["entries"][1]["rn"], 1);
 }
+
+fn digest_texts(lines: &Value) -> Vec<(u64, String, u64)> {
+    lines
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["rn"].as_u64().unwrap(),
+                l["c"].as_str().unwrap().to_owned(),
+                l.get("x").map_or(1, |x| x.as_u64().unwrap()),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn tail_logs_digest_centres_on_the_last_specific_error() {
+    let h = harness().await;
+    serve(&h, LOG, "failed").await;
+    let digest = h.ok("tail_logs", args(json!({"digest": true}))).await;
+    assert_eq!(h.requests().await, [head(), get_job(), get_log()]);
+    // "Exited with status 1" is the generic exit line; the summary says why.
+    assert_eq!(digest["error_row"], 11);
+    assert_eq!(digest["error_line"], "2 failed, 2 passed");
+    assert_eq!(digest["total_rows"], 14);
+    assert!(digest.get("entries").is_none());
+    let lines = digest_texts(&digest["lines"]);
+    let covered: u64 = lines.iter().map(|l| l.2).sum();
+    assert_eq!(covered, 14, "every row shown or counted: {lines:?}");
+    assert_eq!(lines.last().unwrap().1, "Exited with status 1");
+    insta::assert_json_snapshot!(snap(digest));
+}
+
+#[tokio::test]
+async fn tail_logs_digest_folds_a_long_log_to_a_few_lines() {
+    let h = harness().await;
+    let mut log = String::new();
+    for i in 0..400 {
+        log.push_str(&format!(
+            "\x1b_bk;t={}\x07Compiling crate-{i} v0.1.{i}\n",
+            1_745_322_209_921u64 + i
+        ));
+    }
+    log.push_str("\x1b[31merror\x1b[0m: linking with `cc` failed: exit status: 1\n");
+    for i in 0..60 {
+        log.push_str(&format!("  = note: /usr/bin/ld: undefined reference {i}\n"));
+    }
+    log.push_str("🚨 Error: The command exited with status 101\n");
+    serve(&h, log.as_bytes(), "failed").await;
+    let digest = h
+        .ok("tail_logs", args(json!({"digest": true, "tail": 20})))
+        .await;
+    assert_eq!(digest["error_row"], 400);
+    assert_eq!(
+        digest["error_line"],
+        "error: linking with `cc` failed: exit status: 1"
+    );
+    let lines = digest_texts(&digest["lines"]);
+    assert!(lines.len() <= 21, "{lines:?}");
+    assert_eq!(lines[0].1, "…");
+    let compiling = lines.iter().find(|l| l.1.starts_with("Compiling")).unwrap();
+    assert_eq!(
+        (compiling.1.as_str(), compiling.2),
+        ("Compiling crate-399 v0.1.399", 30)
+    );
+    let notes = lines
+        .iter()
+        .find(|l| l.1.contains("undefined reference"))
+        .unwrap();
+    assert!(notes.2 > 1, "{notes:?}");
+    assert_eq!(
+        lines.last().unwrap().1,
+        "🚨 Error: The command exited with status 101"
+    );
+    let text = digest.to_string();
+    assert!(text.len() < 3_000, "{} bytes", text.len());
+}
+
+#[tokio::test]
+async fn search_logs_digest_returns_folded_lines_and_match_rows() {
+    let h = harness().await;
+    serve(&h, LOG, "failed").await;
+    let result = h
+        .ok(
+            "search_logs",
+            args(
+                json!({"pattern": "FAILED", "case_sensitive": true, "context": 1, "digest": true}),
+            ),
+        )
+        .await;
+    assert_eq!(result["match_rows"], json!([5, 8]));
+    assert_eq!(result["match_count"], 2);
+    assert!(result.get("results").is_none());
+    assert_eq!(
+        digest_texts(&result["lines"]),
+        [
+            (4, "test_login ... ok".to_owned(), 1),
+            (5, "test_logout ... FAILED".to_owned(), 1),
+            (6, "  expected 200, got 500".to_owned(), 1),
+            (7, "test_signup ... ok".to_owned(), 1),
+            (8, "test_reset ... FAILED".to_owned(), 1),
+            (9, "  timeout after 30s".to_owned(), 1),
+        ]
+    );
+    let bad = h
+        .err(
+            "search_logs",
+            args(json!({"pattern": "x", "digest": "yes"})),
+        )
+        .await;
+    assert!(bad.contains("digest"), "{bad}");
+}
