@@ -31,12 +31,19 @@ pub fn parse<P: Parser>(program: &str) -> P {
                 std::process::exit(0);
             }
             let rendered = error.render().to_string();
-            let line = rendered
+            // clap's first paragraph says what is wrong (a missing argument
+            // is named on the line after); usage and tips follow it.
+            let message = rendered
                 .lines()
                 .map(str::trim)
-                .find(|l| !l.is_empty())
-                .unwrap_or("invalid command line")
-                .trim_start_matches("error: ");
+                .skip_while(|l| l.is_empty())
+                .take_while(|l| !l.is_empty() && !l.starts_with("Usage:"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let line = match message.trim_start_matches("error: ") {
+                "" => "invalid command line",
+                text => text,
+            };
             eprintln!("{program}: {line} (see {program} --help)");
             std::process::exit(i32::from(EXIT_CONFIG));
         }

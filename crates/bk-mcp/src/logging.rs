@@ -2,8 +2,8 @@
 //! protocol), as text or JSON lines.
 //!
 //! Nothing logs a token: the client marks `Authorization` sensitive, the
-//! server never logs request headers or tool arguments, and `RUST_LOG` can
-//! only change levels.
+//! server never logs request headers or tool arguments, and rmcp (which
+//! logs whole messages at debug) is capped at info whatever `RUST_LOG` says.
 
 use std::io::IsTerminal;
 
@@ -15,12 +15,17 @@ use crate::config::LogFormat;
 /// `RUST_LOG`, when set, takes precedence. Calling it twice is harmless.
 pub fn init(debug: bool, format: LogFormat) {
     let default = if debug {
-        "info,rmcp=info,bk_mcp=debug,bk_mcp_http=debug,bk_mcp_stdio=debug,bk_tools=debug,bk_logs=debug,buildkite_api=debug"
+        "info,bk_mcp=debug,bk_mcp_http=debug,bk_mcp_stdio=debug,bk_tools=debug,bk_logs=debug,buildkite_api=debug"
     } else {
-        // rmcp logs every session event at info; only its problems matter here.
-        "info,rmcp=warn"
+        "info"
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // rmcp logs every session event at info: shown only when debugging.
+    let rmcp_cap = if debug { "rmcp=info" } else { "rmcp=warn" };
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(default))
+        // rmcp logs whole messages (tool arguments and results) at debug:
+        // never, whatever RUST_LOG says.
+        .add_directive(rmcp_cap.parse().expect("a valid directive"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -353,33 +353,74 @@ impl Registry {
     }
 
     /// Server instructions for a selection: how to use the enabled tools.
+    /// Every sentence that names a tool is given only when that tool is in
+    /// the selection, so the instructions never name a tool the client
+    /// cannot call (an allow-list may keep one tool of a toolset).
     pub fn instructions(&self, selection: &Selection) -> String {
-        // A toolset counts only if it holds a tool in this selection, so the
-        // instructions never name a tool the client cannot call.
         let selected = self.select(selection);
-        let has = |toolset: Toolset| selected.iter().any(|t| t.meta().toolset == toolset);
-        let mut parts = vec![
-            "This server gives access to Buildkite CI: pipelines, builds, jobs, logs, artifacts, annotations, clusters, agents and Test Engine. Results are compact JSON; long lists say how to fetch the rest in `truncated`.",
+        let has = |name: &str| selected.iter().any(|t| t.meta().name == name);
+        let has_toolset = |toolset: Toolset| selected.iter().any(|t| t.meta().toolset == toolset);
+        // "`a`, then `b`, then `c`" over the tools that are there.
+        let chain = |steps: &[(&str, &str)]| -> Option<String> {
+            let present: Vec<String> = steps
+                .iter()
+                .filter(|(name, _)| has(name))
+                .map(|(name, how)| format!("`{name}`{how}"))
+                .collect();
+            (!present.is_empty()).then(|| present.join(", then "))
+        };
+        let mut parts: Vec<String> = vec![
+            "This server gives access to Buildkite CI: pipelines, builds, jobs, logs, artifacts, annotations, clusters, agents and Test Engine. Results are compact JSON; long lists say how to fetch the rest in `truncated`.".into(),
         ];
-        if has(Toolset::User) {
-            parts.push("Start with `user_token_organization` (or `list_organizations`) to learn the `org_slug` the other tools take.");
+        let org_tools: Vec<&str> = ["user_token_organization", "list_organizations"]
+            .into_iter()
+            .filter(|n| has(n))
+            .collect();
+        if !org_tools.is_empty() {
+            parts.push(format!(
+                "Start with {} to learn the `org_slug` the other tools take.",
+                org_tools
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(" (or ")
+                    + if org_tools.len() > 1 { ")" } else { "" }
+            ));
         }
-        if has(Toolset::Builds) {
-            parts.push("Given a Buildkite URL, call `resolve_url` to get the slugs and numbers. `build_number` is the build's number (e.g. \"42\"), not its UUID. Job states: `broken` never ran (if-condition, branch filter or a failed dependency), `failed` ran and exited non-zero, `skipped` was superseded. Investigate failed upstream jobs first.");
+        if has_toolset(Toolset::Builds) {
+            let mut text = String::new();
+            if has("resolve_url") {
+                text.push_str(
+                    "Given a Buildkite URL, call `resolve_url` to get the slugs and numbers. ",
+                );
+            }
+            text.push_str("`build_number` is the build's number (e.g. \"42\"), not its UUID. Job states: `broken` never ran (if-condition, branch filter or a failed dependency), `failed` ran and exited non-zero, `skipped` was superseded. Investigate failed upstream jobs first.");
+            parts.push(text);
         }
-        if has(Toolset::Investigations) {
-            parts.push("To find why a build failed, start with `get_build_failure_summary`, and drill down only when needed.");
+        if has("get_build_failure_summary") {
+            parts.push("To find why a build failed, start with `get_build_failure_summary`, and drill down only when needed.".into());
         }
-        if has(Toolset::Logs) {
-            parts.push("For logs, use `tail_logs` first, then `search_logs` with a pattern and a limit, then `read_logs` from a row a search returned. Avoid reading whole logs.");
+        if let Some(steps) = chain(&[
+            ("tail_logs", " first (digest=true for a failed job)"),
+            ("search_logs", " with a pattern and a limit"),
+            ("read_logs", " from a row a search returned"),
+        ]) {
+            parts.push(format!("For logs, use {steps}. Avoid reading whole logs."));
         }
-        if has(Toolset::Skills) {
-            parts.push("`list_skills` is cheap: call it early, and `load_skill` for a guide that matches the task.");
+        if has("list_skills") {
+            let load = if has("load_skill") {
+                ", and `load_skill` for a guide that matches the task"
+            } else {
+                ""
+            };
+            parts.push(format!("`list_skills` is cheap: call it early{load}."));
+        } else if has("load_skill") {
+            parts.push("`load_skill` loads a usage guide by name.".into());
         }
-        if has(Toolset::Annotations) && !selection.read_only {
-            parts.push("Annotations with scope \"job\" need `job_id`.");
+        if has("create_annotation") {
+            parts.push("Annotations with scope \"job\" need `job_id`.".into());
         }
-        parts.push("Errors say which call failed and why: 401 means the token is invalid or expired; 403 names the token scope the tool needs; 404 usually means a wrong slug or a build UUID given as build_number.");
+        parts.push("Errors say which call failed and why: 401 means the token is invalid or expired; 403 names the token scope the tool needs; 404 usually means a wrong slug or a build UUID given as build_number.".into());
         parts.join("\n\n")
     }
 }
