@@ -198,17 +198,21 @@ impl UnauthorizedFlag {
     }
 }
 
-/// The MCP server: cheap to clone (one `Arc`), so a transport may make one
+/// The MCP server: cheap to clone (two `Arc`s), so a transport may make one
 /// per request.
 #[derive(Debug, Clone)]
 pub struct McpServer {
     core: Arc<Core>,
+    /// The operator's `initialize` answer, built once: rmcp asks for it on
+    /// every stateless request.
+    info: Arc<ServerConfig>,
 }
 
 impl McpServer {
     /// A server over a core.
     pub fn new(core: Arc<Core>) -> Self {
-        McpServer { core }
+        let info = Arc::new(server_info(&core, &core.selection));
+        McpServer { core, info }
     }
 
     /// The shared core.
@@ -234,20 +238,22 @@ impl McpServer {
         }
     }
 
-    fn server_info(&self, selection: &Selection) -> ServerConfig {
-        ServerConfig::new(
-            ServerCapabilities::builder()
-                .enable_tools()
-                .enable_prompts()
-                .enable_resources()
-                .build(),
-        )
-        .with_server_info(
-            Implementation::new(SERVER_NAME, env!("CARGO_PKG_VERSION"))
-                .with_title("Buildkite MCP server"),
-        )
-        .with_instructions(self.core.registry.instructions(selection))
-    }
+}
+
+/// The `initialize` answer for a selection.
+fn server_info(core: &Core, selection: &Selection) -> ServerConfig {
+    ServerConfig::new(
+        ServerCapabilities::builder()
+            .enable_tools()
+            .enable_prompts()
+            .enable_resources()
+            .build(),
+    )
+    .with_server_info(
+        Implementation::new(SERVER_NAME, env!("CARGO_PKG_VERSION"))
+            .with_title("Buildkite MCP server"),
+    )
+    .with_instructions(core.registry.instructions(selection))
 }
 
 /// The result of a call cut off by the server's time limit.
@@ -269,7 +275,7 @@ fn no_token_message() -> String {
 
 impl ServerHandler for McpServer {
     fn get_info(&self) -> ServerConfig {
-        self.server_info(&self.core.selection)
+        (*self.info).clone()
     }
 
     async fn initialize(
@@ -281,7 +287,9 @@ impl ServerHandler for McpServer {
         let mut result = self.negotiate_initialize(&request)?;
         // The instructions name only the tools this caller can use.
         let (selection, _) = self.scope(&context);
-        result.instructions = Some(self.core.registry.instructions(&selection));
+        if selection != self.core.selection {
+            result.instructions = Some(self.core.registry.instructions(&selection));
+        }
         Ok(result)
     }
 
