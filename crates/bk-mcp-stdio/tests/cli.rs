@@ -62,7 +62,7 @@ fn printed_tools(output: &Output) -> Vec<Value> {
 async fn tools_prints_the_enabled_tools_as_json_without_a_token() {
     let all = run(&["tools"], &[]).await;
     let tools = printed_tools(&all);
-    assert_eq!(tools.len(), 56);
+    assert_eq!(tools.len(), common::all_tool_count());
     for tool in &tools {
         let name = tool["name"].as_str().unwrap();
         assert_eq!(tool["inputSchema"]["type"], "object", "{name}");
@@ -76,7 +76,7 @@ async fn tools_prints_the_enabled_tools_as_json_without_a_token() {
     assert_eq!(stderr(&all), "", "no token is needed to list tools");
 
     let read_only = printed_tools(&run(&["tools", "--read-only"], &[]).await);
-    assert_eq!(read_only.len(), 40);
+    assert_eq!(read_only.len(), common::read_only_tool_count());
     assert!(
         read_only
             .iter()
@@ -288,16 +288,20 @@ async fn a_missing_argument_is_named() {
 async fn switches_take_values_only_after_equals_and_empty_means_off() {
     // `--read-only` before a subcommand does not swallow it.
     let tools = printed_tools(&run(&["--read-only", "tools"], &[]).await);
-    assert_eq!(tools.len(), 40);
+    assert_eq!(tools.len(), common::read_only_tool_count());
     let tools = printed_tools(&run(&["--read-only=off", "tools"], &[]).await);
-    assert_eq!(tools.len(), 56);
+    assert_eq!(tools.len(), common::all_tool_count());
     let tools = printed_tools(&run(&["tools"], &[("BUILDKITE_READ_ONLY", "")]).await);
-    assert_eq!(tools.len(), 56, "an empty variable means off");
+    assert_eq!(
+        tools.len(),
+        common::all_tool_count(),
+        "an empty variable means off"
+    );
     let tools = printed_tools(&run(&["tools"], &[("BUILDKITE_READ_ONLY", "1")]).await);
-    assert_eq!(tools.len(), 40);
+    assert_eq!(tools.len(), common::read_only_tool_count());
     // DEBUG belongs to other tools too: any value turns debug on, none fails.
     let tools = printed_tools(&run(&["tools"], &[("DEBUG", "express:*")]).await);
-    assert_eq!(tools.len(), 56);
+    assert_eq!(tools.len(), common::all_tool_count());
 }
 
 /// Mounts `GET /v2/access-token` for the secret token.

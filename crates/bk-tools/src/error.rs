@@ -69,14 +69,21 @@ pub trait ApiResultExt<T> {
 
 impl<T> ApiResultExt<T> for Result<T, ApiError> {
     fn context(self, what: &str, scopes: &'static [&'static str]) -> Result<T, ToolError> {
-        self.map_err(|error| match error {
+        self.map_err(|error| ToolError::api(what, error, scopes))
+    }
+}
+
+impl ToolError {
+    /// An API error with what was being fetched and the tool's scopes.
+    pub fn api(what: &str, error: ApiError, scopes: &'static [&'static str]) -> Self {
+        match error {
             ApiError::InvalidArgument(message) => ToolError::Other(message),
             error => ToolError::Api {
                 what: what.to_owned(),
                 error: Box::new(error),
                 scopes,
             },
-        })
+        }
     }
 }
 

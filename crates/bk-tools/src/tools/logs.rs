@@ -583,6 +583,130 @@ impl Handler for TailLogs {
 /// Rows fetched from the end of a log too large to cache, to digest.
 const DIGEST_PARTIAL_ROWS: usize = 2_000;
 
+/// A job's log digest, with what the cache says about the job (for a job
+/// still running) and, for a log too large to cache, notes saying the
+/// digest covers its end only. Also used by the failure summary.
+pub(crate) async fn job_log_digest(
+    ctx: &ToolContext,
+    job: &JobLocation<'_>,
+    options: &bk_logs::digest::DigestOptions,
+) -> Result<(bk_logs::digest::Digest, Map<String, Value>), ToolError> {
+    let target = job.target(FetchPolicy::default());
+    job_digest(ctx, &target, options).await
+}
+
+/// A job's last `rows` log rows and the log's row count (for a log too
+/// large to cache, rows of its end and notes saying so).
+pub(crate) async fn job_log_tail(
+    ctx: &ToolContext,
+    job: &JobLocation<'_>,
+    rows: usize,
+) -> Result<(Vec<LogRow>, u64, Map<String, Value>), ToolError> {
+    let target = job.target(FetchPolicy::default());
+    let key = target.key();
+    let source = target.source(ctx);
+    let answer = match ctx.logs.tail(&key, &source, target.policy, rows).await {
+        Err(bk_logs::Error::Corrupt(_)) => {
+            return ctx
+                .logs
+                .query(&key, &source, target.policy, |log| {
+                    let mut state = Map::new();
+                    add_job_state(&mut state, log);
+                    Ok((log.tail(rows, false)?, log.row_count(), state))
+                })
+                .await
+                .map_err(log_error);
+        }
+        other => other.map_err(log_error)?,
+    };
+    Ok(match answer {
+        TailAnswer::Cached(found, log) => {
+            let mut state = Map::new();
+            add_job_state(&mut state, &log);
+            (found, log.row_count(), state)
+        }
+        TailAnswer::Partial(partial) => {
+            let mut notes = Map::new();
+            notes.insert("total_bytes".into(), json!(partial.total_bytes));
+            notes.insert("row_numbers_relative".into(), json!(true));
+            let total = partial.rows.last().map_or(0, |r| r.row + 1);
+            (partial.rows, total, notes)
+        }
+    })
+}
+
+/// Where a job is, for tools that read logs on their own behalf.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct JobLocation<'a> {
+    /// Organization slug.
+    pub org: &'a str,
+    /// Pipeline slug.
+    pub pipeline: &'a str,
+    /// Build number.
+    pub number: u64,
+    /// Job UUID.
+    pub job_id: &'a str,
+}
+
+impl JobLocation<'_> {
+    fn target(&self, policy: FetchPolicy) -> Target {
+        Target {
+            org: self.org.to_owned(),
+            pipeline: self.pipeline.to_owned(),
+            number: self.number,
+            job_id: self.job_id.to_owned(),
+            policy,
+        }
+    }
+}
+
+async fn job_digest(
+    ctx: &ToolContext,
+    target: &Target,
+    options: &bk_logs::digest::DigestOptions,
+) -> Result<(bk_logs::digest::Digest, Map<String, Value>), ToolError> {
+    let key = target.key();
+    let source = target.source(ctx);
+    let queried = ctx
+        .logs
+        .query(&key, &source, target.policy, |log| {
+            let mut state = Map::new();
+            add_job_state(&mut state, log);
+            Ok((log.digest(options)?, state))
+        })
+        .await;
+    match queried {
+        Ok(found) => Ok(found),
+        // Too large to cache: digest the end of the log.
+        Err(bk_logs::Error::TooLarge(_)) => {
+            let mut notes = Map::new();
+            let answer = ctx
+                .logs
+                .tail(&key, &source, target.policy, DIGEST_PARTIAL_ROWS)
+                .await
+                .map_err(log_error)?;
+            let rows = match answer {
+                TailAnswer::Cached(rows, _) => rows,
+                TailAnswer::Partial(partial) => {
+                    notes.insert("total_bytes".into(), json!(partial.total_bytes));
+                    notes.insert("row_numbers_relative".into(), json!(true));
+                    notes.insert(
+                        "note".into(),
+                        json!("the log is too large to cache: this digest covers its end only, and rn counts from the start of that part"),
+                    );
+                    partial.rows
+                }
+            };
+            let total = rows.last().map_or(0, |r| r.row + 1);
+            Ok((
+                bk_logs::digest::digest_of_rows(&rows, total, options),
+                notes,
+            ))
+        }
+        Err(error) => Err(log_error(error)),
+    }
+}
+
 /// `tail_logs` with `digest`: the window around the last error, folded.
 async fn tail_digest(
     ctx: &ToolContext,
@@ -597,46 +721,7 @@ async fn tail_digest(
         ),
         ..bk_logs::digest::DigestOptions::default()
     };
-    let key = target.key();
-    let source = target.source(ctx);
-    let queried = ctx
-        .logs
-        .query(&key, &source, target.policy, |log| {
-            let mut state = Map::new();
-            add_job_state(&mut state, log);
-            Ok((log.digest(&options)?, state))
-        })
-        .await;
-    let mut out = Map::new();
-    let digest = match queried {
-        Ok((digest, state)) => {
-            out.extend(state);
-            digest
-        }
-        // Too large to cache: digest the end of the log.
-        Err(bk_logs::Error::TooLarge(_)) => {
-            let answer = ctx
-                .logs
-                .tail(&key, &source, target.policy, DIGEST_PARTIAL_ROWS)
-                .await
-                .map_err(log_error)?;
-            let rows = match answer {
-                TailAnswer::Cached(rows, _) => rows,
-                TailAnswer::Partial(partial) => {
-                    out.insert("total_bytes".into(), json!(partial.total_bytes));
-                    out.insert("row_numbers_relative".into(), json!(true));
-                    out.insert(
-                        "note".into(),
-                        json!("the log is too large to cache: this digest covers its end only, and rn counts from the start of that part"),
-                    );
-                    partial.rows
-                }
-            };
-            let total = rows.last().map_or(0, |r| r.row + 1);
-            bk_logs::digest::digest_of_rows(&rows, total, &options)
-        }
-        Err(error) => return Err(log_error(error)),
-    };
+    let (digest, notes) = job_digest(ctx, target, &options).await?;
     let mut ordered = Map::new();
     ordered.insert("lines".into(), json!(digest.lines));
     if let Some(row) = digest.error_row {
@@ -646,7 +731,7 @@ async fn tail_digest(
         ordered.insert("error_line".into(), json!(line));
     }
     ordered.insert("total_rows".into(), json!(digest.total_rows));
-    ordered.extend(out);
+    ordered.extend(notes);
     ordered.insert("query_time_ms".into(), json!(elapsed_ms(started)));
     Ok(ToolOutput::json(Value::Object(ordered)).trim_list(
         "lines",

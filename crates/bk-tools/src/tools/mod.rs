@@ -10,6 +10,7 @@ pub mod artifacts;
 pub mod builds;
 pub mod clusters;
 pub(crate) mod common;
+pub mod investigations;
 pub mod logs;
 pub mod pipelines;
 pub mod skills;
@@ -24,6 +25,7 @@ pub fn all() -> Vec<Arc<dyn Tool>> {
         artifacts::tools(),
         builds::tools(),
         clusters::tools(),
+        investigations::tools(),
         logs::tools(),
         pipelines::tools(),
         skills::tools(),

@@ -1,0 +1,11 @@
+//! The `investigations` toolset: why a build failed, in one call.
+
+use std::sync::Arc;
+
+use crate::tool::{Tool, tool};
+
+pub mod summary;
+
+pub(crate) fn tools() -> Vec<Arc<dyn Tool>> {
+    vec![tool(summary::GetBuildFailureSummary)]
+}
