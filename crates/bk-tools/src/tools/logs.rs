@@ -635,6 +635,36 @@ pub(crate) async fn job_log_tail(
     })
 }
 
+/// A job's error lines (as [`bk_logs::digest::classify`] sees them), newest
+/// first, at most `limit`.
+pub(crate) async fn job_error_lines(
+    ctx: &ToolContext,
+    job: &JobLocation<'_>,
+    limit: usize,
+) -> Result<Vec<LogRow>, ToolError> {
+    let target = job.target(FetchPolicy::default());
+    let query = SearchQuery {
+        pattern: bk_logs::digest::ERROR_PATTERN.to_owned(),
+        case_sensitive: true,
+        reverse: true,
+        limit: Some(limit),
+        ..SearchQuery::default()
+    };
+    let found = ctx
+        .logs
+        .query(&target.key(), &target.source(ctx), target.policy, |log| {
+            log.search(&query)
+        })
+        .await
+        .map_err(log_error)?;
+    Ok(found
+        .hits
+        .into_iter()
+        .map(|hit| hit.row)
+        .filter(|row| bk_logs::digest::classify(&row.content).is_some())
+        .collect())
+}
+
 /// Where a job is, for tools that read logs on their own behalf.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct JobLocation<'a> {

@@ -11,6 +11,7 @@ mod annotations;
 mod artifacts;
 mod builds;
 mod clusters;
+mod compare;
 mod logs;
 mod pipelines;
 mod skills;

@@ -4,8 +4,12 @@ use std::sync::Arc;
 
 use crate::tool::{Tool, tool};
 
+pub mod compare;
 pub mod summary;
 
 pub(crate) fn tools() -> Vec<Arc<dyn Tool>> {
-    vec![tool(summary::GetBuildFailureSummary)]
+    vec![
+        tool(summary::GetBuildFailureSummary),
+        tool(compare::CompareBuilds),
+    ]
 }

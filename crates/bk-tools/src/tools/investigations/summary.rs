@@ -591,26 +591,30 @@ struct FailedTests {
 }
 
 /// One run's failed executions, or why they could not be read.
-struct RunFailures {
-    run_id: String,
-    suite: String,
-    executions: Vec<FailedExecution>,
-    more: bool,
-    error: Option<String>,
+pub(crate) struct RunFailures {
+    /// The Test Engine run.
+    pub run_id: String,
+    /// Its suite's slug.
+    pub suite: String,
+    /// The failed executions read (the first page).
+    pub executions: Vec<FailedExecution>,
+    /// More failed executions exist.
+    pub more: bool,
+    /// Why they could not be read (the token cannot read the suite…).
+    pub error: Option<String>,
 }
 
-async fn failed_tests(
+/// The failed executions of a build's first `max_runs` Test Engine runs,
+/// `per_run` each, read four at a time, in run order; and whether the
+/// build has more runs. A 401 aborts; other errors stay with their run.
+pub(crate) async fn run_failures(
     ctx: &ToolContext,
     org: &str,
     build: &Build,
-    args: &FailureSummaryArgs,
-) -> Result<FailedTests, ToolError> {
-    let max_runs = args.max_test_runs.map_or(5, Bounded::as_usize);
-    let max_total = args.max_failed_tests.map_or(100, Bounded::as_usize);
-    let per_run = args
-        .max_failed_tests_per_run
-        .map_or(20, Bounded::as_usize)
-        .min(max_total);
+    max_runs: usize,
+    per_run: usize,
+    expanded: bool,
+) -> Result<(Vec<RunFailures>, bool), ToolError> {
     let runs: Vec<(String, String)> = build
         .test_engine
         .iter()
@@ -628,7 +632,6 @@ async fn failed_tests(
         let client = ctx.client.clone();
         let org = org.to_owned();
         let permits = Arc::clone(&permits);
-        let expanded = args.include_failure_expanded;
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
             let params = ListFailedExecutions {
@@ -676,11 +679,38 @@ async fn failed_tests(
         results.push((index, run));
     }
     results.sort_by_key(|(index, _)| *index);
+    Ok((
+        results.into_iter().map(|(_, run)| run).collect(),
+        runs_truncated,
+    ))
+}
+
+async fn failed_tests(
+    ctx: &ToolContext,
+    org: &str,
+    build: &Build,
+    args: &FailureSummaryArgs,
+) -> Result<FailedTests, ToolError> {
+    let max_runs = args.max_test_runs.map_or(5, Bounded::as_usize);
+    let max_total = args.max_failed_tests.map_or(100, Bounded::as_usize);
+    let per_run = args
+        .max_failed_tests_per_run
+        .map_or(20, Bounded::as_usize)
+        .min(max_total);
+    let (results, runs_truncated) = run_failures(
+        ctx,
+        org,
+        build,
+        max_runs,
+        per_run,
+        args.include_failure_expanded,
+    )
+    .await?;
 
     let mut warnings = Vec::new();
     // Which tests also passed in this build: those failed and then passed
     // on a retry (a retried job, or a framework's own retry).
-    let any_failed = results.iter().any(|(_, r)| !r.executions.is_empty());
+    let any_failed = results.iter().any(|r| !r.executions.is_empty());
     let passed_in_build = if any_failed {
         match passed_tests(ctx, org, &build.id).await {
             Ok(passed) => passed,
@@ -701,7 +731,7 @@ async fn failed_tests(
     let mut groups: BTreeMap<String, Group> = BTreeMap::new();
     let mut flaky: Vec<Value> = Vec::new();
     let mut run_items = Vec::new();
-    for (_, run) in &results {
+    for run in &results {
         let mut run_item = Map::new();
         run_item.insert("run_id".into(), json!(run.run_id));
         run_item.insert("suite".into(), json!(run.suite));
@@ -811,10 +841,9 @@ fn test_item(execution: &FailedExecution, suite: &str, expanded: bool) -> Value 
     if let Some(url) = &execution.test_execution_url {
         item.insert("url".into(), json!(url));
     }
-    if expanded
-        && let Some(expanded) = &execution.failure_expanded {
-            item.insert("failure_expanded".into(), json!(expanded));
-        }
+    if expanded && let Some(expanded) = &execution.failure_expanded {
+        item.insert("failure_expanded".into(), json!(expanded));
+    }
     Value::Object(item)
 }
 
@@ -933,9 +962,10 @@ fn shrink(out: &mut Map<String, Value>, step: usize) -> bool {
     if let Some(Value::Array(jobs)) = out.get_mut("jobs") {
         for job in jobs.iter_mut() {
             if let Value::Object(job) = job
-                && (job.remove("log").is_some() || job.remove("log_tail").is_some()) {
-                    return true;
-                }
+                && (job.remove("log").is_some() || job.remove("log_tail").is_some())
+            {
+                return true;
+            }
         }
         if jobs.len() > 1 {
             jobs.pop();
@@ -955,18 +985,18 @@ fn shrink_logs(out: &mut Map<String, Value>) -> bool {
     for job in jobs.iter_mut() {
         for key in ["log", "log_tail"] {
             if let Some(Value::Array(lines)) = job.get_mut(key)
-                && lines.len() > 2 {
-                    let drop = lines.len() / 2;
-                    // Keep the part around the error: drop from the front,
-                    // as the digest ends with the error window and the tail.
-                    lines.drain(..drop);
-                    shrunk = true;
-                }
-        }
-        if shrunk
-            && let Value::Object(job) = job {
-                job.insert("log_shortened".into(), json!(true));
+                && lines.len() > 2
+            {
+                let drop = lines.len() / 2;
+                // Keep the part around the error: drop from the front,
+                // as the digest ends with the error window and the tail.
+                lines.drain(..drop);
+                shrunk = true;
             }
+        }
+        if shrunk && let Value::Object(job) = job {
+            job.insert("log_shortened".into(), json!(true));
+        }
     }
     shrunk
 }
@@ -978,10 +1008,11 @@ fn shrink_strings(out: &mut Map<String, Value>, list: &str, field: &str, floor: 
     let mut shrunk = false;
     for item in items.iter_mut() {
         if let Some(Value::String(text)) = item.get_mut(field)
-            && text.len() > floor {
-                *text = cut(text, (text.len() / 2).max(floor));
-                shrunk = true;
-            }
+            && text.len() > floor
+        {
+            *text = cut(text, (text.len() / 2).max(floor));
+            shrunk = true;
+        }
     }
     shrunk
 }
@@ -993,10 +1024,11 @@ fn shrink_tests(out: &mut Map<String, Value>) -> bool {
     let mut shrunk = false;
     for group in groups.iter_mut() {
         if let Some(Value::Array(tests)) = group.get_mut("tests")
-            && tests.len() > 1 {
-                tests.truncate(tests.len() / 2);
-                shrunk = true;
-            }
+            && tests.len() > 1
+        {
+            tests.truncate(tests.len() / 2);
+            shrunk = true;
+        }
     }
     if !shrunk && groups.len() > 1 {
         groups.pop();
