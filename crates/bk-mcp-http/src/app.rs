@@ -134,7 +134,8 @@ async fn request_policy(
     let flag = UnauthorizedFlag::new();
     request.extensions_mut().insert(scope);
     request.extensions_mut().insert(flag.clone());
-    let response = next.run(request).await;
+    // A request is in flight from here: a shutdown waits for it.
+    let response = state.core.track(next.run(request)).await;
     // A JSON answer is complete by now, so a refused token can still become
     // a real 401. (Once progress has streamed, the status is sent; the
     // error result in the stream says the same.)

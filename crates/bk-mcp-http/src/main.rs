@@ -24,6 +24,9 @@ use crate::policy::Passthrough;
 
 const PROGRAM: &str = "bk-mcp-http";
 
+/// After in-flight calls end, how long open connections get to close.
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
+
 /// The Buildkite MCP server over Streamable HTTP.
 #[derive(Debug, Parser)]
 #[command(name = PROGRAM, version, about, long_about = None)]
@@ -287,12 +290,32 @@ async fn serve(args: &ServerArgs, http: &HttpArgs) -> ExitCode {
         async move { draining.cancelled().await }
     });
     let grace = Duration::from_secs(http.shutdown_grace);
+    // On a signal: wait (within the grace period) for the tool calls that
+    // are running, then end what stays open by design (SSE streams,
+    // sessions), so an idle client does not hold the shutdown up.
+    let drained = {
+        let core = Arc::clone(&core);
+        let streams = streams.clone();
+        async move {
+            draining.cancelled().await;
+            if tokio::time::timeout(grace, core.calls_finished())
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    grace_s = grace.as_secs(),
+                    running = core.calls_running(),
+                    "calls still running after the grace period were stopped"
+                );
+            }
+            streams.cancel();
+            // Connections normally close at once; this bounds the wait.
+            tokio::time::sleep(CLOSE_WAIT).await;
+        }
+    };
     let outcome = tokio::select! {
         outcome = server => outcome,
-        () = async { draining.cancelled().await; tokio::time::sleep(grace).await } => {
-            tracing::warn!(grace_s = grace.as_secs(), "calls still running after the grace period were stopped");
-            Ok(())
-        }
+        () = drained => Ok(()),
     };
     streams.cancel();
     match outcome {

@@ -229,14 +229,17 @@ fn read_path(path: &str, asked: &mut Asked) -> Result<(), Refusal> {
 }
 
 fn read_headers(headers: &HeaderMap, asked: &mut Asked) -> Result<(), Refusal> {
+    // Repeated headers mean the same as one comma-separated list (RFC 9110).
+    let mut lists = Vec::new();
     for value in headers.get_all(TOOLSETS_HEADER) {
-        let list = value.to_str().map_err(|_| {
+        lists.push(value.to_str().map_err(|_| {
             Refusal::BadRequest("X-Buildkite-Toolsets is not readable text".to_owned())
-        })?;
-        // An empty list (`""`, `" , "`) asks for nothing, as if absent.
-        if list.split(',').any(|name| !name.trim().is_empty()) {
-            ask_toolsets(asked, list, "X-Buildkite-Toolsets")?;
-        }
+        })?);
+    }
+    let list = lists.join(",");
+    // An empty list (`""`, `" , "`) asks for nothing, as if absent.
+    if list.split(',').any(|name| !name.trim().is_empty()) {
+        ask_toolsets(asked, &list, "X-Buildkite-Toolsets")?;
     }
     for name in READ_ONLY_HEADERS {
         for value in headers.get_all(name) {

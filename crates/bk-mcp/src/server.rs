@@ -39,6 +39,8 @@ pub struct Core {
     listed: Vec<(Arc<dyn Tool>, rmcp::model::Tool)>,
     /// Longest a tool call may run, if bounded.
     call_timeout: Option<Duration>,
+    /// The tool calls running now, so a shutdown can wait for them.
+    calls: tokio_util::task::TaskTracker,
 }
 
 impl std::fmt::Debug for Core {
@@ -115,7 +117,31 @@ impl Core {
             limits,
             listed,
             call_timeout: None,
+            calls: tokio_util::task::TaskTracker::new(),
         }
+    }
+
+    /// Resolves once no tool call is running. Calls that start later are
+    /// still served (and awaited by a later call of this).
+    pub async fn calls_finished(&self) {
+        self.calls.close();
+        self.calls.wait().await;
+        self.calls.reopen();
+    }
+
+    /// Counts `work` as running until it ends, so [`Core::calls_finished`]
+    /// waits for it too (e.g. an HTTP request accepted but not yet
+    /// dispatched to a tool).
+    pub fn track<F: std::future::Future>(
+        &self,
+        work: F,
+    ) -> tokio_util::task::task_tracker::TrackedFuture<F> {
+        self.calls.track_future(work)
+    }
+
+    /// How many tool calls are running now.
+    pub fn calls_running(&self) -> usize {
+        self.calls.len()
     }
 
     /// Bounds every tool call: past `timeout` it is cancelled and answers
@@ -237,7 +263,6 @@ impl McpServer {
             None => (self.core.selection.clone(), self.core.client.clone()),
         }
     }
-
 }
 
 /// The `initialize` answer for a selection.
@@ -365,6 +390,7 @@ impl ServerHandler for McpServer {
                 None => call.await,
             }
         };
+        let call = self.core.calls.track_future(call);
         let result = match forwarder {
             Some(forwarder) => forwarder.drive(call).await,
             None => call.await,
