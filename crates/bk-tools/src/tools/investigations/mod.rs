@@ -6,10 +6,12 @@ use crate::tool::{Tool, tool};
 
 pub mod compare;
 pub mod summary;
+pub mod triage;
 
 pub(crate) fn tools() -> Vec<Arc<dyn Tool>> {
     vec![
         tool(summary::GetBuildFailureSummary),
         tool(compare::CompareBuilds),
+        tool(triage::TriageBuildFailures),
     ]
 }

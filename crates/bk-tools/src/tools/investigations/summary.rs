@@ -240,13 +240,13 @@ fn build_item(build: &Build) -> Value {
 }
 
 /// The failing jobs found, in report order.
-struct FailingJobs {
+pub(crate) struct FailingJobs {
     /// The jobs to report, at most `max_jobs`.
-    reported: Vec<Job>,
+    pub reported: Vec<Job>,
     /// Earlier attempts that failed and whose retry did not.
-    flaky: Vec<Job>,
+    pub flaky: Vec<Job>,
     /// More failing jobs exist than are reported.
-    truncated: bool,
+    pub truncated: bool,
 }
 
 const PRIMARY: [JobState; 3] = [JobState::Failed, JobState::TimedOut, JobState::Expired];
@@ -257,7 +257,10 @@ const DOWNSTREAM: [JobState; 4] = [
     JobState::UnblockedFailed,
 ];
 
-async fn failing_jobs(
+/// The build's failing jobs in report order (failed, timed out and expired,
+/// hard before soft; then canceled; then downstream), at most `max_jobs`,
+/// and the attempts that failed but whose retry did not.
+pub(crate) async fn failing_jobs(
     ctx: &ToolContext,
     org: &str,
     pipeline: &str,

@@ -1,0 +1,302 @@
+//! `triage_build_failures`: one verdict per failed job and test, against
+//! the default branch's recent builds and Test Engine.
+
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path, query_param};
+use wiremock::{Mock, ResponseTemplate};
+
+use crate::common::{Harness, authorized, fixture, harness};
+
+const PIPELINE: &str = "/v2/organizations/acme/pipelines/web";
+const BUILD_UUID: &str = "0190aaaa-0000-4000-8000-000000000500";
+
+fn job(id: &str, key: &str, state: &str) -> Value {
+    let mut job = fixture("job.json");
+    job["id"] = json!(id);
+    job["step_key"] = json!(key);
+    job["name"] = json!(format!(":{key}: {key}"));
+    job["state"] = json!(state);
+    job
+}
+
+fn build(number: u64, branch: &str, state: &str, jobs: Vec<Value>) -> Value {
+    let mut build = fixture("build.json");
+    build["id"] = json!(format!("0190aaaa-0000-4000-8000-000000000{number:03}"));
+    build["number"] = json!(number);
+    build["branch"] = json!(branch);
+    build["state"] = json!(state);
+    build["web_url"] = json!(format!("https://buildkite.com/acme/web/builds/{number}"));
+    build["jobs"] = Value::Array(jobs);
+    build
+}
+
+async fn mock(h: &Harness, mock: wiremock::MockBuilder, body: Value) {
+    mock.and(authorized())
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .mount(&h.server)
+        .await;
+}
+
+fn failure(test_id: &str, name: &str) -> Value {
+    json!({"execution_id": format!("e-{test_id}"), "test_id": test_id, "test_name": name,
+           "failure_reason": "expected true, got false", "location": format!("./spec/{test_id}_spec.rb:3"),
+           "test_execution_url": format!("https://buildkite.com/organizations/acme/analytics/suites/rspec/tests/{test_id}?execution_id=e-{test_id}")})
+}
+
+fn test(id: &str, reliability: f64, passed: u64) -> Value {
+    json!({"id": id, "name": id, "reliability": reliability,
+           "executions_count_by_result": {"passed": passed, "failed": 1}})
+}
+
+async fn scenario(h: &Harness) {
+    // Build 500 on feature/a: lint and unit failed, e2e failed then passed
+    // on retry, deploy never ran.
+    let mut red = build(
+        500,
+        "feature/a",
+        "failed",
+        vec![
+            job("j-lint", "lint", "failed"),
+            job("j-unit", "unit", "failed"),
+        ],
+    );
+    red["id"] = json!(BUILD_UUID);
+    red["test_engine"] =
+        json!({"runs": [{"id": "run-500", "suite": {"id": "s", "slug": "rspec"}}]});
+    mock(
+        h,
+        Mock::given(method("GET")).and(path(format!("{PIPELINE}/builds/500"))),
+        red,
+    )
+    .await;
+    let mut flaky_attempt = job("j-e2e-1", "e2e", "failed");
+    flaky_attempt["retried"] = json!(true);
+    flaky_attempt["retried_in_job_id"] = json!("j-e2e-2");
+    mock(
+        h,
+        Mock::given(method("GET"))
+            .and(path(format!("{PIPELINE}/builds/500/jobs")))
+            .and(query_param("state[]", "failed")),
+        json!({"items": [job("j-lint", "lint", "failed"), job("j-unit", "unit", "failed"), flaky_attempt], "links": {}}),
+    )
+    .await;
+    mock(
+        h,
+        Mock::given(method("GET"))
+            .and(path(format!("{PIPELINE}/builds/500/jobs")))
+            .and(query_param("state[]", "canceled")),
+        json!({"items": [], "links": {}}),
+    )
+    .await;
+    mock(
+        h,
+        Mock::given(method("GET"))
+            .and(path(format!("{PIPELINE}/builds/500/jobs")))
+            .and(query_param("state[]", "broken")),
+        json!({"items": [job("j-deploy", "deploy", "broken")], "links": {}}),
+    )
+    .await;
+    mock(
+        h,
+        Mock::given(method("GET")).and(path(PIPELINE)),
+        fixture("pipeline.json"),
+    )
+    .await;
+    // main's history, newest first: unit fails since 498; deploy alternates.
+    let history: Vec<Value> = (490..=499)
+        .rev()
+        .map(|n| {
+            let unit = if n >= 498 { "failed" } else { "passed" };
+            let deploy = if n % 3 == 0 { "broken" } else { "passed" };
+            build(
+                n,
+                "main",
+                if unit == "failed" { "failed" } else { "passed" },
+                vec![
+                    job(&format!("h-lint-{n}"), "lint", "passed"),
+                    job(&format!("h-unit-{n}"), "unit", unit),
+                    job(&format!("h-deploy-{n}"), "deploy", deploy),
+                ],
+            )
+        })
+        .collect();
+    mock(
+        h,
+        Mock::given(method("GET"))
+            .and(path(format!("{PIPELINE}/builds")))
+            .and(query_param("branch[]", "main"))
+            .and(query_param("per_page", "11")),
+        Value::Array(history.clone()),
+    )
+    .await;
+    mock(
+        h,
+        Mock::given(method("GET"))
+            .and(path(format!("{PIPELINE}/builds")))
+            .and(query_param("branch[]", "main"))
+            .and(query_param("per_page", "2")),
+        Value::Array(history[..2].to_vec()),
+    )
+    .await;
+    let mut latest = build(499, "main", "failed", vec![]);
+    latest["test_engine"] =
+        json!({"runs": [{"id": "run-499", "suite": {"id": "s", "slug": "rspec"}}]});
+    mock(
+        h,
+        Mock::given(method("GET")).and(path(format!("{PIPELINE}/builds/499"))),
+        latest,
+    )
+    .await;
+    let runs = "/v2/analytics/organizations/acme/suites/rspec/runs";
+    mock(
+        h,
+        Mock::given(method("GET")).and(path(format!("{runs}/run-500/failed_executions"))),
+        json!([
+            failure("t-new", "Checkout works"),
+            failure("t-old", "Search sorts"),
+            failure("t-flaky", "Upload retries")
+        ]),
+    )
+    .await;
+    mock(
+        h,
+        Mock::given(method("GET")).and(path(format!("{runs}/run-499/failed_executions"))),
+        json!([failure("t-old", "Search sorts")]),
+    )
+    .await;
+    mock(
+        h,
+        Mock::given(method("GET")).and(path(format!(
+            "/v2/analytics/organizations/acme/builds/{BUILD_UUID}/tests"
+        ))),
+        json!([
+            test("t-new", 1.0, 0),
+            test("t-old", 1.0, 0),
+            test("t-flaky", 0.92, 0)
+        ]),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn every_failure_gets_a_verdict_with_evidence() {
+    let h = harness().await;
+    scenario(&h).await;
+    let out = h
+        .ok(
+            "triage_build_failures",
+            json!({"org_slug": "acme", "pipeline_slug": "web", "build_number": "500"}),
+        )
+        .await;
+    assert_eq!(out["default_branch"], "main");
+    assert_eq!(out["history"].as_array().unwrap().len(), 10);
+    let verdicts: Vec<(String, String, String)> = out["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["kind"].as_str().unwrap().to_owned(),
+                v["step_key"]
+                    .as_str()
+                    .or(v["name"].as_str())
+                    .unwrap()
+                    .to_owned(),
+                v["verdict"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expect = |kind: &str, name: &str, verdict: &str| {
+        (kind.to_owned(), name.to_owned(), verdict.to_owned())
+    };
+    assert_eq!(
+        verdicts,
+        [
+            expect("job", "e2e", "flaky"),
+            expect("job", "lint", "new"),
+            expect("job", "unit", "pre-existing"),
+            expect("job", "deploy", "flaky"),
+            expect("test", "Checkout works", "new"),
+            expect("test", "Search sorts", "pre-existing"),
+            expect("test", "Upload retries", "flaky"),
+        ]
+    );
+    assert_eq!(
+        out["counts"],
+        json!({"new": 2, "pre-existing": 2, "flaky": 3})
+    );
+    let by_key = |key: &str| {
+        out["verdicts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["step_key"] == key || v["name"] == key)
+            .unwrap()
+            .clone()
+    };
+    let unit = by_key("unit");
+    assert!(
+        unit["recommendation"]
+            .as_str()
+            .unwrap()
+            .contains("since build #498"),
+        "{unit}"
+    );
+    assert_eq!(unit["evidence"][0]["build_number"], 499);
+    assert_eq!(
+        unit["evidence"][0]["web_url"],
+        "https://buildkite.com/acme/web/builds/499"
+    );
+    assert!(
+        by_key("deploy")["why"]
+            .as_str()
+            .unwrap()
+            .contains("failed in 3 and passed in 7")
+    );
+    assert!(
+        by_key("Upload retries")["why"]
+            .as_str()
+            .unwrap()
+            .contains("92%")
+    );
+    assert_eq!(by_key("Search sorts")["evidence"][0]["build_number"], 499);
+    for verdict in out["verdicts"].as_array().unwrap() {
+        assert!(
+            !verdict["recommendation"].as_str().unwrap().is_empty(),
+            "{verdict}"
+        );
+    }
+    // Bounded calls: no log is read, and history is one list call.
+    let requests = h.requests().await;
+    assert!(
+        !requests.iter().any(|r| r.contains("/log")),
+        "{requests:#?}"
+    );
+    assert_eq!(
+        requests
+            .iter()
+            .filter(|r| r.contains("per_page=11"))
+            .count(),
+        1
+    );
+    assert!(
+        requests.len() <= 13,
+        "{} calls: {requests:#?}",
+        requests.len()
+    );
+}
+
+#[tokio::test]
+async fn history_is_bounded_and_checked() {
+    let h = harness().await;
+    for bad in [json!(0), json!(31), json!("ten")] {
+        let err = h
+            .err(
+                "triage_build_failures",
+                json!({"org_slug": "acme", "pipeline_slug": "web", "build_number": "500", "history_builds": bad}),
+            )
+            .await;
+        assert!(err.contains("history_builds"), "{err}");
+    }
+    assert!(h.requests().await.is_empty());
+}
