@@ -14,7 +14,6 @@
 //! not be a debug build, so a debug `cargo xtask` builds the release xtask
 //! and hands over to it.
 
-mod fake_api;
 mod load;
 mod process;
 
@@ -26,9 +25,11 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use fake_api::{FakeApi, TOKEN};
+use crate::fake_api::{Accept, FakeApi, Setup};
 use load::{Call, Outcome, Sample, Stop};
-use process::HttpServer;
+
+/// The token the servers are started with, and the fake API expects.
+const TOKEN: &str = "bkua_benchmark0000000000000000000000000000";
 
 const USAGE: &str = "usage: cargo xtask bench-mcp [--quick] [--runs N] [--duration SECONDS] [--soak CALLS] [--concurrency 1,16,64]
 
@@ -315,13 +316,18 @@ struct Row {
 async fn http(options: &Options, http_bin: &Path, cache_url: &str) -> Result<bool, String> {
     let fixtures =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/buildkite-api/tests/fixtures");
-    let api = FakeApi::start(&fixtures).await?;
+    let api = FakeApi::start(Setup {
+        fixtures: &fixtures,
+        accept: Accept::Token(TOKEN),
+        record: false,
+    })
+    .await?;
     let env = process::environment(&[
         ("BUILDKITE_API_TOKEN", TOKEN.to_owned()),
         ("BUILDKITE_BASE_URL", api.url.clone()),
         ("BKLOG_CACHE_URL", cache_url.to_owned()),
     ]);
-    let mut server = HttpServer::start(http_bin, &env)?;
+    let mut server = process::http_server(http_bin, &env)?;
     let pid = server.pid();
     let started = process::memory(pid)?;
     let client = load::client()?;
@@ -631,12 +637,14 @@ fn print_soak(
 
 // ------------------------------------------------------------ formatting
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
+/// Nearest-rank percentile (`p` in 0..=100) of sorted values.
+fn nearest_rank<T: Copy>(sorted: &[T], p: f64) -> Option<T> {
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
+    sorted.get(rank.clamp(1, sorted.len().max(1)) - 1).copied()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    nearest_rank(sorted, p).unwrap_or(Duration::ZERO)
 }
 
 fn ms(d: Duration) -> String {

@@ -12,7 +12,9 @@
 
 mod bench_mcp;
 mod conformance;
+mod fake_api;
 mod loggen;
+mod server_process;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use tokio::task::JoinSet;
 
-use super::fake_api::TOKEN;
+use super::TOKEN;
 use super::process::{self, Memory};
 
 /// One request.
@@ -77,12 +77,7 @@ impl Outcome {
 
 /// Nearest-rank percentile of sorted microseconds.
 pub fn percentile_us(sorted: &[u32], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    let index = rank.clamp(1, sorted.len()) - 1;
-    Duration::from_micros(u64::from(sorted[index]))
+    super::nearest_rank(sorted, p).map_or(Duration::ZERO, |us| Duration::from_micros(u64::from(us)))
 }
 
 /// The HTTP client all clients share (keep-alive, one connection each).

@@ -1,26 +1,14 @@
-//! Child processes (always killed when dropped, also on errors and panics)
-//! and what `/proc` says about them.
+//! The servers' environment, a stdio cold start, and what `/proc` says
+//! about a process.
 
 use std::ffi::OsString;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Kills and reaps the child when dropped.
-#[derive(Debug)]
-pub struct Guard(pub Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-        }
-        let _ = self.0.wait();
-    }
-}
+use crate::server_process::{Guard, ServerProcess};
 
 /// The environment the servers run with: nothing inherited but `PATH` and
 /// `HOME` (no proxy variables, no `RUST_LOG`, no stray `BUILDKITE_*`).
@@ -37,100 +25,15 @@ pub fn environment(extra: &[(&str, String)]) -> Vec<(OsString, OsString)> {
     env
 }
 
-/// A running `bk-mcp-http`.
-#[derive(Debug)]
-pub struct HttpServer {
-    guard: Guard,
-    /// `http://127.0.0.1:PORT/mcp`.
-    pub url: String,
-    /// From spawn to the "listening on" log line.
-    pub startup: Duration,
-    /// Everything it wrote on stderr.
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl HttpServer {
-    /// Starts the server on a free port and waits for its "listening on" line.
-    pub fn start(binary: &Path, env: &[(OsString, OsString)]) -> Result<HttpServer, String> {
-        let start = Instant::now();
-        let child = Command::new(binary)
-            .args(["--listen", "127.0.0.1:0"])
-            .env_clear()
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
-        let mut guard = Guard(child);
-        let stderr = guard
-            .0
-            .stderr
-            .take()
-            .ok_or("the server's stderr is not piped")?;
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (sender, receiver) = mpsc::channel();
-        std::thread::spawn({
-            let log = Arc::clone(&log);
-            move || drain(stderr, &log, &sender)
-        });
-        let url = match receiver.recv_timeout(Duration::from_secs(15)) {
-            Ok(url) => url,
-            Err(_) => {
-                drop(guard);
-                let log = log.lock().map(|l| l.join("\n")).unwrap_or_default();
-                return Err(format!(
-                    "bk-mcp-http did not say where it listens within 15 s; its stderr:\n{log}"
-                ));
-            }
-        };
-        Ok(HttpServer {
-            guard,
-            url,
-            startup: start.elapsed(),
-            log,
-        })
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.guard.0.id()
-    }
-
-    /// Whether it is still running.
-    pub fn alive(&mut self) -> bool {
-        matches!(self.guard.0.try_wait(), Ok(None))
-    }
-
-    /// The stderr lines written so far.
-    pub fn log(&self) -> Vec<String> {
-        self.log.lock().map(|l| l.clone()).unwrap_or_default()
-    }
-}
-
-/// Reads stderr to the end (so the pipe never fills), sending the URL from
-/// the "listening on" line.
-fn drain(stderr: impl Read, log: &Mutex<Vec<String>>, sender: &mpsc::Sender<String>) {
-    let mut sent = false;
-    for line in BufReader::new(stderr).lines() {
-        let Ok(line) = line else { break };
-        if !sent && let Some(url) = listening_url(&line) {
-            let _ = sender.send(url);
-            sent = true;
-        }
-        if let Ok(mut log) = log.lock() {
-            log.push(line);
-        }
-    }
-}
-
-/// `http://127.0.0.1:PORT/mcp` from a `listening on http://…/mcp` log line
-/// (text or JSON, with or without colours).
-fn listening_url(line: &str) -> Option<String> {
-    let rest = &line[line.find("listening on http://")? + "listening on ".len()..];
-    let end = rest
-        .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\\' | '\u{1b}'))
-        .unwrap_or(rest.len());
-    Some(rest[..end].to_owned())
+/// Starts `bk-mcp-http` on a free port with only `env`, and waits for its
+/// "listening on" line.
+pub fn http_server(binary: &Path, env: &[(OsString, OsString)]) -> Result<ServerProcess, String> {
+    let mut command = Command::new(binary);
+    command
+        .args(["--listen", "127.0.0.1:0"])
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)));
+    ServerProcess::start(&mut command, None, Duration::from_secs(15))
 }
 
 /// Memory of a process, in KiB.
@@ -268,26 +171,6 @@ pub fn spawn_true() -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn finds_the_url_in_text_and_json_lines() {
-        let text = "2025-01-01T00:00:00.000000Z  INFO listening on http://127.0.0.1:43111/mcp version=\"0.1.0\" tools=56";
-        assert_eq!(
-            listening_url(text).as_deref(),
-            Some("http://127.0.0.1:43111/mcp")
-        );
-        let json = r#"{"fields":{"message":"listening on http://127.0.0.1:8080/mcp","tools":56}}"#;
-        assert_eq!(
-            listening_url(json).as_deref(),
-            Some("http://127.0.0.1:8080/mcp")
-        );
-        let ansi = "\u{1b}[32m INFO\u{1b}[0m listening on http://127.0.0.1:9/mcp\u{1b}[0m";
-        assert_eq!(
-            listening_url(ansi).as_deref(),
-            Some("http://127.0.0.1:9/mcp")
-        );
-        assert_eq!(listening_url("INFO stopped"), None);
-    }
 
     #[test]
     fn reads_its_own_memory_and_cpu() {
