@@ -106,6 +106,24 @@ pub struct ServerArgs {
     #[arg(long, env = "BKLOG_MAX_LOG_BYTES", global = true)]
     pub max_log_bytes: Option<u64>,
 
+    /// Longest log line kept, in bytes; the rest of a longer line is cut and marked.
+    #[arg(long, env = "BKLOG_MAX_LOG_LINE_BYTES", default_value_t = bk_logs::parse::ParserOptions::default().max_line_bytes, global = true)]
+    pub max_log_line_bytes: usize,
+
+    /// Most jobs get_build_failure_summary reports, whatever a call asks for (1–50).
+    #[arg(
+        long,
+        env = "BUILDKITE_FAILURE_SUMMARY_MAX_JOBS",
+        default_value_t = 50,
+        global = true
+    )]
+    pub failure_summary_max_jobs: usize,
+
+    /// OpenTelemetry exporter (`http/protobuf`, `grpc` or `noop`). Accepted for
+    /// compatibility; this build exports no traces.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_PROTOCOL", global = true)]
+    pub otel_exporter: Option<String>,
+
     /// Size of the log cache on disk before the least recently used entries are evicted, in bytes.
     #[arg(long, env = "BKLOG_CACHE_MAX_BYTES", default_value_t = bk_logs::DEFAULT_MAX_CACHE_BYTES, global = true)]
     pub log_cache_max_bytes: u64,
@@ -173,6 +191,9 @@ impl Default for ServerArgs {
             tools: Vec::new(),
             cache_url: None,
             max_log_bytes: None,
+            max_log_line_bytes: bk_logs::parse::ParserOptions::default().max_line_bytes,
+            failure_summary_max_jobs: 50,
+            otel_exporter: None,
             log_cache_max_bytes: bk_logs::DEFAULT_MAX_CACHE_BYTES,
             response_budget: Limits::default().response_budget,
             no_redact: false,
@@ -216,6 +237,8 @@ pub struct Settings {
     pub cache_max_bytes: u64,
     /// Largest log downloaded whole.
     pub max_log_bytes: u64,
+    /// Longest log line kept.
+    pub max_log_line_bytes: usize,
 }
 
 impl ServerArgs {
@@ -322,9 +345,29 @@ impl ServerArgs {
             Some(url) => cache_dir_from_url(url)?,
             None => bk_logs::LogCache::default_dir(),
         };
+        if !(1..=50).contains(&self.failure_summary_max_jobs) {
+            return Err(ConfigError::new(format!(
+                "--failure-summary-max-jobs / BUILDKITE_FAILURE_SUMMARY_MAX_JOBS: {} is not between 1 and 50",
+                self.failure_summary_max_jobs
+            )));
+        }
+        if self.max_log_line_bytes < 1024 {
+            return Err(ConfigError::new(
+                "--max-log-line-bytes / BKLOG_MAX_LOG_LINE_BYTES: use at least 1024",
+            ));
+        }
+        if let Some(exporter) = non_empty(self.otel_exporter.as_deref())
+            && exporter != "noop"
+        {
+            tracing::warn!(
+                exporter,
+                "OpenTelemetry export is not built into this binary: no traces are sent"
+            );
+        }
         let limits = Limits {
             response_budget: self.response_budget,
             redact_secrets: !self.no_redact,
+            failure_summary_max_jobs: self.failure_summary_max_jobs,
             ..Limits::default()
         };
         Ok(Settings {
@@ -340,6 +383,7 @@ impl ServerArgs {
                 Some(n) => n,
                 None => bk_logs::EngineOptions::default().max_log_bytes,
             },
+            max_log_line_bytes: self.max_log_line_bytes,
         })
     }
 }
@@ -434,6 +478,44 @@ mod tests {
         assert!(Cli::try_parse_from(["x", "--read-only=maybe"]).is_err());
         let cli = Cli::try_parse_from(["x", "--enabled-toolsets", "builds,logs"]).unwrap();
         assert_eq!(cli.args.enabled_toolsets, ["builds", "logs"]);
+    }
+
+    #[tokio::test]
+    async fn reference_only_flags_are_accepted_and_checked() {
+        use clap::Parser;
+        let registry = Registry::new();
+        let cli = Cli::try_parse_from([
+            "x",
+            "--failure-summary-max-jobs",
+            "20",
+            "--max-log-line-bytes",
+            "4096",
+            "--otel-exporter",
+            "noop",
+        ])
+        .unwrap();
+        let settings = cli
+            .args
+            .resolve(&registry, TokenSource::Fixed)
+            .await
+            .unwrap();
+        assert_eq!(settings.limits.failure_summary_max_jobs, 20);
+        assert_eq!(settings.max_log_line_bytes, 4096);
+        for bad in [0, 51] {
+            let err = args(|a| a.failure_summary_max_jobs = bad)
+                .resolve(&registry, TokenSource::Fixed)
+                .await
+                .unwrap_err();
+            assert!(
+                err.0.contains("BUILDKITE_FAILURE_SUMMARY_MAX_JOBS"),
+                "{err}"
+            );
+        }
+        let err = args(|a| a.max_log_line_bytes = 10)
+            .resolve(&registry, TokenSource::Fixed)
+            .await
+            .unwrap_err();
+        assert!(err.0.contains("BKLOG_MAX_LOG_LINE_BYTES"), "{err}");
     }
 
     #[test]

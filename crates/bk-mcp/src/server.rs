@@ -73,13 +73,16 @@ impl Core {
         let client = builder
             .build()
             .map_err(|e| ConfigError::new(format!("--base-url / BUILDKITE_BASE_URL: {e}")))?;
-        let cache =
-            bk_logs::LogCache::new(&settings.cache_dir, settings.cache_max_bytes).map_err(|e| {
+        let cache = bk_logs::LogCache::new(&settings.cache_dir, settings.cache_max_bytes)
+            .map_err(|e| {
                 ConfigError::new(format!(
                     "--cache-url / BKLOG_CACHE_URL: cannot use {}: {e}",
                     settings.cache_dir.display()
                 ))
-            })?;
+            })?
+            .with_parser_options(bk_logs::parse::ParserOptions {
+                max_line_bytes: settings.max_log_line_bytes,
+            });
         let logs = Arc::new(bk_logs::Engine::new(
             cache,
             bk_logs::EngineOptions {

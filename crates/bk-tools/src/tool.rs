@@ -92,6 +92,9 @@ pub struct Limits {
     pub wait_for_build_timeout: Duration,
     /// Time between polls in `wait_for_build` (default 5 s).
     pub wait_for_build_interval: Duration,
+    /// Most jobs `get_build_failure_summary` reports, whatever a call asks
+    /// for (default 50, its schema's maximum).
+    pub failure_summary_max_jobs: usize,
 }
 
 impl Default for Limits {
@@ -101,6 +104,7 @@ impl Default for Limits {
             redact_secrets: true,
             wait_for_build_timeout: Duration::from_secs(45),
             wait_for_build_interval: Duration::from_secs(5),
+            failure_summary_max_jobs: 50,
         }
     }
 }

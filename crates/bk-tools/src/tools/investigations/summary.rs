@@ -114,7 +114,11 @@ impl Handler for GetBuildFailureSummary {
         let org = args.org_slug.to_string();
         let pipeline = args.pipeline_slug.to_string();
         let number = args.build_number.get();
-        let max_jobs = args.max_jobs.map_or(10, Bounded::as_usize);
+        // The operator's cap bounds the default and the argument alike.
+        let max_jobs = args
+            .max_jobs
+            .map_or(10, Bounded::as_usize)
+            .min(ctx.limits.failure_summary_max_jobs.max(1));
         let build = ctx
             .client
             .get_build(
@@ -903,13 +907,13 @@ fn fit(
     limits: &crate::tool::Limits,
 ) -> Result<ToolOutput, ToolError> {
     let mut truncated = false;
-    for step in 0.. {
+    loop {
         let text = deliver(&out, limits)?;
         if text.len() <= limit {
             break;
         }
         truncated = true;
-        if !shrink(&mut out, step) {
+        if !shrink(&mut out) {
             return Err(ToolError::Other(format!(
                 "the failure summary does not fit in {limit} bytes even at its smallest; raise content_limit_bytes or ask for fewer jobs (max_jobs)"
             )));
@@ -943,7 +947,7 @@ fn deliver(out: &Map<String, Value>, limits: &crate::tool::Limits) -> Result<Str
 }
 
 /// One step smaller. Returns false when nothing is left to shrink.
-fn shrink(out: &mut Map<String, Value>, step: usize) -> bool {
+fn shrink(out: &mut Map<String, Value>) -> bool {
     // Halve each job's log, keeping the lines nearest its error (the
     // digest's end), until logs are 2 lines; then cut annotation texts;
     // then test lists; then drop the logs, annotations and tests; then jobs.
@@ -976,7 +980,6 @@ fn shrink(out: &mut Map<String, Value>, step: usize) -> bool {
             return true;
         }
     }
-    let _ = step;
     false
 }
 
