@@ -22,7 +22,7 @@ use crate::error::Result;
 use crate::query::{LogFile, LogRow, SearchQuery};
 
 /// The pattern a candidate error line must match (case-insensitive).
-pub const ERROR_PATTERN: &str = r"(?i)\b(error|errors|failed|failure|failures|fatal|panic|panicked|exception|traceback|segmentation fault|timed out|timeout|killed|aborted|cannot|could not|unable to|not found|denied)\b|exit(ed)?( with)? (status|code) [1-9]|^[ \t]*E[ \t]{2,}|(?-i:\bFAIL(ED)?\b)|\berror\[E\d+\]|\bERR!";
+pub const ERROR_PATTERN: &str = r"(?i)(?-u:\b)(error|errors|failed|failure|failures|fatal|panic|panicked|exception|traceback|segmentation fault|timed out|timeout|killed|aborted|cannot|could not|unable to|not found|denied)(?-u:\b)|exit(ed)?( with)? (status|code) [1-9]|^[ \t]*E[ \t]{2,}|(?-i:(?-u:\b)FAIL(ED)?(?-u:\b))|(?-u:\b)error\[E\d+\]|(?-u:\b)ERR!|(?-i:(?-u:\b)[A-Z][A-Za-z0-9]*(?:Error|Exception)(?-u:\b))";
 
 /// How much a digest shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,14 +94,58 @@ fn error_regex() -> &'static Regex {
     RE.get_or_init(|| Regex::new(ERROR_PATTERN).expect("ERROR_PATTERN is valid"))
 }
 
-/// Lines that look like errors but report success (`0 failed`,
-/// `errors: 0`, `--fail-fast`, `no errors`).
+/// Lines that mention errors without reporting one (`no errors`,
+/// `--ignore-errors`, `error_log`, `Cache not found`).
 fn benign_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r"(?i)\b(0|no|zero) (errors?|failures?|failed|tests? failed)\b|\b(errors?|failures?|failed)[=:]\s*0\b|--fail|\bfailed=0|ignore-errors|if-no-files-found:\s*error|\berror(_|-)?(log|level|handler|reporting)\b|\bon[-_]?failure\b")
+        Regex::new(r"(?i)(?-u:\b)(no|zero) (errors?|failures?|tests? failed)(?-u:\b)|ignore-errors|if-no-files-found:\s*error|(?-u:\b)error(_|-)?(log|level|handler|reporting|page)s?(?-u:\b)|(?-u:\b)on[-_]?failure(?-u:\b)|^cache not found|^no cache found")
             .expect("benign pattern is valid")
     })
+}
+
+/// Lines that report a pass: test runners' ticks and `ok`s, and package
+/// managers' progress (`Compiling error-chain`, `Collecting pytest-timeout`).
+fn passing_regex() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"^(✓|✔|√|PASS |ok |ok$|(Compiling|Collecting|Downloading|Downloaded|Installing|Checking|Fresh|Requirement already satisfied:?) )|\.\.\. ok$|\bPASSED\b")
+            .expect("passing pattern is valid")
+    })
+}
+
+/// Counts of failures and errors on a line (`3 failed`, `Errors: 0`).
+fn counts_regex() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"(?i)(?-u:\b)(\d+) (?:tests? )?(?:failed|failures?|errors?|failing)(?-u:\b)|(?-u:\b)(?:failed|failures?|errors?)[=:] *(\d+)(?-u:\b)")
+            .expect("counts pattern is valid")
+    })
+}
+
+/// Exception and error class names (`TypeError:`, `java.lang.NullPointerException`).
+fn exception_regex() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"(?-u:\b)[A-Z][A-Za-z0-9]*(?:Error|Exception)(?-u:\b)")
+            .expect("exception pattern is valid")
+    })
+}
+
+/// Whether a line's failure counts say something failed: `Some(true)` for
+/// `1 failures, 0 errors`, `Some(false)` for `0 failed`, `None` when the
+/// line has no counts.
+fn counts_say_failed(line: &str) -> Option<bool> {
+    let mut any = None;
+    for caps in counts_regex().captures_iter(line) {
+        let count = caps
+            .get(1)
+            .or_else(|| caps.get(2))
+            .and_then(|m| m.as_str().parse::<u64>().ok())
+            .unwrap_or(0);
+        any = Some(any.unwrap_or(false) || count > 0);
+    }
+    any
 }
 
 /// The agent's generic lines about the command's exit, which are true but
@@ -109,7 +153,7 @@ fn benign_regex() -> &'static Regex {
 fn generic_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r"(?i)^\W*(🚨\s*)?(error: )?(the )?(user )?command exited with status \d+|^\W*user command error|^\^\^\^ \+\+\+|^\s*exit status \d+\s*$|^\W*exited with (status|code) \d+\W*$")
+        Regex::new(r"(?i)^\W*(🚨\s*)?(error: )?(the )?(user )?command exited with status \d+|^\W*user command error|^\^\^\^ \+\+\+|^\s*exit status \d+\s*$|^\W*exited with (status|code) \d+\W*$|^\s*FAIL\s*$|^error command failed with exit code \d+|^npm err! (code|errno) |^make(\[\d+\])?: \*\*\* .*error \d+")
             .expect("generic pattern is valid")
     })
 }
@@ -125,8 +169,21 @@ pub enum ErrorKind {
 
 /// Classifies a line: `None` if it is not an error line.
 pub fn classify(line: &str) -> Option<ErrorKind> {
-    if !error_regex().is_match(line) || benign_regex().is_match(line) {
+    let line = line.trim();
+    if passing_regex().is_match(line) {
         return None;
+    }
+    // Counts decide when there are any: `1 failures, 0 errors` is a
+    // failure, `12 passed; 0 failed` is not.
+    match counts_say_failed(line) {
+        Some(false) => return None,
+        Some(true) => {}
+        None => {
+            let exception = exception_regex().is_match(line);
+            if !exception && (!error_regex().is_match(line) || benign_regex().is_match(line)) {
+                return None;
+            }
+        }
     }
     if generic_regex().is_match(line) {
         Some(ErrorKind::Generic)
@@ -218,44 +275,46 @@ pub fn digest_rows(
     total_rows: u64,
     max_lines: usize,
 ) -> Digest {
-    let mut lines = Vec::new();
-    let first = window.first().map_or(0, |r| r.row);
-    if first > 0 {
-        lines.push(gap(0, first));
-    }
-    lines.extend(fold(window));
+    // Gap markers are lines too: up to three of them (before the window,
+    // between the window and the tail, after the window) are reserved.
+    let budget = max_lines.saturating_sub(3).max(1);
     let window_end = window.last().map_or(0, |r| r.row + 1);
-    let tail: Vec<LogRow> = tail
+    let tail_rows: Vec<LogRow> = tail
         .iter()
         .filter(|r| r.row >= window_end)
         .cloned()
         .collect();
-    if let Some(first_tail) = tail.first() {
-        if first_tail.row > window_end {
-            lines.push(gap(window_end, first_tail.row - window_end));
-        }
-        lines.extend(fold(&tail));
-    }
-    // Over the line limit: keep the error's neighbourhood and the end.
-    if lines.len() > max_lines && max_lines > 1 {
+    let mut tail_lines = fold(&tail_rows);
+    // The tail (the exit status) gets at most a quarter of the lines.
+    let tail_budget = tail_lines.len().min(budget / 4);
+    tail_lines.drain(..tail_lines.len() - tail_budget);
+    let window_budget = budget.saturating_sub(tail_lines.len()).max(1);
+    let mut window_lines = fold(window);
+    if window_lines.len() > window_budget {
+        // Keep the error's neighbourhood: two thirds before it, and move
+        // back when the error is near the end, so no line is wasted.
         let error_index = error
-            .and_then(|e| lines.iter().rposition(|l| l.rn <= e.row && l.c != GAP))
-            .unwrap_or(lines.len() - 1);
-        let keep_before = max_lines * 2 / 3;
-        let start = error_index.saturating_sub(keep_before);
-        let end = (start + max_lines - 1).min(lines.len());
-        let mut kept = Vec::with_capacity(max_lines);
-        if start > 0 {
-            let rn = lines[0].rn;
-            let skipped: u64 = lines[..start].iter().map(|l| l.repeat).sum();
-            kept.push(gap(rn, skipped));
+            .and_then(|e| window_lines.iter().rposition(|l| l.rn <= e.row))
+            .unwrap_or(window_lines.len() - 1);
+        let start = error_index
+            .saturating_sub(window_budget * 2 / 3)
+            .min(window_lines.len() - window_budget);
+        window_lines = window_lines.split_off(start);
+        window_lines.truncate(window_budget);
+    }
+    // Assemble, with a gap line wherever rows are left out, so every row
+    // is shown or counted.
+    let mut lines = Vec::with_capacity(window_lines.len() + tail_lines.len() + 3);
+    let mut next_row = 0u64;
+    for line in window_lines.into_iter().chain(tail_lines) {
+        if line.rn > next_row {
+            lines.push(gap(next_row, line.rn - next_row));
         }
-        kept.extend(lines[start..end].iter().cloned());
-        if end < lines.len() {
-            let skipped: u64 = lines[end..].iter().map(|l| l.repeat).sum();
-            kept.push(gap(lines[end].rn, skipped));
-        }
-        lines = kept;
+        next_row = line.rn + line.repeat;
+        lines.push(line);
+    }
+    if next_row > 0 && next_row < total_rows {
+        lines.push(gap(next_row, total_rows - next_row));
     }
     Digest {
         lines,
@@ -368,9 +427,16 @@ impl LogFile {
 /// hex ids, durations and temporary paths are replaced by placeholders and
 /// whitespace is collapsed. Line numbers and messages are kept.
 pub fn normalize(line: &str) -> String {
-    static RULES: OnceLock<Vec<(Regex, &'static str)>> = OnceLock::new();
-    let rules = RULES.get_or_init(|| {
-        [
+    static BEFORE_HEX: OnceLock<Vec<(Regex, &'static str)>> = OnceLock::new();
+    static HEX: OnceLock<Regex> = OnceLock::new();
+    static AFTER_HEX: OnceLock<Vec<(Regex, &'static str)>> = OnceLock::new();
+    let rules = |list: &[(&str, &'static str)]| -> Vec<(Regex, &'static str)> {
+        list.iter()
+            .map(|(p, r)| (Regex::new(p).expect("normalize rules are valid"), *r))
+            .collect()
+    };
+    let before = BEFORE_HEX.get_or_init(|| {
+        rules(&[
             (
                 r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?",
                 "<ts>",
@@ -380,28 +446,56 @@ pub fn normalize(line: &str) -> String {
                 r"(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b",
                 "<id>",
             ),
-            (r"(?i)\b(0x)?[0-9a-f]*[a-f][0-9a-f]*[0-9][0-9a-f]*\b|\b[0-9a-f]*[0-9][0-9a-f]*[a-f][0-9a-f]*\b", "<hex>"),
+        ])
+    });
+    // Hex ids (commit SHAs, object ids): 0x…, or 7+ hex characters with
+    // both a digit and a letter, so `spec/a1.rb`, `e2e` and `ed25519` stay.
+    let hex = HEX.get_or_init(|| {
+        Regex::new(r"(?i)\b(0x[0-9a-f]+|[0-9a-f]{7,})\b").expect("hex rule is valid")
+    });
+    let after = AFTER_HEX.get_or_init(|| {
+        rules(&[
             (
                 r"(?:/private)?/(?:tmp|var/folders|var/tmp)/[^\s:'\x22)]+|(?i)[a-z]:\\(?:windows\\temp|users\\[^\\]+\\appdata\\local\\temp)\\[^\s:'\x22)]+",
                 "<tmp>",
             ),
+            // The agent's checkout directory: /builds/<agent-name>/org/pipeline.
+            (r"/builds/[^/\s]+/", "/builds/<agent>/"),
+            (
+                r"\b((?:\d{1,3}\.){3}\d{1,3}|localhost|\[::1\]):\d{2,5}\b",
+                "$1:<port>",
+            ),
+            (r"(?i)\b(\d+h)?(\d+m)?\d+(\.\d+)?s\b|\b\d+h\d+m\b", "<dur>"),
             (
                 r"(?i)\b\d+(\.\d+)?\s?(ms|msec|s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?)\b",
                 "<dur>",
             ),
             (r"\s+", " "),
-        ]
-        .into_iter()
-        .map(|(p, r)| (Regex::new(p).expect("normalize rules are valid"), r))
-        .collect()
+        ])
     });
-    let mut text = line.trim().to_owned();
-    for (regex, replacement) in rules {
-        if let std::borrow::Cow::Owned(replaced) = regex.replace_all(&text, *replacement) {
-            text = replaced;
-        }
-    }
-    text
+    let apply = |text: String, list: &[(Regex, &'static str)]| {
+        list.iter().fold(text, |text, (regex, replacement)| {
+            match regex.replace_all(&text, *replacement) {
+                std::borrow::Cow::Owned(replaced) => replaced,
+                std::borrow::Cow::Borrowed(_) => text,
+            }
+        })
+    };
+    let text = apply(line.trim().to_owned(), before);
+    let text = hex
+        .replace_all(&text, |caps: &regex::Captures<'_>| {
+            let word = &caps[0];
+            let prefixed = word.len() > 2 && word[..2].eq_ignore_ascii_case("0x");
+            let mixed = word.bytes().any(|b| b.is_ascii_digit())
+                && word.bytes().any(|b| b.is_ascii_alphabetic());
+            if prefixed || mixed {
+                "<hex>".to_owned()
+            } else {
+                word.to_owned()
+            }
+        })
+        .into_owned();
+    apply(text, after)
 }
 
 #[cfg(test)]
@@ -428,7 +522,6 @@ mod tests {
             "FAILED tests/test_api.py::test_login - AssertionError",
             "thread 'main' panicked at src/lib.rs:10:5",
             "Traceback (most recent call last):",
-            "npm ERR! code ELIFECYCLE",
             "E       assert 1 == 2",
             "Error: Process completed with exit code 2",
             "--- FAIL: TestParse (0.00s)",
@@ -451,6 +544,41 @@ mod tests {
         );
         assert_eq!(classify("^^^ +++ failed"), Some(ErrorKind::Generic));
         assert_eq!(classify("Exited with status 1"), Some(ErrorKind::Generic));
+    }
+
+    #[test]
+    fn classify_handles_common_ci_output() {
+        for error in [
+            "AssertionError: expected 1 to equal 2",
+            "TypeError: errorHandler is not a function",
+            "Exception in thread \"main\" java.lang.NullPointerException",
+            "Finished in 1.2s, 10 runs, 12 assertions, 1 failures, 0 errors",
+            "[ERROR] Tests run: 42, Failures: 1, Errors: 0, Skipped: 0 <<< FAILURE!",
+            "--- FAIL: TestParse (0.00s)",
+            "FAIL\tgithub.com/acme/app/parse\t0.012s",
+        ] {
+            assert_eq!(classify(error), Some(ErrorKind::Specific), "{error}");
+        }
+        for passing in [
+            "test parse::error ... ok",
+            "Collecting pytest-timeout",
+            "Compiling error-chain v0.12.4",
+            "PASS src/errors.test.js",
+            "ok  \tgithub.com/acme/app/errors\t0.01s",
+            "✓ handles network failure (12 ms)",
+            "✓ returns 404 when not found",
+            "Cache not found for key: v1-deps",
+            "Tests run: 42, Failures: 0, Errors: 0, Skipped: 0",
+        ] {
+            assert_eq!(classify(passing), None, "{passing}");
+        }
+        for generic in [
+            "FAIL",
+            "error Command failed with exit code 1.",
+            "npm ERR! code ELIFECYCLE",
+        ] {
+            assert_eq!(classify(generic), Some(ErrorKind::Generic), "{generic}");
+        }
     }
 
     #[test]
@@ -604,6 +732,19 @@ mod tests {
         );
         assert_eq!(a, b);
         assert!(a.contains("FAILED test_upload"), "{a}");
+        assert_ne!(
+            normalize("error in spec/a1_spec.rb"),
+            normalize("error in spec/b2_spec.rb")
+        );
+        assert_eq!(normalize("e2e a1b2c3 failed"), "e2e a1b2c3 failed");
+        assert_eq!(
+            normalize(
+                "refused 127.0.0.1:54321 in /var/lib/buildkite-agent/builds/ip-10-0-1-23-1/acme/web after 1m30s"
+            ),
+            normalize(
+                "refused 127.0.0.1:40001 in /var/lib/buildkite-agent/builds/ci-7/acme/web after 2m5s"
+            )
+        );
         // Line numbers are kept: a different location is a different error.
         assert_ne!(
             normalize("src/lib.rs:10: error"),

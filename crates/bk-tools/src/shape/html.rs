@@ -17,6 +17,8 @@ pub fn annotation_text(html: &str) -> String {
     let text = html2text::config::plain()
         .no_link_wrapping()
         .link_footnotes(false)
+        // Box-drawing borders cost 3 bytes each and say nothing.
+        .no_table_borders()
         .string_from_read(html.as_bytes(), 10_000)
         .unwrap_or_else(|_| html.to_owned());
     let mut out = String::with_capacity(text.len());

@@ -50,7 +50,7 @@ fn test(id: &str, reliability: f64, passed: u64) -> Value {
 
 async fn scenario(h: &Harness) {
     // Build 500 on feature/a: lint and unit failed, e2e failed then passed
-    // on retry, deploy never ran.
+    // on retry, deploy failed (it alternates on main).
     let mut red = build(
         500,
         "feature/a",
@@ -77,7 +77,7 @@ async fn scenario(h: &Harness) {
         Mock::given(method("GET"))
             .and(path(format!("{PIPELINE}/builds/500/jobs")))
             .and(query_param("state[]", "failed")),
-        json!({"items": [job("j-lint", "lint", "failed"), job("j-unit", "unit", "failed"), flaky_attempt], "links": {}}),
+        json!({"items": [job("j-lint", "lint", "failed"), job("j-unit", "unit", "failed"), job("j-deploy", "deploy", "failed"), flaky_attempt], "links": {}}),
     )
     .await;
     mock(
@@ -93,7 +93,7 @@ async fn scenario(h: &Harness) {
         Mock::given(method("GET"))
             .and(path(format!("{PIPELINE}/builds/500/jobs")))
             .and(query_param("state[]", "broken")),
-        json!({"items": [job("j-deploy", "deploy", "broken")], "links": {}}),
+        json!({"items": [], "links": {}}),
     )
     .await;
     mock(
@@ -107,7 +107,7 @@ async fn scenario(h: &Harness) {
         .rev()
         .map(|n| {
             let unit = if n >= 498 { "failed" } else { "passed" };
-            let deploy = if n % 3 == 0 { "broken" } else { "passed" };
+            let deploy = if n % 3 == 0 { "failed" } else { "passed" };
             build(
                 n,
                 "main",
@@ -172,7 +172,7 @@ async fn scenario(h: &Harness) {
         json!([
             test("t-new", 1.0, 0),
             test("t-old", 1.0, 0),
-            test("t-flaky", 0.92, 0)
+            test("t-flaky", 0.92, 1)
         ]),
     )
     .await;

@@ -287,9 +287,11 @@ async fn builds_between(
     Ok(Some(Value::Object(out)))
 }
 
-/// How a job is matched across builds: its step key, else its name.
+/// How a job is matched across builds: its step key, else its name, and
+/// its shard for a parallel step.
 fn job_key(job: &Job) -> Option<String> {
-    job.step_key
+    let base = job
+        .step_key
         .clone()
         .map(|k| format!("key:{k}"))
         .or_else(|| {
@@ -297,7 +299,11 @@ fn job_key(job: &Job) -> Option<String> {
                 .clone()
                 .or_else(|| job.label.clone())
                 .map(|n| format!("name:{n}"))
-        })
+        })?;
+    Some(match job.parallel_group_index {
+        Some(shard) => format!("{base}#{shard}"),
+        None => base,
+    })
 }
 
 fn state_name(job: &Job) -> String {

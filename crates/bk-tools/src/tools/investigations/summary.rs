@@ -39,8 +39,12 @@ use crate::tools::logs::{JobLocation, job_log_digest, job_log_tail};
 
 const SCOPES: &[&str] = &["read_builds", "read_build_logs", "read_suites"];
 
-/// Logs (and test runs) fetched at once.
+/// Test runs fetched at once.
 const CONCURRENCY: usize = 4;
+/// Job logs fetched at once (each is a few dependent calls).
+const LOG_CONCURRENCY: usize = 8;
+/// Longest log line kept in a summary (the whole line is in the log).
+const LOG_LINE_BYTES: usize = 2 * 1024;
 /// Annotation pages scanned (100 each).
 const ANNOTATION_PAGES: u32 = 5;
 /// Longest annotation text kept, before any budget cut.
@@ -140,9 +144,20 @@ impl Handler for GetBuildFailureSummary {
         let include_annotations = args.include_annotations != Some(false);
         let include_tests = args.include_failed_tests != Some(false) && has_test_runs(&build);
 
-        // Jobs, annotations and tests are independent: fetch them together.
-        let (jobs, annotations, tests) = tokio::join!(
-            failing_jobs(ctx, &org, &pipeline, number, max_jobs),
+        // Jobs (then their logs), annotations and tests are independent:
+        // fetch them together.
+        let jobs_and_logs = async {
+            let jobs = failing_jobs(ctx, &org, &pipeline, number, max_jobs).await?;
+            let flaky = confirmed_flaky(ctx, &org, &pipeline, number, &jobs.flaky).await?;
+            let logs = if include_logs {
+                job_logs(ctx, &org, &pipeline, number, &jobs.reported, &args).await?
+            } else {
+                Vec::new()
+            };
+            Ok::<_, ToolError>((jobs, flaky, logs))
+        };
+        let (jobs_and_logs, annotations, tests) = tokio::join!(
+            jobs_and_logs,
             async {
                 if include_annotations {
                     Some(problem_annotations(ctx, &org, &pipeline, number, &args).await)
@@ -158,14 +173,11 @@ impl Handler for GetBuildFailureSummary {
                 }
             },
         );
-        let jobs = jobs?;
+        let (jobs, flaky_jobs, logs) = jobs_and_logs?;
         let mut job_items = jobs.reported.iter().map(job_item).collect::<Vec<_>>();
-        if include_logs {
-            let logs = job_logs(ctx, &org, &pipeline, number, &jobs.reported, &args).await?;
-            for (item, log) in job_items.iter_mut().zip(logs) {
-                if let (Value::Object(item), Some(log)) = (item, log) {
-                    item.extend(log);
-                }
+        for (item, log) in job_items.iter_mut().zip(logs) {
+            if let (Value::Object(item), Some(log)) = (item, log) {
+                item.extend(log);
             }
         }
 
@@ -176,10 +188,10 @@ impl Handler for GetBuildFailureSummary {
         if jobs.truncated {
             out.insert("jobs_truncated".into(), json!(true));
         }
-        if !jobs.flaky.is_empty() {
+        if !flaky_jobs.is_empty() {
             out.insert(
                 "flaky_jobs".into(),
-                Value::Array(jobs.flaky.iter().map(flaky_job_item).collect()),
+                Value::Array(flaky_jobs.iter().map(flaky_job_item).collect()),
             );
         }
         if let Some(annotations) = annotations {
@@ -380,6 +392,47 @@ fn job_item(job: &Job) -> Value {
     Value::Object(item)
 }
 
+/// The flaky candidates whose last retry passed (fetched, at most
+/// `max` of them, concurrently). A retry that is still running, or that
+/// failed in a way the lists missed, does not make a job flaky.
+async fn confirmed_flaky(
+    ctx: &ToolContext,
+    org: &str,
+    pipeline: &str,
+    number: u64,
+    candidates: &[Job],
+) -> Result<Vec<Job>, ToolError> {
+    const MAX_CHECKED: usize = 10;
+    let checks = candidates.iter().take(MAX_CHECKED).map(|job| async move {
+        let Some(retry) = job.retried_in_job_id.as_deref() else {
+            return Ok::<_, ToolError>(None);
+        };
+        let job_ref = buildkite_api::JobRef::in_build(
+            org.to_owned(),
+            pipeline.to_owned(),
+            number,
+            retry.to_owned(),
+        );
+        let last = ctx
+            .client
+            .get_job(&job_ref)
+            .await
+            .context("a retried job's retry", &["read_builds"])?;
+        Ok(matches!(last.state, Some(JobState::Passed)).then(|| job.clone()))
+    });
+    let mut confirmed = Vec::new();
+    for checked in futures_util::future::join_all(checks).await {
+        match checked {
+            Ok(Some(job)) => confirmed.push(job),
+            Ok(None) => {}
+            Err(error) if error.is_unauthorized() => return Err(error),
+            // Unknown: not reported as flaky.
+            Err(_) => {}
+        }
+    }
+    Ok(confirmed)
+}
+
 fn flaky_job_item(job: &Job) -> Value {
     let mut item = pick(
         &to_object(job),
@@ -397,6 +450,9 @@ fn flaky_job_item(job: &Job) -> Value {
 /// Whether a job has a log worth reading: it ran (or is running with a
 /// failure promised).
 fn log_worth_reading(job: &Job) -> bool {
+    if job.kind != "script" {
+        return false;
+    }
     match job.state {
         Some(JobState::Failed | JobState::TimedOut | JobState::Canceled) => {
             job.started_at.is_some() || job.exit_status.is_some()
@@ -419,8 +475,9 @@ async fn job_logs(
 ) -> Result<Vec<Option<Map<String, Value>>>, ToolError> {
     let lines = args.log_tail.map_or(50, Bounded::as_usize);
     let raw = args.raw_logs;
-    let permits = Arc::new(Semaphore::new(CONCURRENCY));
+    let permits = Arc::new(Semaphore::new(LOG_CONCURRENCY));
     let mut tasks = JoinSet::new();
+    let mut task_jobs = HashMap::new();
     for (index, job) in jobs.iter().enumerate() {
         if !log_worth_reading(job) {
             continue;
@@ -428,7 +485,7 @@ async fn job_logs(
         let ctx = ctx.clone();
         let (org, pipeline, job_id) = (org.to_owned(), pipeline.to_owned(), job.id.clone());
         let permits = Arc::clone(&permits);
-        tasks.spawn(async move {
+        let task = tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
             let location = JobLocation {
                 org: &org,
@@ -451,11 +508,22 @@ async fn job_logs(
             };
             (index, fields)
         });
+        task_jobs.insert(task.id(), index);
     }
     let mut logs: Vec<Option<Map<String, Value>>> = vec![None; jobs.len()];
-    while let Some(joined) = tasks.join_next().await {
-        let Ok((index, fields)) = joined else {
-            continue;
+    while let Some(joined) = tasks.join_next_with_id().await {
+        let (index, fields) = match joined {
+            Ok((_, done)) => done,
+            // A task that failed (it cannot, short of a bug) still says so.
+            Err(error) => match task_jobs.get(&error.id()) {
+                Some(&index) => (
+                    index,
+                    Err(ToolError::Other(format!(
+                        "reading the log failed inside the server: {error}"
+                    ))),
+                ),
+                None => continue,
+            },
         };
         let fields = match fields {
             Ok(fields) => fields,
@@ -473,10 +541,16 @@ async fn job_logs(
     Ok(logs)
 }
 
-fn digest_fields(digest: Digest, notes: Map<String, Value>) -> Map<String, Value> {
+fn digest_fields(mut digest: Digest, notes: Map<String, Value>) -> Map<String, Value> {
+    // One huge line (minified code, a JSON dump) must not crowd out the rest.
+    for line in &mut digest.lines {
+        if line.c.len() > LOG_LINE_BYTES {
+            line.c = cut(&line.c, LOG_LINE_BYTES);
+        }
+    }
     let mut fields = Map::new();
     if let Some(line) = digest.error_line {
-        fields.insert("error_line".into(), json!(line));
+        fields.insert("error_line".into(), json!(cut(&line, LOG_LINE_BYTES)));
     }
     if let Some(row) = digest.error_row {
         fields.insert("error_row".into(), json!(row));
@@ -550,29 +624,34 @@ async fn problem_annotations(
                 break;
             }
         };
-        for annotation in listed.items.iter().filter(|a| {
-            matches!(
-                a.style,
-                Some(AnnotationStyle::Error | AnnotationStyle::Warning)
-            )
-        }) {
-            if found.items.len() == max {
-                found.truncated = true;
-                break;
-            }
-            found.items.push(annotation_item(annotation));
-        }
-        if found.truncated || !listed.has_more() {
+        found.items.extend(
+            listed
+                .items
+                .iter()
+                .filter(|a| {
+                    matches!(
+                        a.style,
+                        Some(AnnotationStyle::Error | AnnotationStyle::Warning)
+                    )
+                })
+                .map(annotation_item),
+        );
+        if !listed.has_more() {
             break;
         }
         if page == ANNOTATION_PAGES {
             found.truncated = true;
         }
     }
-    // Errors before warnings, each in the API's order.
+    // Errors before warnings, each in the API's order; then the limit, so
+    // warnings never push an error out.
     found
         .items
         .sort_by_key(|item| item["style"].as_str() != Some("error"));
+    if found.items.len() > max {
+        found.items.truncate(max);
+        found.truncated = true;
+    }
     Ok(found)
 }
 
@@ -906,10 +985,15 @@ fn fit(
     limit: usize,
     limits: &crate::tool::Limits,
 ) -> Result<ToolOutput, ToolError> {
+    // Room for the fields added once it fits (the size is at most `limit`).
+    let reserve = format!(
+        r#","content_truncated":true,"content_limit_bytes":{limit},"content_bytes":{limit}"#
+    )
+    .len();
     let mut truncated = false;
     loop {
         let text = deliver(&out, limits)?;
-        if text.len() <= limit {
+        if text.len() + reserve <= limit {
             break;
         }
         truncated = true;
@@ -967,10 +1051,12 @@ fn shrink(out: &mut Map<String, Value>) -> bool {
         }
     }
     if let Some(Value::Array(jobs)) = out.get_mut("jobs") {
-        for job in jobs.iter_mut() {
+        // The last job is the least important: its log goes first.
+        for job in jobs.iter_mut().rev() {
             if let Value::Object(job) = job
                 && (job.remove("log").is_some() || job.remove("log_tail").is_some())
             {
+                job.insert("log_removed".into(), json!(true));
                 return true;
             }
         }
@@ -987,24 +1073,87 @@ fn shrink_logs(out: &mut Map<String, Value>) -> bool {
     let Some(Value::Array(jobs)) = out.get_mut("jobs") else {
         return false;
     };
-    let mut shrunk = false;
+    let mut any = false;
     for job in jobs.iter_mut() {
-        for key in ["log", "log_tail"] {
-            if let Some(Value::Array(lines)) = job.get_mut(key)
-                && lines.len() > 2
-            {
-                let drop = lines.len() / 2;
-                // Keep the part around the error: drop from the front,
-                // as the digest ends with the error window and the tail.
-                lines.drain(..drop);
-                shrunk = true;
-            }
+        let Value::Object(job) = job else { continue };
+        let error_row = job.get("error_row").and_then(Value::as_u64);
+        let mut shrunk = false;
+        if let Some(Value::Array(lines)) = job.get_mut("log")
+            && lines.len() > 3
+        {
+            let before = lines.len();
+            halve_digest(lines, error_row);
+            // Gap markers can make a short digest no shorter: then it is done.
+            shrunk = lines.len() < before;
         }
-        if shrunk && let Value::Object(job) = job {
+        if let Some(Value::Array(rows)) = job.get_mut("log_tail")
+            && rows.len() > 2
+        {
+            // Raw rows: keep the newest.
+            let drop = rows.len() / 2;
+            rows.drain(..drop);
+            shrunk = true;
+        }
+        if shrunk {
             job.insert("log_shortened".into(), json!(true));
+            any = true;
         }
     }
-    shrunk
+    any
+}
+
+/// Rows a digest line stands for.
+fn line_rows(line: &Value) -> u64 {
+    line.get("x").and_then(Value::as_u64).unwrap_or(1)
+}
+
+/// A digest line standing for `rows` rows left out from row `rn`.
+fn gap_line(rn: u64, rows: u64) -> Value {
+    json!({"rn": rn, "c": bk_logs::digest::GAP, "x": rows})
+}
+
+/// Halves a digest's lines around its error line (two thirds of what is
+/// kept before it), putting what is left out into gap lines, so every row
+/// is still shown or counted.
+fn halve_digest(lines: &mut Vec<Value>, error_row: Option<u64>) {
+    let keep = (lines.len() / 2).max(1);
+    let is_gap = |l: &Value| l.get("c").and_then(Value::as_str) == Some(bk_logs::digest::GAP);
+    let error_index = error_row
+        .and_then(|row| {
+            lines.iter().rposition(|l| {
+                !is_gap(l)
+                    && l.get("rn")
+                        .and_then(Value::as_u64)
+                        .is_some_and(|rn| rn <= row)
+            })
+        })
+        .unwrap_or(lines.len() - 1);
+    let start = error_index
+        .saturating_sub(keep * 2 / 3)
+        .min(lines.len() - keep);
+    let end = start + keep;
+    let mut kept = Vec::with_capacity(keep + 2);
+    if start > 0 {
+        let rn = lines[0].get("rn").and_then(Value::as_u64).unwrap_or(0);
+        kept.push(gap_line(rn, lines[..start].iter().map(line_rows).sum()));
+    }
+    kept.extend(lines[start..end].iter().cloned());
+    if end < lines.len() {
+        let rn = lines[end].get("rn").and_then(Value::as_u64).unwrap_or(0);
+        kept.push(gap_line(rn, lines[end..].iter().map(line_rows).sum()));
+    }
+    // Adjacent gaps (a kept gap next to a new one) merge into one.
+    let mut merged: Vec<Value> = Vec::with_capacity(kept.len());
+    for line in kept {
+        match merged.last_mut() {
+            Some(last) if is_gap(last) && is_gap(&line) => {
+                let rows = line_rows(last) + line_rows(&line);
+                last["x"] = json!(rows);
+            }
+            _ => merged.push(line),
+        }
+    }
+    *lines = merged;
 }
 
 fn shrink_strings(out: &mut Map<String, Value>, list: &str, field: &str, floor: usize) -> bool {

@@ -195,41 +195,50 @@ async fn branch_history(
     Ok(page
         .items
         .into_iter()
-        .filter(|b| b.number != build.number)
+        .filter(|b| b.number != build.number && b.state != buildkite_api::BuildState::Canceled)
         .take(size as usize)
         .collect())
 }
 
-/// How a job is matched across builds: its step key, else its name.
+/// How a job is matched across builds: its step key, else its name, and
+/// its shard for a parallel step.
 fn job_key(job: &Job) -> Option<String> {
-    job.step_key
+    let base = job
+        .step_key
         .clone()
         .or_else(|| job.name.clone())
-        .or_else(|| job.label.clone())
+        .or_else(|| job.label.clone())?;
+    Some(match job.parallel_group_index {
+        Some(shard) => format!("{base}#{shard}"),
+        None => base,
+    })
 }
 
 fn job_name(job: &Job) -> Option<&str> {
     job.name.as_deref().or(job.label.as_deref())
 }
 
+/// A job that ran and failed (canceled, broken or expired jobs say
+/// nothing about the code).
 fn is_failure(job: &Job) -> bool {
     matches!(
-        job.state
-            .as_ref()
-            .map(|s| s.to_string())
-            .as_deref()
-            .map(str::trim),
-        Some("failed" | "timed_out" | "expired" | "broken" | "canceled")
+        job.state,
+        Some(buildkite_api::JobState::Failed | buildkite_api::JobState::TimedOut)
     ) && job.soft_failed != Some(true)
 }
 
 fn is_pass(job: &Job) -> bool {
-    job.state
-        .as_ref()
-        .map(|s| s.to_string())
-        .as_deref()
-        .map(str::trim)
-        == Some("passed")
+    matches!(job.state, Some(buildkite_api::JobState::Passed))
+}
+
+/// How often a job went from passing to failing or back, newest first.
+fn flips(seen: &[(&Build, &Job)]) -> usize {
+    let outcomes: Vec<bool> = seen
+        .iter()
+        .filter(|(_, j)| is_failure(j) || is_pass(j))
+        .map(|(_, j)| is_pass(j))
+        .collect();
+    outcomes.windows(2).filter(|w| w[0] != w[1]).count()
 }
 
 fn evidence(build: &Build, state: &str) -> Value {
@@ -270,7 +279,7 @@ fn job_verdict(job: &Job, history: &[Build], default_branch: &str) -> Value {
             format!("it is failing on {default_branch} too (build #{})", b.number),
             format!("Not caused by this change: it fails on {default_branch} since build #{}; check whether a fix is underway, or rebase once it is fixed.", oldest_failure_in_streak(&seen).unwrap_or(b.number)),
         ),
-        Some(_) if failures > 0 && passes > 0 => (
+        Some(_) if failures > 0 && passes > 0 && flips(&seen) >= 2 => (
             "flaky",
             format!("it failed in {failures} and passed in {passes} of the last {} {default_branch} builds", seen.len()),
             "Flaky: retry the job (retry_job); if it fails again the same way, treat it as new.".to_owned(),
@@ -469,27 +478,14 @@ fn test_verdicts(inputs: &TestInputs, default_branch: &str) -> Vec<Value> {
             .as_ref()
             .and_then(|id| inputs.tests.get(id));
         let reliability = test.and_then(|t| t.reliability);
-        let passed_here = test
-            .and_then(|t| t.executions_count_by_result.as_ref())
-            .and_then(|c| c.get("passed"))
-            .is_some_and(|&n| n > 0);
+        // Test Engine's counts for this build's tests: a pass next to this
+        // failure is a retry that passed. The reliability includes this very
+        // failure, so on its own it proves nothing: it counts only for a
+        // test that has also passed in the window.
+        let counts = test.and_then(|t| t.executions_count_by_result.as_ref());
+        let passed_here = counts.and_then(|c| c.get("passed")).is_some_and(|&n| n > 0);
         let mut evidence = Vec::new();
-        let (verdict, why, recommendation) = if passed_here {
-            (
-                "flaky",
-                "it failed and also passed in this build (a retry)".to_owned(),
-                "Flaky: it passed on retry; quarantine or fix it, but it does not block this change.".to_owned(),
-            )
-        } else if reliability.is_some_and(|r| r < 1.0) {
-            (
-                "flaky",
-                format!(
-                    "Test Engine rates it {:.0}% reliable",
-                    reliability.unwrap_or_default() * 100.0
-                ),
-                "Flaky: retry it; if it keeps failing the same way, treat it as new.".to_owned(),
-            )
-        } else if inputs.failing_on_default.contains(&key) {
+        let (verdict, why, recommendation) = if inputs.failing_on_default.contains(&key) {
             if let Some(b) = &inputs.default_build {
                 evidence.push(evidence_of(b, "failed"));
             }
@@ -497,6 +493,21 @@ fn test_verdicts(inputs: &TestInputs, default_branch: &str) -> Vec<Value> {
                 "pre-existing",
                 format!("it fails on {default_branch} too"),
                 format!("Not caused by this change: it also fails on {default_branch}."),
+            )
+        } else if passed_here && reliability.is_some_and(|r| r < 1.0) {
+            (
+                "flaky",
+                format!(
+                    "it failed and also passed (Test Engine rates it {:.0}% reliable)",
+                    reliability.unwrap_or_default() * 100.0
+                ),
+                "Flaky: it passes on retry; quarantine or fix it, but it does not block this change.".to_owned(),
+            )
+        } else if passed_here {
+            (
+                "flaky",
+                "it failed and also passed in this build (a retry)".to_owned(),
+                "Flaky: it passed on retry; quarantine or fix it, but it does not block this change.".to_owned(),
             )
         } else {
             if let Some(b) = &inputs.default_build {
