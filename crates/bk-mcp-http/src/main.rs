@@ -243,6 +243,11 @@ async fn serve(args: &ServerArgs, http: &HttpArgs) -> ExitCode {
             "no API token configured: tools/list works, tool calls will fail until BUILDKITE_API_TOKEN is set (or Authorization is passed through)"
         );
     }
+    if matches!(http.host(), "" | "0.0.0.0" | "::") && http.allowed_hosts.is_empty() {
+        tracing::warn!(
+            "listening on every interface, but only loopback Host names are accepted: set --allowed-hosts (BK_MCP_ALLOWED_HOSTS) to the names clients use"
+        );
+    }
     let core = match Core::new(settings) {
         Ok(core) => Arc::new(core.with_call_timeout(Duration::from_secs(http.request_timeout))),
         Err(error) => return cli::config_failure(PROGRAM, &error),

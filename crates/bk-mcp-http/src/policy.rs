@@ -268,11 +268,20 @@ fn ask_toolsets(asked: &mut Asked, list: &str, source: &str) -> Result<(), Refus
     if toolsets.is_empty() {
         return Err(Refusal::BadRequest(format!("{source}: no toolset named")));
     }
+    // Every toolset named is checked against the operator's, `all` or not.
+    let named = parse_toolsets(
+        &decoded
+            .split(',')
+            .filter(|n| !n.trim().eq_ignore_ascii_case("all"))
+            .collect::<Vec<_>>()
+            .join(","),
+    )
+    .map_err(|e| Refusal::BadRequest(format!("{source}: {e}")))?;
+    asked.named.extend(named);
     let names_all = decoded
         .split(',')
         .any(|n| n.trim().eq_ignore_ascii_case("all"));
     if !names_all {
-        asked.named.extend(toolsets.iter().copied());
         asked.toolsets.push(toolsets);
     }
     Ok(())
@@ -398,6 +407,15 @@ mod tests {
     #[test]
     fn bad_selections_are_400_listing_valid_names() {
         let op = operator("all", false);
+        let narrow = operator("builds", false);
+        let h = headers(&[("X-Buildkite-Toolsets", "all,clusters")]);
+        assert!(
+            matches!(
+                selection_for(&narrow, "/mcp", &h),
+                Err(Refusal::Forbidden(_))
+            ),
+            "a named toolset is checked even next to all"
+        );
         let h = headers(&[("X-Buildkite-Toolsets", "builds,bilds")]);
         let Err(Refusal::BadRequest(message)) = selection_for(&op, "/mcp", &h) else {
             panic!("accepted")

@@ -59,6 +59,9 @@ fn endpoint(args: &ServerArgs) -> Endpoint {
             args.enabled_toolsets.join(",")
         ));
     }
+    if !args.tools.is_empty() {
+        arguments.push(format!("--tools={}", args.tools.join(",")));
+    }
     Endpoint::Stdio {
         command,
         args: arguments,

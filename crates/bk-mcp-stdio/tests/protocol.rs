@@ -479,9 +479,13 @@ async fn without_a_token_tools_are_listed_but_api_calls_explain_and_send_nothing
         )
         .await;
     assert!(
-        error.starts_with("no Buildkite API token is configured: set BUILDKITE_API_TOKEN"),
+        error.starts_with(
+            "no Buildkite API token is configured on this server: set BUILDKITE_API_TOKEN"
+        ),
         "{error}"
     );
+    // Over stdio nothing can send a token per request: no mention of one.
+    assert!(!error.contains("Authorization"), "{error}");
     let error = server.err("current_user", json!({})).await;
     assert!(
         error.contains("no Buildkite API token is configured"),

@@ -272,10 +272,10 @@ impl ServerArgs {
         let mut headers = Vec::new();
         for entry in self.http_headers.iter().flat_map(|e| split_header_list(e)) {
             let Some((name, value)) = entry.split_once(':') else {
-                return Err(ConfigError::new(format!(
-                    "--http-header / BUILDKITE_HTTP_HEADERS: {:?} is not `Name: value`",
-                    entry.trim()
-                )));
+                // The entry may hold a secret: it is not echoed.
+                return Err(ConfigError::new(
+                    "--http-header / BUILDKITE_HTTP_HEADERS: an entry is not `Name: value` (a colon separates the name from the value)",
+                ));
             };
             let name = name.trim();
             if http::HeaderName::from_bytes(name.as_bytes()).is_err() {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use bk_tools::{Registry, Selection, Tool, ToolContext, ToolError, Toolset};
+use bk_tools::{Registry, Selection, Tool, ToolContext, Toolset};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, GetPromptRequestParams,
     GetPromptResponse, GetPromptResult, Implementation, InitializeRequestParams, InitializeResult,
@@ -296,9 +296,10 @@ fn timed_out(limit: Duration) -> bk_tools::CallResult {
     }
 }
 
-/// The error text for a call made without any token.
+/// The error text for a call made without any token (a server with
+/// Authorization passthrough refuses such requests before this).
 fn no_token_message() -> String {
-    ToolError::NoToken.to_string()
+    "no Buildkite API token is configured on this server: set BUILDKITE_API_TOKEN (or --api-token, or --api-token-from-1password) where the server runs, restart it, then retry. Tools that need no token (list_skills, load_skill) work meanwhile.".to_owned()
 }
 
 impl ServerHandler for McpServer {
