@@ -337,3 +337,65 @@ async fn skills_list_and_load() {
     );
     assert!(requests(&api).await.is_empty(), "skills need no API");
 }
+
+#[tokio::test]
+async fn investigations_get_build_failure_summary() {
+    let api = MockServer::start().await;
+    get(&api, BUILD, json_response(200, "build.json")).await;
+    let mut failed = fixture("job.json");
+    failed["state"] = json!("failed");
+    for (state, items) in [
+        ("failed", json!([failed])),
+        ("canceled", json!([])),
+        ("broken", json!([])),
+    ] {
+        Mock::given(method("GET"))
+            .and(path(format!("{BUILD}/jobs")))
+            .and(wiremock::matchers::query_param("state[]", state))
+            .and(authorized())
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(json!({"items": items, "links": {}})),
+            )
+            .mount(&api)
+            .await;
+    }
+    get(
+        &api,
+        &format!("{BUILD}/annotations"),
+        json_response(200, "annotations.json"),
+    )
+    .await;
+    let server = start(&api).await;
+    let mut args = build_args();
+    args["include_logs"] = json!(false);
+    args["include_failed_tests"] = json!(false);
+    let summary = server.ok("get_build_failure_summary", args).await;
+    let mut received = requests(&api).await;
+    received.sort();
+    assert_eq!(
+        received,
+        [
+            format!("GET {BUILD}/annotations?scope=all&page=1&per_page=100"),
+            format!(
+                "GET {BUILD}/jobs?state%5B%5D=broken&state%5B%5D=waiting_failed&state%5B%5D=blocked_failed&state%5B%5D=unblocked_failed&include_retried_jobs=false&per_page=11"
+            ),
+            format!("GET {BUILD}/jobs?state%5B%5D=canceled&include_retried_jobs=false&per_page=11"),
+            format!(
+                "GET {BUILD}/jobs?state%5B%5D=failed&state%5B%5D=timed_out&state%5B%5D=expired&include_retried_jobs=true&per_page=100"
+            ),
+            format!("GET {BUILD}?exclude_jobs=true&exclude_pipeline=true&include_test_engine=true"),
+        ]
+    );
+    assert_all_sent_token(&api, TOKEN).await;
+    assert_eq!(summary["jobs"][0]["id"], JOB_ID, "{summary}");
+    assert_eq!(summary["jobs"][0]["state"], "failed");
+    assert_eq!(summary["annotations"][0]["style"], "error");
+    assert!(
+        summary["annotations"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("3 tests failed"),
+        "{summary}"
+    );
+    assert!(summary["content_bytes"].as_u64().unwrap() > 0);
+}
