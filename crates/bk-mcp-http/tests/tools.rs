@@ -487,3 +487,50 @@ async fn a_call_past_the_request_timeout_is_stopped_with_an_error() {
     );
     assert_eq!(requests(&api).await, ["GET /v2/user"]);
 }
+
+#[tokio::test]
+async fn investigations_get_build_failure_summary() {
+    let api = MockServer::start().await;
+    mount_get(&api, BUILD, json_fixture(200, "build.json")).await;
+    let mut failed = fixture("job.json");
+    failed["state"] = json!("failed");
+    for (state, items) in [
+        ("failed", json!([failed])),
+        ("canceled", json!([])),
+        ("broken", json!([])),
+    ] {
+        Mock::given(method("GET"))
+            .and(path(format!("{BUILD}/jobs")))
+            .and(query_param("state[]", state))
+            .and(authorized())
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(json!({"items": items, "links": {}})),
+            )
+            .mount(&api)
+            .await;
+    }
+    mount_get(
+        &api,
+        &format!("{BUILD}/annotations"),
+        json_fixture(200, "annotations.json"),
+    )
+    .await;
+    let server = launch(&api).token(TOKEN).start().await;
+    let client = server.client("/mcp", None, &[]).await;
+    let summary = call_ok(
+        &client,
+        "get_build_failure_summary",
+        json!({"org_slug": "acme", "pipeline_slug": "app", "build_number": "42",
+               "include_logs": false, "include_failed_tests": false}),
+    )
+    .await;
+    let mut received = requests(&api).await;
+    received.sort();
+    assert_eq!(received.len(), 5, "{received:#?}");
+    assert!(received[0].ends_with("/annotations?scope=all&page=1&per_page=100"));
+    assert_eq!(summary["jobs"][0]["id"], JOB_ID, "{summary}");
+    assert_eq!(summary["annotations"][0]["style"], "error");
+    let auth = authorizations(&api).await;
+    assert!(auth.iter().all(|a| *a == [bearer(TOKEN)]), "{auth:?}");
+    client.cancel().await.expect("client closes");
+}
