@@ -1372,6 +1372,21 @@ async fn scenario() -> Scenario {
         if spec.state != "passed" {
             s.failing += 1;
         }
+        // A retried attempt: the summary checks that its retry passed.
+        if let Some(retry) = &spec.retried_in {
+            let mut passed = job.clone();
+            passed["id"] = json!(retry);
+            passed["state"] = json!("passed");
+            passed["retried"] = json!(false);
+            passed["retried_in_job_id"] = Value::Null;
+            let got = s.json(&format!("GET retry of {}", spec.key), &passed);
+            s.mount(
+                Mock::given(method("GET"))
+                    .and(path(format!("{build_path}/jobs/{retry}")))
+                    .respond_with(got),
+            )
+            .await;
+        }
         let Some(log) = &spec.log else { continue };
         s.logs += 1;
         let rows = log.iter().filter(|&&b| b == b'\n').count();

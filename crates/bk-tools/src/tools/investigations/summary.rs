@@ -41,8 +41,9 @@ const SCOPES: &[&str] = &["read_builds", "read_build_logs", "read_suites"];
 
 /// Test runs fetched at once.
 const CONCURRENCY: usize = 4;
-/// Job logs fetched at once (each is a few dependent calls).
-const LOG_CONCURRENCY: usize = 8;
+/// Job logs fetched at once (each is three dependent calls): the default
+/// `max_jobs`, so a default summary reads its logs in one wave.
+const LOG_CONCURRENCY: usize = 10;
 /// Longest log line kept in a summary (the whole line is in the log).
 const LOG_LINE_BYTES: usize = 2 * 1024;
 /// Annotation pages scanned (100 each).
@@ -148,13 +149,17 @@ impl Handler for GetBuildFailureSummary {
         // fetch them together.
         let jobs_and_logs = async {
             let jobs = failing_jobs(ctx, &org, &pipeline, number, max_jobs).await?;
-            let flaky = confirmed_flaky(ctx, &org, &pipeline, number, &jobs.flaky).await?;
-            let logs = if include_logs {
-                job_logs(ctx, &org, &pipeline, number, &jobs.reported, &args).await?
-            } else {
-                Vec::new()
-            };
-            Ok::<_, ToolError>((jobs, flaky, logs))
+            let (flaky, logs) = tokio::join!(
+                confirmed_flaky(ctx, &org, &pipeline, number, &jobs.flaky),
+                async {
+                    if include_logs {
+                        job_logs(ctx, &org, &pipeline, number, &jobs.reported, &args).await
+                    } else {
+                        Ok(Vec::new())
+                    }
+                }
+            );
+            Ok::<_, ToolError>((jobs, flaky?, logs?))
         };
         let (jobs_and_logs, annotations, tests) = tokio::join!(
             jobs_and_logs,
