@@ -25,6 +25,7 @@ use crate::shape::ToolOutput;
 use crate::shape::project::{pick, to_object};
 use crate::tool::{Access, Handler, ToolContext, ToolMeta};
 use crate::tools::investigations::summary::{RunFailures, run_failures};
+use crate::tools::investigations::triage::default_branch;
 use crate::tools::logs::{JobLocation, job_error_lines};
 
 const SCOPES: &[&str] = &["read_builds", "read_build_logs"];
@@ -176,22 +177,7 @@ async fn choose_base(
             ));
         }
     }
-    let default_branch = match build
-        .pipeline
-        .as_ref()
-        .and_then(|p| p.extra.get("default_branch"))
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-    {
-        Some(branch) => branch,
-        None => ctx
-            .client
-            .get_pipeline(org, pipeline)
-            .await
-            .context("the pipeline", &["read_pipelines"])?
-            .default_branch
-            .unwrap_or_else(|| "main".to_owned()),
-    };
+    let default_branch = default_branch(ctx, org, pipeline, build).await?;
     let builds = ctx
         .client
         .list_pipeline_builds(org, pipeline, &passed(&default_branch, 1))
@@ -289,7 +275,7 @@ async fn builds_between(
 
 /// How a job is matched across builds: its step key, else its name, and
 /// its shard for a parallel step.
-fn job_key(job: &Job) -> Option<String> {
+pub(crate) fn job_key(job: &Job) -> Option<String> {
     let base = job
         .step_key
         .clone()

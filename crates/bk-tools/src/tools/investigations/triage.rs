@@ -27,7 +27,7 @@ use crate::error::{ApiResultExt, ToolError};
 use crate::registry::Toolset;
 use crate::shape::ToolOutput;
 use crate::tool::{Access, Handler, ToolContext, ToolMeta};
-use crate::tools::investigations::compare::full_build;
+use crate::tools::investigations::compare::{full_build, job_key};
 use crate::tools::investigations::summary::{failing_jobs, run_failures};
 
 const SCOPES: &[&str] = &["read_builds", "read_build_logs", "read_suites"];
@@ -143,8 +143,8 @@ impl Handler for TriageBuildFailures {
     }
 }
 
-/// The pipeline's default branch.
-async fn default_branch(
+/// The pipeline's default branch: from the build's pipeline, else read.
+pub(crate) async fn default_branch(
     ctx: &ToolContext,
     org: &str,
     pipeline: &str,
@@ -198,20 +198,6 @@ async fn branch_history(
         .filter(|b| b.number != build.number && b.state != buildkite_api::BuildState::Canceled)
         .take(size as usize)
         .collect())
-}
-
-/// How a job is matched across builds: its step key, else its name, and
-/// its shard for a parallel step.
-fn job_key(job: &Job) -> Option<String> {
-    let base = job
-        .step_key
-        .clone()
-        .or_else(|| job.name.clone())
-        .or_else(|| job.label.clone())?;
-    Some(match job.parallel_group_index {
-        Some(shard) => format!("{base}#{shard}"),
-        None => base,
-    })
 }
 
 fn job_name(job: &Job) -> Option<&str> {
