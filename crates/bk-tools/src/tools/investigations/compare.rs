@@ -24,7 +24,7 @@ use crate::registry::Toolset;
 use crate::shape::ToolOutput;
 use crate::shape::project::{pick, to_object};
 use crate::tool::{Access, Handler, ToolContext, ToolMeta};
-use crate::tools::investigations::summary::{RunFailures, run_failures};
+use crate::tools::investigations::summary::{RunFailures, has_test_runs, run_failures, test_key};
 use crate::tools::investigations::triage::default_branch;
 use crate::tools::logs::{JobLocation, job_error_lines};
 
@@ -381,94 +381,111 @@ async fn new_error_lines(
         .filter(|j| has_log(j))
         .filter_map(|job| Some((job_key(job)?, job)))
         .collect();
-    let mut results = Vec::new();
-    for job in build
+    // Each job's two logs are read together, and the jobs concurrently.
+    let compared = build
         .jobs
         .iter()
         .filter(|j| failed(j) && has_log(j))
         .take(max_jobs)
-    {
-        let location = JobLocation {
-            org,
-            pipeline,
-            number: build.number,
-            job_id: &job.id,
-        };
-        let base_job = job_key(job).and_then(|k| base_jobs.get(&k).copied());
-        let base_lines = async {
-            match base_job {
-                Some(base_job) => {
-                    let location = JobLocation {
-                        org,
-                        pipeline,
-                        number: base.number,
-                        job_id: &base_job.id,
-                    };
-                    job_error_lines(ctx, &location, ERROR_LINES_PER_LOG)
-                        .await
-                        .map(Some)
-                }
-                None => Ok(None),
+        .map(|job| {
+            let base_job = job_key(job).and_then(|k| base_jobs.get(&k).copied());
+            compare_job_errors(ctx, org, pipeline, build.number, job, base.number, base_job)
+        });
+    futures_util::future::join_all(compared)
+        .await
+        .into_iter()
+        .collect()
+}
+
+/// The error lines of one failed job that its base counterpart's log does
+/// not have. A 401 is an error; other failures are noted in the item.
+async fn compare_job_errors(
+    ctx: &ToolContext,
+    org: &str,
+    pipeline: &str,
+    number: u64,
+    job: &Job,
+    base_number: u64,
+    base_job: Option<&Job>,
+) -> Result<Value, ToolError> {
+    let location = JobLocation {
+        org,
+        pipeline,
+        number,
+        job_id: &job.id,
+    };
+    let base_lines = async {
+        match base_job {
+            Some(base_job) => {
+                let location = JobLocation {
+                    org,
+                    pipeline,
+                    number: base_number,
+                    job_id: &base_job.id,
+                };
+                job_error_lines(ctx, &location, ERROR_LINES_PER_LOG)
+                    .await
+                    .map(Some)
             }
-        };
-        let (lines, base_lines) = tokio::join!(
-            job_error_lines(ctx, &location, ERROR_LINES_PER_LOG),
-            base_lines
-        );
-        let mut item = Map::new();
-        item.insert("job_id".into(), json!(job.id));
-        item.insert(
-            "name".into(),
-            json!(job.name.as_deref().or(job.label.as_deref())),
-        );
-        if let Some(base_job) = base_job {
-            item.insert("base_job_id".into(), json!(base_job.id));
+            None => Ok(None),
         }
-        match (lines, base_lines) {
-            (Err(error), _) | (_, Err(error)) if error.is_unauthorized() => return Err(error),
-            (Err(error), _) => {
-                item.insert("error".into(), json!(error.to_string()));
-            }
-            (Ok(lines), Err(error)) => {
-                item.insert(
-                    "error".into(),
-                    json!(format!("the base job's log: {error}")),
-                );
-                item.insert("error_lines".into(), rows(&lines, NEW_LINES_PER_JOB));
-            }
-            (Ok(lines), Ok(base_lines)) => {
-                let known: HashSet<String> = base_lines
-                    .iter()
-                    .flatten()
-                    .map(|row| normalize(&row.content))
-                    .collect();
-                let mut fresh: Vec<LogRow> = Vec::new();
-                let mut seen = HashSet::new();
-                for row in lines {
-                    let norm = normalize(&row.content);
-                    if !known.contains(&norm) && seen.insert(norm) {
-                        fresh.push(row);
-                    }
-                }
-                // Oldest first, as in the log.
-                fresh.reverse();
-                item.insert("new_count".into(), json!(fresh.len()));
-                let kept = fresh.len().saturating_sub(NEW_LINES_PER_JOB);
-                item.insert(
-                    "new_error_lines".into(),
-                    rows(&fresh[kept..], NEW_LINES_PER_JOB),
-                );
-                if base_job.is_none() {
-                    item.insert(
-                        "note".into(),
-                        json!("no matching job in the base build: every error line counts as new"),
-                    );
-                }
-            }
-        }
-        results.push(Value::Object(item));
+    };
+    let (lines, base_lines) = tokio::join!(
+        job_error_lines(ctx, &location, ERROR_LINES_PER_LOG),
+        base_lines
+    );
+    let mut item = Map::new();
+    item.insert("job_id".into(), json!(job.id));
+    item.insert(
+        "name".into(),
+        json!(job.name.as_deref().or(job.label.as_deref())),
+    );
+    if let Some(base_job) = base_job {
+        item.insert("base_job_id".into(), json!(base_job.id));
     }
-    Ok(results)
+    match (lines, base_lines) {
+        (Err(error), _) | (_, Err(error)) if error.is_unauthorized() => return Err(error),
+        (Err(error), _) => {
+            item.insert("error".into(), json!(error.to_string()));
+        }
+        (Ok(lines), Err(error)) => {
+            item.insert(
+                "error".into(),
+                json!(format!("the base job's log: {error}")),
+            );
+            item.insert("error_lines".into(), rows(&lines, NEW_LINES_PER_JOB));
+        }
+        (Ok(lines), Ok(base_lines)) => {
+            let known: HashSet<String> = base_lines
+                .iter()
+                .flatten()
+                .map(|row| normalize(&row.content))
+                .collect();
+            let mut fresh: Vec<LogRow> = Vec::new();
+            let mut seen = HashSet::new();
+            for row in lines {
+                let norm = normalize(&row.content);
+                if !known.contains(&norm) && seen.insert(norm) {
+                    fresh.push(row);
+                }
+            }
+            // Oldest first, as in the log.
+            fresh.reverse();
+            item.insert("new_count".into(), json!(fresh.len()));
+            let kept = fresh.len().saturating_sub(NEW_LINES_PER_JOB);
+            item.insert(
+                "new_error_lines".into(),
+                rows(&fresh[kept..], NEW_LINES_PER_JOB),
+            );
+            if base_job.is_none() {
+                item.insert(
+                    "note".into(),
+                    json!("no matching job in the base build: every error line counts as new"),
+                );
+            }
+        }
+    }
+    Ok(Value::Object(item))
 }
 
 fn rows(rows: &[LogRow], max: usize) -> Value {
@@ -488,13 +505,12 @@ async fn test_changes(
     build: &Build,
     base: &Build,
 ) -> Result<Option<Value>, ToolError> {
-    let has_runs = |b: &Build| b.test_engine.as_ref().is_some_and(|e| !e.runs.is_empty());
-    if !has_runs(build) {
+    if !has_test_runs(build) {
         return Ok(None);
     }
     let (failures, base_failures) =
         tokio::join!(run_failures(ctx, org, build, 5, 100, false), async {
-            if has_runs(base) {
+            if has_test_runs(base) {
                 run_failures(ctx, org, base, 5, 100, false)
                     .await
                     .map(|(f, _)| f)
@@ -504,12 +520,6 @@ async fn test_changes(
         });
     let (failures, _) = failures?;
     let base_failures = base_failures?;
-    let test_key = |e: &buildkite_api::FailedExecution| {
-        e.test_id
-            .clone()
-            .or_else(|| e.test_name.clone())
-            .unwrap_or_default()
-    };
     let already: HashSet<String> = base_failures
         .iter()
         .flat_map(|r: &RunFailures| r.executions.iter().map(test_key))

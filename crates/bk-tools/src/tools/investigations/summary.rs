@@ -224,7 +224,8 @@ impl Handler for GetBuildFailureSummary {
     }
 }
 
-fn has_test_runs(build: &Build) -> bool {
+/// Whether the build has Test Engine runs.
+pub(crate) fn has_test_runs(build: &Build) -> bool {
     build
         .test_engine
         .as_ref()
@@ -693,6 +694,15 @@ pub(crate) struct RunFailures {
     pub more: bool,
     /// Why they could not be read (the token cannot read the suite…).
     pub error: Option<String>,
+}
+
+/// How a failed test is matched across builds: its id, else its name.
+pub(crate) fn test_key(execution: &FailedExecution) -> String {
+    execution
+        .test_id
+        .clone()
+        .or_else(|| execution.test_name.clone())
+        .unwrap_or_default()
 }
 
 /// The failed executions of a build's first `max_runs` Test Engine runs,

@@ -28,7 +28,7 @@ use crate::registry::Toolset;
 use crate::shape::ToolOutput;
 use crate::tool::{Access, Handler, ToolContext, ToolMeta};
 use crate::tools::investigations::compare::{full_build, job_key};
-use crate::tools::investigations::summary::{failing_jobs, run_failures};
+use crate::tools::investigations::summary::{failing_jobs, has_test_runs, run_failures, test_key};
 
 const SCOPES: &[&str] = &["read_builds", "read_build_logs", "read_suites"];
 /// Failing jobs triaged.
@@ -333,14 +333,6 @@ struct TestInputs {
     warnings: Vec<String>,
 }
 
-fn test_key(execution: &FailedExecution) -> String {
-    execution
-        .test_id
-        .clone()
-        .or_else(|| execution.test_name.clone())
-        .unwrap_or_default()
-}
-
 async fn test_verdict_inputs(
     ctx: &ToolContext,
     org: &str,
@@ -348,8 +340,7 @@ async fn test_verdict_inputs(
     build: &Build,
     default_branch: &str,
 ) -> Result<Option<TestInputs>, ToolError> {
-    let has_runs = |b: &Build| b.test_engine.as_ref().is_some_and(|e| !e.runs.is_empty());
-    if !has_runs(build) {
+    if !has_test_runs(build) {
         return Ok(None);
     }
     let mut warnings = Vec::new();
