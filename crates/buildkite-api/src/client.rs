@@ -9,6 +9,8 @@ use url::Url;
 
 use crate::credentials::ApiToken;
 use crate::error::{Error, Result};
+use crate::har::{HarRecorder, HarReplay};
+use crate::http::Traffic;
 use crate::rate_limit::RateLimit;
 use crate::retry::RetryPolicy;
 
@@ -55,6 +57,8 @@ pub struct Client {
     pub(crate) token: Option<ApiToken>,
     /// Headers added to this handle's requests to the API origin only.
     pub(crate) call_headers: Arc<HeaderMap>,
+    /// The tool this handle calls for, recorded on each call's span.
+    pub(crate) tool: Option<Arc<str>>,
 }
 
 pub(crate) struct Inner {
@@ -64,6 +68,7 @@ pub(crate) struct Inner {
     pub(crate) retry: RetryPolicy,
     pub(crate) request_timeout: Duration,
     pub(crate) last_rate_limit: Mutex<RateLimit>,
+    pub(crate) traffic: Traffic,
 }
 
 impl fmt::Debug for Client {
@@ -95,7 +100,22 @@ impl Client {
             inner: Arc::clone(&self.inner),
             token,
             call_headers: Arc::clone(&self.call_headers),
+            tool: self.tool.clone(),
         }
+    }
+
+    /// A handle whose calls are labelled with `tool` in their tracing spans
+    /// (`buildkite.api`, field `tool`).
+    pub fn for_tool(&self, tool: &str) -> Client {
+        Client {
+            tool: Some(Arc::from(tool)),
+            ..self.clone()
+        }
+    }
+
+    /// Whether this client answers from a HAR recording instead of the API.
+    pub fn is_replaying(&self) -> bool {
+        matches!(self.inner.traffic, Traffic::Replay(_))
     }
 
     /// A handle that adds `headers` to every request to the API's origin
@@ -109,6 +129,7 @@ impl Client {
             inner: Arc::clone(&self.inner),
             token: self.token.clone(),
             call_headers: Arc::new(merged),
+            tool: self.tool.clone(),
         }
     }
 
@@ -159,6 +180,7 @@ pub struct ClientBuilder {
     request_timeout: Duration,
     read_timeout: Duration,
     retry: RetryPolicy,
+    traffic: Traffic,
 }
 
 impl Default for ClientBuilder {
@@ -172,6 +194,7 @@ impl Default for ClientBuilder {
             request_timeout: Duration::from_secs(60),
             read_timeout: Duration::from_secs(60),
             retry: RetryPolicy::default(),
+            traffic: Traffic::Live,
         }
     }
 }
@@ -229,6 +252,21 @@ impl ClientBuilder {
     }
 
     /// Validates the settings and builds the client.
+    /// Also writes every exchange to a HAR 1.2 file (see [`crate::har`]).
+    /// Replaces an earlier [`replay`](Self::replay).
+    pub fn record(mut self, recorder: HarRecorder) -> Self {
+        self.traffic = Traffic::Record(recorder);
+        self
+    }
+
+    /// Answers every request from a HAR recording instead of the network
+    /// (see [`crate::har`]); no token is needed. Replaces an earlier
+    /// [`record`](Self::record).
+    pub fn replay(mut self, replay: HarReplay) -> Self {
+        self.traffic = Traffic::Replay(replay);
+        self
+    }
+
     pub fn build(self) -> Result<Client> {
         let base_url = parse_base_url(&self.base_url)?;
         let token = self.token.map(ApiToken::new).transpose()?;
@@ -268,9 +306,11 @@ impl ClientBuilder {
                 retry: self.retry,
                 request_timeout: self.request_timeout,
                 last_rate_limit: Mutex::new(RateLimit::default()),
+                traffic: self.traffic,
             }),
             token,
             call_headers: Arc::new(HeaderMap::new()),
+            tool: None,
         })
     }
 }

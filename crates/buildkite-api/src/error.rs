@@ -175,6 +175,15 @@ pub enum Error {
         /// Details from the HTTP stack.
         message: String,
     },
+    /// A replayed client (see [`crate::har`]) has no recorded response for
+    /// this call.
+    #[error("{request}: replay: {message}")]
+    Replay {
+        /// The call nothing was recorded for.
+        request: RequestInfo,
+        /// What the recording lacks.
+        message: String,
+    },
     /// The response arrived but its body was not what the endpoint returns.
     #[error("{request}: could not decode the response: {message}; body starts with {excerpt:?}")]
     Decode {
@@ -228,6 +237,7 @@ impl Error {
             | Error::Server { request, .. }
             | Error::Http { request, .. }
             | Error::Transport { request, .. }
+            | Error::Replay { request, .. }
             | Error::Decode { request, .. }
             | Error::TooLarge { request, .. } => Some(request),
             Error::InvalidArgument(_) | Error::Config(_) => None,

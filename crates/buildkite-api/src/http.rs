@@ -7,13 +7,15 @@ use bytes::Bytes;
 use reqwest::header::{
     ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION,
 };
-use reqwest::{Method, Response, StatusCode};
+use reqwest::{Method, Response, ResponseBuilderExt, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tracing::Instrument;
 use url::{Position, Url};
 
 use crate::client::Client;
 use crate::error::{Error, RequestInfo, Result, TransportKind, one_line, parse_error_body};
+use crate::har;
 use crate::page::{CursorPage, Page};
 use crate::path::ApiPath;
 use crate::rate_limit::RateLimit;
@@ -168,7 +170,69 @@ impl Client {
 
     /// Sends a request with retries and redirects, and maps any unsuccessful
     /// status to an [`Error`]. Returns the successful response, unread.
+    ///
+    /// The call gets a `buildkite.api` span; its size is the response's
+    /// `Content-Length` when it has one (streams are read by the caller).
     pub(crate) async fn send(&self, request: ApiRequest) -> Result<Response> {
+        let span = self.api_span(&self.info(&request)?);
+        let result = self.send_untraced(request).instrument(span.clone()).await;
+        match &result {
+            Ok(response) => {
+                span.record("status", i64::from(response.status().as_u16()));
+                if let Some(length) = response.content_length() {
+                    span.record("bytes", i64::try_from(length).unwrap_or(i64::MAX));
+                }
+                span.record("error", false);
+            }
+            Err(error) => record_error(&span, error),
+        }
+        result
+    }
+
+    /// Sends a request and reads its whole body, inside a `buildkite.api`
+    /// span that records the status, the body's size and whether it failed.
+    async fn send_and_read(&self, request: ApiRequest) -> Result<(RequestInfo, HeaderMap, Bytes)> {
+        let info = self.info(&request)?;
+        let span = self.api_span(&info);
+        let result = async {
+            let response = self.send_untraced(request).await?;
+            span.record("status", i64::from(response.status().as_u16()));
+            let headers = response.headers().clone();
+            let body = read_body(&info, response).await?;
+            Ok((headers, body))
+        }
+        .instrument(span.clone())
+        .await;
+        match result {
+            Ok((headers, body)) => {
+                span.record("bytes", i64::try_from(body.len()).unwrap_or(i64::MAX));
+                span.record("error", false);
+                Ok((info, headers, body))
+            }
+            Err(error) => {
+                record_error(&span, &error);
+                Err(error)
+            }
+        }
+    }
+
+    /// The span of one API call. It never holds credentials: off the API
+    /// origin the query (a presigned URL's signature) is left out.
+    fn api_span(&self, info: &RequestInfo) -> tracing::Span {
+        tracing::info_span!(
+            "buildkite.api",
+            otel.kind = "client",
+            otel.status_code = tracing::field::Empty,
+            method = %info.method,
+            path = %info.path,
+            tool = self.tool.as_deref().unwrap_or(""),
+            status = tracing::field::Empty,
+            bytes = tracing::field::Empty,
+            error = tracing::field::Empty,
+        )
+    }
+
+    async fn send_untraced(&self, request: ApiRequest) -> Result<Response> {
         let mut url = self.url_for(&request)?;
         let mut method = request.method.clone();
         let mut body = request.body.clone();
@@ -248,9 +312,10 @@ impl Client {
     ) -> Outcome {
         let policy = self.inner.retry;
         let sent = Instant::now();
-        let response = match self.build(request, method, url, body).send().await {
+        let response = match self.exchange(request, method, url, body, info).await {
             Ok(response) => response,
-            Err(error) => {
+            Err(Exchanged::Failed(error)) => return Outcome::Failed(error),
+            Err(Exchanged::Transport(error)) => {
                 let kind = transport_kind(&error);
                 let error = Error::Transport {
                     request: info.clone(),
@@ -303,6 +368,79 @@ impl Client {
         }
     }
 
+    /// Does one HTTP exchange: over the network, recorded to a HAR file
+    /// as well, or answered from one.
+    async fn exchange(
+        &self,
+        request: &ApiRequest,
+        method: &Method,
+        url: &Url,
+        body: Option<Bytes>,
+        info: &RequestInfo,
+    ) -> std::result::Result<Response, Exchanged> {
+        match &self.inner.traffic {
+            Traffic::Live => self
+                .build(request, method, url, body)
+                .send()
+                .await
+                .map_err(Exchanged::Transport),
+            Traffic::Replay(replay) => {
+                if !replay.latency().is_zero() {
+                    tokio::time::sleep(replay.latency()).await;
+                }
+                replay.respond(method, url, body.as_deref())
+                .ok_or_else(|| {
+                    Exchanged::Failed(Error::Replay {
+                        request: info.clone(),
+                        message: format!(
+                            "the HAR file has no response for this request (it has {} responses to other requests)",
+                            replay.len()
+                        ),
+                    })
+                })
+            }
+            Traffic::Record(recorder) => {
+                let started = chrono::Utc::now();
+                let clock = Instant::now();
+                let response = self
+                    .build(request, method, url, body.clone())
+                    .send()
+                    .await
+                    .map_err(Exchanged::Transport)?;
+                // The body is read here so it can be written down, then
+                // handed on as if it came from the network.
+                let status = response.status();
+                let headers = response.headers().clone();
+                let content = response.bytes().await.map_err(Exchanged::Transport)?;
+                recorder.append(
+                    &har::Exchange {
+                        method,
+                        url,
+                        request_headers: &own_headers(request),
+                        request_body: body.as_deref(),
+                        status,
+                        response_headers: &headers,
+                        response_body: &content,
+                        started,
+                        elapsed: clock.elapsed(),
+                    }
+                    .to_entry(),
+                );
+                let mut rebuilt = http::Response::builder().status(status).url(url.clone());
+                if let Some(slot) = rebuilt.headers_mut() {
+                    *slot = headers;
+                }
+                rebuilt.body(content).map(Response::from).map_err(|e| {
+                    Exchanged::Failed(Error::Transport {
+                        request: info.clone(),
+                        kind: TransportKind::Other,
+                        message: format!("could not pass on the recorded response: {e}"),
+                    })
+                })
+            }
+        }
+    }
+
     fn build(
         &self,
         request: &ApiRequest,
@@ -326,12 +464,7 @@ impl Client {
             }
             builder = builder.headers(headers);
         }
-        let mut own = request.headers.clone();
-        own.remove(AUTHORIZATION);
-        if !own.contains_key(ACCEPT) {
-            own.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        }
-        builder = builder.headers(own);
+        builder = builder.headers(own_headers(request));
         match body {
             Some(body) => builder = builder.body(body),
             // An empty body makes the length explicit (`Content-Length: 0`):
@@ -348,18 +481,13 @@ impl Client {
 
     /// Decodes a JSON response body.
     pub(crate) async fn json<T: DeserializeOwned>(&self, request: ApiRequest) -> Result<T> {
-        let info = self.info(&request)?;
-        let response = self.send(request).await?;
-        let body = read_body(&info, response).await?;
+        let (info, _, body) = self.send_and_read(request).await?;
         decode(&info, &body)
     }
 
     /// Decodes a numbered list page.
     pub(crate) async fn page<T: DeserializeOwned>(&self, request: ApiRequest) -> Result<Page<T>> {
-        let info = self.info(&request)?;
-        let response = self.send(request).await?;
-        let headers = response.headers().clone();
-        let body = read_body(&info, response).await?;
+        let (info, headers, body) = self.send_and_read(request).await?;
         // Some endpoints answer an empty list with `null`.
         let items: Option<Vec<T>> = decode(&info, &body)?;
         Ok(Page::from_response(items.unwrap_or_default(), &headers))
@@ -370,12 +498,9 @@ impl Client {
         &self,
         request: ApiRequest,
     ) -> Result<CursorPage<T>> {
-        let info = self.info(&request)?;
-        let response = self.send(request).await?;
-        let rate_limit = RateLimit::from_headers(response.headers());
-        let body = read_body(&info, response).await?;
+        let (info, headers, body) = self.send_and_read(request).await?;
         let mut page: CursorPage<T> = decode(&info, &body)?;
-        page.rate_limit = rate_limit;
+        page.rate_limit = RateLimit::from_headers(&headers);
         Ok(page)
     }
 
@@ -400,6 +525,45 @@ impl Client {
             path: url[Position::BeforePath..end].to_owned(),
         }
     }
+}
+
+/// Why an exchange produced no response.
+enum Exchanged {
+    /// The HTTP stack failed (connection, TLS, timeout): maybe retryable.
+    Transport(reqwest::Error),
+    /// A failure no retry can fix (e.g. nothing recorded for a replay).
+    Failed(Error),
+}
+
+/// Where the client's requests go.
+#[derive(Debug, Default)]
+pub(crate) enum Traffic {
+    /// To the network.
+    #[default]
+    Live,
+    /// To the network, and each exchange to a HAR file.
+    Record(har::HarRecorder),
+    /// Nowhere: answered from a HAR file.
+    Replay(har::HarReplay),
+}
+
+/// A request's own headers, as sent and as recorded: never `Authorization`,
+/// and `Accept: application/json` unless the request chose another.
+fn own_headers(request: &ApiRequest) -> HeaderMap {
+    let mut own = request.headers.clone();
+    own.remove(AUTHORIZATION);
+    if !own.contains_key(ACCEPT) {
+        own.insert(ACCEPT, HeaderValue::from_static("application/json"));
+    }
+    own
+}
+
+fn record_error(span: &tracing::Span, error: &Error) {
+    if let Some(status) = error.status() {
+        span.record("status", i64::from(status.as_u16()));
+    }
+    span.record("error", true);
+    span.record("otel.status_code", "error");
 }
 
 fn redirect_target(current: &Url, headers: &HeaderMap) -> Option<Url> {

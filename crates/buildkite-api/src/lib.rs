@@ -33,6 +33,7 @@
 mod client;
 mod credentials;
 mod error;
+pub mod har;
 mod http;
 pub mod models;
 mod page;
