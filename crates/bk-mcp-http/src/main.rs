@@ -207,7 +207,8 @@ impl HttpArgs {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli: Cli = cli::parse(PROGRAM);
-    bk_mcp::logging::init(cli.args.debug, cli.args.log_format);
+    // Kept to the end: dropping it sends the last spans (with `--features otel`).
+    let _telemetry = bk_mcp::logging::init(&cli.args);
     match &cli.command {
         None | Some(HttpCommand::Http) => serve(&cli.args, &cli.http).await,
         Some(HttpCommand::Shared(command)) => {
@@ -238,7 +239,7 @@ async fn serve(args: &ServerArgs, http: &HttpArgs) -> ExitCode {
         Ok(settings) => settings,
         Err(error) => return cli::config_failure(PROGRAM, &error),
     };
-    if settings.token.is_none() && source == TokenSource::Fixed {
+    if settings.token.is_none() && source == TokenSource::Fixed && !settings.traffic.is_replay() {
         tracing::warn!(
             "no API token configured: tools/list works, tool calls will fail until BUILDKITE_API_TOKEN is set (or Authorization is passed through)"
         );

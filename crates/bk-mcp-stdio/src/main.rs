@@ -35,7 +35,8 @@ enum StdioCommand {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli: Cli = cli::parse(PROGRAM);
-    bk_mcp::logging::init(cli.args.debug, cli.args.log_format);
+    // Kept to the end: dropping it sends the last spans (with `--features otel`).
+    let _telemetry = bk_mcp::logging::init(&cli.args);
     match &cli.command {
         None | Some(StdioCommand::Stdio) => serve(&cli.args).await,
         Some(StdioCommand::Shared(command)) => {
@@ -74,7 +75,7 @@ async fn serve(args: &ServerArgs) -> ExitCode {
         Ok(settings) => settings,
         Err(error) => return cli::config_failure(PROGRAM, &error),
     };
-    if settings.token.is_none() {
+    if settings.token.is_none() && !settings.traffic.is_replay() {
         tracing::warn!(
             "no API token configured: tools/list works, tool calls will fail until BUILDKITE_API_TOKEN is set"
         );

@@ -119,8 +119,8 @@ pub struct ServerArgs {
     )]
     pub failure_summary_max_jobs: usize,
 
-    /// OpenTelemetry exporter (`http/protobuf`, `grpc` or `noop`). Accepted for
-    /// compatibility; this build exports no traces.
+    /// OpenTelemetry trace protocol: `http/protobuf`, `http/json` or `noop` (`grpc` is accepted,
+    /// not supported). Traces go to OTEL_EXPORTER_OTLP_ENDPOINT; needs a build with `--features otel`.
     #[arg(long, env = "OTEL_EXPORTER_OTLP_PROTOCOL", global = true)]
     pub otel_exporter: Option<String>,
 
@@ -154,6 +154,29 @@ pub struct ServerArgs {
         global = true
     )]
     pub http_headers: Vec<String>,
+
+    /// Also write all API traffic to this HAR 1.2 file (mode 0600; the token and
+    /// passed-through or configured headers are left out).
+    #[arg(long, env = "BUILDKITE_RECORD", value_name = "FILE", global = true)]
+    pub record: Option<String>,
+
+    /// Answer API calls from this HAR file instead of the API: no token, no network.
+    #[arg(long, env = "BUILDKITE_REPLAY", value_name = "FILE", global = true)]
+    pub replay: Option<String>,
+
+    /// Serve the bundled demo organisation (`acme`) from its recording: no
+    /// account, no token, no network.
+    #[arg(
+        long,
+        env = "BK_MCP_DEMO",
+        value_parser = parse_switch,
+        num_args = 0..=1,
+        require_equals = true,
+        default_value = "false",
+        default_missing_value = "true",
+        global = true
+    )]
+    pub demo: bool,
 
     /// Log at debug level. (`DEBUG` is also used by other tools, so any value
     /// but a false one (`0`, `false`, `no`, `off`) turns it on rather than failing.)
@@ -198,9 +221,32 @@ impl Default for ServerArgs {
             response_budget: Limits::default().response_budget,
             no_redact: false,
             http_headers: Vec::new(),
+            record: None,
+            replay: None,
+            demo: false,
             debug: false,
             log_format: LogFormat::Text,
         }
+    }
+}
+
+/// Where API calls go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiTraffic {
+    /// To the Buildkite API.
+    Live,
+    /// To the API, and every exchange to this HAR file too.
+    Record(PathBuf),
+    /// Nowhere: answered from this HAR file.
+    Replay(PathBuf),
+    /// Nowhere: answered from the bundled demo recording.
+    Demo,
+}
+
+impl ApiTraffic {
+    /// Whether calls are answered from a recording (no token needed).
+    pub fn is_replay(&self) -> bool {
+        matches!(self, ApiTraffic::Replay(_) | ApiTraffic::Demo)
     }
 }
 
@@ -239,6 +285,8 @@ pub struct Settings {
     pub max_log_bytes: u64,
     /// Longest log line kept.
     pub max_log_line_bytes: usize,
+    /// Live, recorded or replayed API traffic.
+    pub traffic: ApiTraffic,
 }
 
 impl ServerArgs {
@@ -299,6 +347,25 @@ impl ServerArgs {
         Ok(headers)
     }
 
+    /// Live, recorded or replayed traffic, from `--record`, `--replay` and
+    /// `--demo` (at most one of them).
+    pub fn traffic(&self) -> Result<ApiTraffic, ConfigError> {
+        let record = non_empty(self.record.as_deref());
+        let replay = non_empty(self.replay.as_deref());
+        match (record, replay, self.demo) {
+            (None, None, false) => Ok(ApiTraffic::Live),
+            (Some(path), None, false) => Ok(ApiTraffic::Record(PathBuf::from(path))),
+            (None, Some(path), false) => Ok(ApiTraffic::Replay(PathBuf::from(path))),
+            (None, None, true) => Ok(ApiTraffic::Demo),
+            (Some(_), Some(_), _) => Err(ConfigError::new(
+                "cannot use both --record (BUILDKITE_RECORD) and --replay (BUILDKITE_REPLAY): a replay makes no API calls to record",
+            )),
+            _ => Err(ConfigError::new(
+                "--demo (BK_MCP_DEMO) replays the bundled recording: drop --record / --replay (BUILDKITE_RECORD / BUILDKITE_REPLAY)",
+            )),
+        }
+    }
+
     /// Resolves the token (running `op read` for a 1Password reference) and
     /// checks every setting.
     pub async fn resolve(
@@ -308,6 +375,7 @@ impl ServerArgs {
     ) -> Result<Settings, ConfigError> {
         let selection = self.selection(registry)?;
         let headers = self.headers()?;
+        let traffic = self.traffic()?;
         let fixed = non_empty(self.api_token.as_deref());
         let op_ref = non_empty(self.api_token_from_1password.as_deref());
         let token = match (source, fixed, op_ref) {
@@ -356,14 +424,7 @@ impl ServerArgs {
                 "--max-log-line-bytes / BKLOG_MAX_LOG_LINE_BYTES: use at least 1024",
             ));
         }
-        if let Some(exporter) = non_empty(self.otel_exporter.as_deref())
-            && exporter != "noop"
-        {
-            tracing::warn!(
-                exporter,
-                "OpenTelemetry export is not built into this binary: no traces are sent"
-            );
-        }
+        // --otel-exporter is read by `logging::init` (see `telemetry`).
         let limits = Limits {
             response_budget: self.response_budget,
             redact_secrets: !self.no_redact,
@@ -384,6 +445,7 @@ impl ServerArgs {
                 None => bk_logs::EngineOptions::default().max_log_bytes,
             },
             max_log_line_bytes: self.max_log_line_bytes,
+            traffic,
         })
     }
 }

@@ -9,14 +9,18 @@
 //! - [`commands`]: the `tools`, `check` and `config` subcommands.
 //! - [`progress`]: tool progress as MCP progress notifications.
 //! - [`logging`]: `tracing` to stderr, as text or JSON.
+//! - [`telemetry`]: a span per MCP request, exported over OTLP with the
+//!   `otel` feature.
 
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod demo;
 pub mod logging;
 pub mod onepassword;
 pub mod progress;
 pub mod server;
+pub mod telemetry;
 
 pub use config::{ConfigError, ServerArgs, Settings, TokenSource};
 pub use server::{Core, McpServer, RequestScope, UnauthorizedFlag};

@@ -1,5 +1,6 @@
 //! Log output: `tracing` to stderr only (in stdio mode stdout is the
-//! protocol), as text or JSON lines.
+//! protocol), as text or JSON lines; and, with the `otel` feature, trace
+//! export (see [`crate::telemetry`]).
 //!
 //! Nothing logs a token: the client marks `Authorization` sensitive, the
 //! server never logs request headers or tool arguments, and rmcp (which
@@ -7,13 +8,36 @@
 
 use std::io::IsTerminal;
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
-use crate::config::LogFormat;
+use crate::config::{LogFormat, ServerArgs};
+use crate::telemetry::{self, BoxedLayer, Telemetry};
 
-/// Installs the global subscriber. `debug` raises our crates to debug;
-/// `RUST_LOG`, when set, takes precedence. Calling it twice is harmless.
-pub fn init(debug: bool, format: LogFormat) {
+/// Installs the global subscriber: logs as `--debug` and `--log-format`
+/// say, and trace export as `--otel-exporter` and the `OTEL_*` variables
+/// say. `--debug` raises our crates to debug; `RUST_LOG`, when set, takes
+/// precedence (for the logs; export has its own filter). Keep the returned
+/// handle until the process ends: dropping it sends the last spans. Calling
+/// this twice is harmless (the second call changes nothing).
+pub fn init(args: &ServerArgs) -> Telemetry {
+    let (exporter, mut telemetry) = telemetry::layer(args.otel_exporter.as_deref());
+    let mut layers: Vec<BoxedLayer> = vec![log_layer(args.debug, args.log_format)];
+    layers.extend(exporter);
+    if tracing_subscriber::registry()
+        .with(layers)
+        .try_init()
+        .is_err()
+    {
+        return Telemetry::disabled();
+    }
+    telemetry.log_note();
+    telemetry
+}
+
+/// The stderr log layer, with its own filter.
+fn log_layer(debug: bool, format: LogFormat) -> BoxedLayer {
     let default = if debug {
         "info,bk_mcp=debug,bk_mcp_http=debug,bk_mcp_stdio=debug,bk_tools=debug,bk_logs=debug,buildkite_api=debug"
     } else {
@@ -26,14 +50,18 @@ pub fn init(debug: bool, format: LogFormat) {
         // rmcp logs whole messages (tool arguments and results) at debug:
         // never, whatever RUST_LOG says.
         .add_directive(rmcp_cap.parse().expect("a valid directive"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(debug);
-    let _ = match format {
-        LogFormat::Json => builder.json().with_current_span(true).try_init(),
-        LogFormat::Text => builder
+    match format {
+        LogFormat::Json => layer
+            .json()
+            .with_current_span(true)
+            .with_filter(filter)
+            .boxed(),
+        LogFormat::Text => layer
             .with_ansi(std::io::stderr().is_terminal())
-            .try_init(),
-    };
+            .with_filter(filter)
+            .boxed(),
+    }
 }

@@ -69,24 +69,33 @@ impl ProgressForwarder {
     }
 
     /// Runs `call`, sending its progress as it comes, and returns its output.
+    /// Updates still queued when the call ends are sent before the result.
     pub async fn drive<T>(mut self, call: impl Future<Output = T>) -> T {
         drop(self.sender);
         tokio::pin!(call);
         loop {
             tokio::select! {
                 biased;
-                output = &mut call => return output,
-                Some(update) = self.receiver.recv() => {
-                    let mut param = ProgressNotificationParam::new(self.token.clone(), update.progress)
-                        .with_message(update.message);
-                    if let Some(total) = update.total {
-                        param = param.with_total(total);
+                output = &mut call => {
+                    while let Ok(update) = self.receiver.try_recv() {
+                        send(&self.peer, &self.token, update).await;
                     }
-                    if let Err(error) = self.peer.notify_progress(param).await {
-                        tracing::debug!(%error, "could not send a progress notification");
-                    }
+                    return output;
                 }
+                Some(update) = self.receiver.recv() => send(&self.peer, &self.token, update).await,
             }
         }
+    }
+}
+
+/// Sends one progress notification; a client that went away is not an error.
+async fn send(peer: &Peer<RoleServer>, token: &ProgressToken, update: Update) {
+    let mut param =
+        ProgressNotificationParam::new(token.clone(), update.progress).with_message(update.message);
+    if let Some(total) = update.total {
+        param = param.with_total(total);
+    }
+    if let Err(error) = peer.notify_progress(param).await {
+        tracing::debug!(%error, "could not send a progress notification");
     }
 }

@@ -22,11 +22,47 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 
-use crate::config::{ConfigError, Settings};
+use crate::config::{ApiTraffic, ConfigError, Settings};
 use crate::progress::ProgressForwarder;
 
 /// The server's name in `initialize`.
 pub const SERVER_NAME: &str = "bk-mcp";
+
+/// Points the client at the API, a recording of it, or a replay.
+fn with_traffic(
+    builder: buildkite_api::ClientBuilder,
+    traffic: &ApiTraffic,
+) -> Result<buildkite_api::ClientBuilder, ConfigError> {
+    use buildkite_api::har::{HarRecorder, HarReplay};
+    Ok(match traffic {
+        ApiTraffic::Live => builder,
+        ApiTraffic::Record(path) => {
+            let recorder = HarRecorder::create(path)
+                .map_err(|e| ConfigError::new(format!("--record / BUILDKITE_RECORD: {e}")))?;
+            tracing::info!(path = %path.display(), "recording API traffic (HAR 1.2)");
+            builder.record(recorder)
+        }
+        ApiTraffic::Replay(path) => {
+            let replay = HarReplay::from_file(path)
+                .map_err(|e| ConfigError::new(format!("--replay / BUILDKITE_REPLAY: {e}")))?;
+            tracing::info!(path = %path.display(), responses = replay.len(), "answering API calls from a recording");
+            builder.replay(replay)
+        }
+        ApiTraffic::Demo => {
+            let replay = HarReplay::from_slice(crate::demo::DEMO_HAR)
+                .map_err(|e| {
+                    ConfigError::new(format!("--demo: the bundled recording is broken: {e}"))
+                })?
+                .with_latency(crate::demo::DEMO_LATENCY);
+            tracing::info!(
+                org = crate::demo::DEMO_ORG,
+                responses = replay.len(),
+                "serving the demo organisation from its recording (no token, no network)"
+            );
+            builder.replay(replay)
+        }
+    })
+}
 
 /// What every request shares: built once at startup.
 pub struct Core {
@@ -41,6 +77,8 @@ pub struct Core {
     call_timeout: Option<Duration>,
     /// The tool calls running now, so a shutdown can wait for them.
     calls: tokio_util::task::TaskTracker,
+    /// The log cache of a replay, removed when the server stops.
+    replay_cache: Option<tempfile::TempDir>,
 }
 
 impl std::fmt::Debug for Core {
@@ -70,14 +108,34 @@ impl Core {
         for (name, value) in &settings.headers {
             builder = builder.header(name, value);
         }
+        builder = with_traffic(builder, &settings.traffic)?;
         let client = builder
             .build()
             .map_err(|e| ConfigError::new(format!("--base-url / BUILDKITE_BASE_URL: {e}")))?;
-        let cache = bk_logs::LogCache::new(&settings.cache_dir, settings.cache_max_bytes)
+        // Replayed logs are cached apart, for this process only: a recording
+        // must not fill (or be mistaken for) the real cache.
+        let replay_cache = if settings.traffic.is_replay() {
+            Some(
+                tempfile::Builder::new()
+                    .prefix("bk-mcp-replay-")
+                    .tempdir()
+                    .map_err(|e| {
+                        ConfigError::new(format!(
+                            "cannot make a temporary log cache for the replay: {e}"
+                        ))
+                    })?,
+            )
+        } else {
+            None
+        };
+        let cache_dir = replay_cache
+            .as_ref()
+            .map_or(settings.cache_dir.clone(), |dir| dir.path().to_path_buf());
+        let cache = bk_logs::LogCache::new(&cache_dir, settings.cache_max_bytes)
             .map_err(|e| {
                 ConfigError::new(format!(
                     "--cache-url / BKLOG_CACHE_URL: cannot use {}: {e}",
-                    settings.cache_dir.display()
+                    cache_dir.display()
                 ))
             })?
             .with_parser_options(bk_logs::parse::ParserOptions {
@@ -90,13 +148,15 @@ impl Core {
                 ..bk_logs::EngineOptions::default()
             },
         ));
-        Ok(Core::from_parts(
+        let mut core = Core::from_parts(
             Registry::new(),
             settings.selection,
             client,
             logs,
             settings.limits,
-        ))
+        );
+        core.replay_cache = replay_cache;
+        Ok(core)
     }
 
     /// A core from ready-made parts (for embedding and tests).
@@ -121,6 +181,7 @@ impl Core {
             listed,
             call_timeout: None,
             calls: tokio_util::task::TaskTracker::new(),
+            replay_cache: None,
         }
     }
 
@@ -313,13 +374,17 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<InitializeResult, McpError> {
         context.peer.set_peer_info(request.clone());
-        let mut result = self.negotiate_initialize(&request)?;
+        let span = crate::telemetry::request_span("initialize", None, &context);
+        let mut result = match self.negotiate_initialize(&request) {
+            Ok(result) => result,
+            Err(error) => return crate::telemetry::finish(&span, Err(error)),
+        };
         // The instructions name only the tools this caller can use.
         let (selection, _) = self.scope(&context);
         if selection != self.core.selection {
             result.instructions = Some(self.core.registry.instructions(&selection));
         }
-        Ok(result)
+        crate::telemetry::finish(&span, Ok(result))
     }
 
     async fn list_tools(
@@ -327,6 +392,7 @@ impl ServerHandler for McpServer {
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
+        let span = crate::telemetry::request_span("tools/list", None, &context);
         let (selection, _) = self.scope(&context);
         let tools = self
             .core
@@ -335,7 +401,7 @@ impl ServerHandler for McpServer {
             .filter(|(tool, _)| selection.includes(tool.as_ref()))
             .map(|(_, listed)| listed.clone())
             .collect();
-        Ok(ListToolsResult::with_all_items(tools))
+        crate::telemetry::finish(&span, Ok(ListToolsResult::with_all_items(tools)))
     }
 
     async fn call_tool(
@@ -344,12 +410,18 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let name = request.name.as_ref();
+        let span = crate::telemetry::request_span("tools/call", Some(name), &context);
         let (selection, client) = self.scope(&context);
         let Some(tool) = self.core.registry.get(name) else {
-            return Err(McpError::invalid_params(
-                format!("unknown tool {name:?}: call tools/list for the tools this server offers"),
-                None,
-            ));
+            return crate::telemetry::finish(
+                &span,
+                Err(McpError::invalid_params(
+                    format!(
+                        "unknown tool {name:?}: call tools/list for the tools this server offers"
+                    ),
+                    None,
+                )),
+            );
         };
         if !selection.includes(tool.as_ref()) {
             let why = if selection.read_only && tool.meta().access != bk_tools::Access::Read {
@@ -357,17 +429,23 @@ impl ServerHandler for McpServer {
             } else {
                 "its toolset or name is not enabled on this server (or for this request)"
             };
-            return Err(McpError::invalid_params(
-                format!(
-                    "tool {name:?} is not available: {why}; call tools/list for the tools you can use"
-                ),
-                None,
-            ));
+            return crate::telemetry::finish(
+                &span,
+                Err(McpError::invalid_params(
+                    format!(
+                        "tool {name:?} is not available: {why}; call tools/list for the tools you can use"
+                    ),
+                    None,
+                )),
+            );
         }
         let needs_api = tool.meta().toolset != Toolset::Skills;
-        if needs_api && !client.has_token() {
+        if needs_api && !client.has_token() && !client.is_replaying() {
             tracing::warn!(tool = name, "tool call without an API token");
-            return Ok(CallToolResult::error(vec![ContentBlock::text(no_token_message())]).into());
+            return crate::telemetry::finish(
+                &span,
+                Ok(CallToolResult::error(vec![ContentBlock::text(no_token_message())]).into()),
+            );
         }
 
         let started = Instant::now();
@@ -394,11 +472,14 @@ impl ServerHandler for McpServer {
                 None => call.await,
             }
         };
+        // The tool runs in the request's span: its API calls are children.
+        let call = tracing::Instrument::instrument(call, span.clone());
         let call = self.core.calls.track_future(call);
         let result = match forwarder {
             Some(forwarder) => forwarder.drive(call).await,
             None => call.await,
         };
+        let _entered = span.enter();
 
         if result.unauthorized {
             tracing::warn!(tool = name, "Buildkite refused the API token (HTTP 401)");
@@ -416,54 +497,66 @@ impl ServerHandler for McpServer {
             "tool call finished"
         );
         let content = vec![ContentBlock::text(result.text)];
-        Ok(if result.is_error {
-            CallToolResult::error(content)
-        } else {
-            CallToolResult::success(content)
-        }
-        .into())
+        crate::telemetry::finish(
+            &span,
+            Ok(if result.is_error {
+                CallToolResult::error(content)
+            } else {
+                CallToolResult::success(content)
+            }
+            .into()),
+        )
     }
 
     async fn list_prompts(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, McpError> {
+        let span = crate::telemetry::request_span("prompts/list", None, &context);
         let prompts = bk_tools::PROMPTS
             .iter()
             .map(|p| Prompt::new(p.name, Some(p.description), None))
             .collect();
-        Ok(ListPromptsResult::with_all_items(prompts))
+        crate::telemetry::finish(&span, Ok(ListPromptsResult::with_all_items(prompts)))
     }
 
     async fn get_prompt(
         &self,
         request: GetPromptRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, McpError> {
+        let span = crate::telemetry::request_span("prompts/get", None, &context);
         let Some(prompt) = bk_tools::PROMPTS.iter().find(|p| p.name == request.name) else {
             let names: Vec<_> = bk_tools::PROMPTS.iter().map(|p| p.name).collect();
-            return Err(McpError::invalid_params(
-                format!(
-                    "unknown prompt {:?}; prompts: {}",
-                    request.name,
-                    names.join(", ")
-                ),
-                None,
-            ));
+            return crate::telemetry::finish(
+                &span,
+                Err(McpError::invalid_params(
+                    format!(
+                        "unknown prompt {:?}; prompts: {}",
+                        request.name,
+                        names.join(", ")
+                    ),
+                    None,
+                )),
+            );
         };
-        Ok(
-            GetPromptResult::new(vec![PromptMessage::new_text(Role::User, prompt.text)])
-                .with_description(prompt.description)
-                .into(),
+        crate::telemetry::finish(
+            &span,
+            Ok(
+                GetPromptResult::new(vec![PromptMessage::new_text(Role::User, prompt.text)])
+                    .with_description(prompt.description)
+                    .into(),
+            ),
         )
     }
 
     async fn list_resources(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
+        let span = crate::telemetry::request_span("resources/list", None, &context);
         let resources = bk_tools::RESOURCES
             .iter()
             .map(|r| {
@@ -472,23 +565,31 @@ impl ServerHandler for McpServer {
                     .with_mime_type(r.mime_type)
             })
             .collect();
-        Ok(ListResourcesResult::with_all_items(resources))
+        crate::telemetry::finish(&span, Ok(ListResourcesResult::with_all_items(resources)))
     }
 
     async fn read_resource(
         &self,
         request: ReadResourceRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
+        let span = crate::telemetry::request_span("resources/read", None, &context);
         let Some(resource) = bk_tools::RESOURCES.iter().find(|r| r.uri == request.uri) else {
-            return Err(McpError::resource_not_found(
-                format!("no resource {:?}; call resources/list", request.uri),
-                None,
-            ));
+            return crate::telemetry::finish(
+                &span,
+                Err(McpError::resource_not_found(
+                    format!("no resource {:?}; call resources/list", request.uri),
+                    None,
+                )),
+            );
         };
-        Ok(ReadResourceResult::new(vec![
-            ResourceContents::text(resource.text, resource.uri).with_mime_type(resource.mime_type),
-        ])
-        .into())
+        crate::telemetry::finish(
+            &span,
+            Ok(ReadResourceResult::new(vec![
+                ResourceContents::text(resource.text, resource.uri)
+                    .with_mime_type(resource.mime_type),
+            ])
+            .into()),
+        )
     }
 }

@@ -327,6 +327,11 @@ impl Registry {
                 unauthorized: false,
             };
         };
+        // The tool's API calls carry its name in their tracing spans.
+        let ctx = &ToolContext {
+            client: ctx.client.for_tool(name),
+            ..ctx.clone()
+        };
         let outcome = tokio::select! {
             outcome = tool.call(ctx, args) => outcome,
             () = ctx.cancel.cancelled() => Err(ToolError::Other("the call was cancelled".into())),
