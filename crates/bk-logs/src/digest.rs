@@ -153,7 +153,7 @@ fn counts_say_failed(line: &str) -> Option<bool> {
 fn generic_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r"(?i)^\W*(🚨\s*)?(error: )?(the )?(user )?command exited with status \d+|^\W*user command error|^\^\^\^ \+\+\+|^\s*exit status \d+\s*$|^\W*exited with (status|code) \d+\W*$|^\s*FAIL\s*$|^error command failed with exit code \d+|^npm err! (code|errno) |^make(\[\d+\])?: \*\*\* .*error \d+")
+        Regex::new(r"(?i)^\W*(🚨\s*)?(error: )?(the )?(user )?command exited with status \d+|^\W*user command error|^\^\^\^ \+\+\+|^\s*exit status \d+\s*$|^\W*exited with (status|code) \d+\W*$|^\s*FAIL\s*$|^error command failed with exit code \d+|^npm err! (code|errno) |^make(\[\d+\])?: \*\*\* .*error \d+|^\W*(failed examples|failures|failed tests|failing tests|summary of all failing tests)\s*:?\s*$")
             .expect("generic pattern is valid")
     })
 }
@@ -544,6 +544,15 @@ mod tests {
         );
         assert_eq!(classify("^^^ +++ failed"), Some(ErrorKind::Generic));
         assert_eq!(classify("Exited with status 1"), Some(ErrorKind::Generic));
+        // Headers of a test runner's closing summary name no error.
+        for header in [
+            "Failed examples:",
+            "Failures:",
+            "failures:",
+            "Failed tests:",
+        ] {
+            assert_eq!(classify(header), Some(ErrorKind::Generic), "{header}");
+        }
     }
 
     #[test]

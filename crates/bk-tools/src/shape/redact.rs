@@ -44,9 +44,16 @@ static INLINE_CREDENTIALS: LazyLock<Regex> = LazyLock::new(|| {
         .unwrap_or_else(|e| panic!("credential pattern: {e}"))
 });
 
+/// Names that end in `_KEY` but hold an identifier, not a secret
+/// (`BUILDKITE_STEP_KEY`, `BUILDKITE_GROUP_KEY`, a cache key).
+static IDENTIFIER_KEY_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(?:^|_)(?:STEP|GROUP|CACHE|SORT|PARTITION)_KEY$")
+        .unwrap_or_else(|e| panic!("identifier key pattern: {e}"))
+});
+
 /// Whether an environment variable of this name holds a secret.
 pub fn is_secret_name(name: &str) -> bool {
-    SECRET_NAME.is_match(name)
+    SECRET_NAME.is_match(name) && !IDENTIFIER_KEY_NAME.is_match(name)
 }
 
 /// Replaces known token shapes in `text`.
@@ -201,6 +208,9 @@ mod tests {
             "PATH",
             "BUILDKITE_JOB_ID",
             "MONKEY_PATCH",
+            "BUILDKITE_STEP_KEY",
+            "BUILDKITE_GROUP_KEY",
+            "CACHE_KEY",
         ] {
             assert!(!is_secret_name(name), "{name}");
         }

@@ -431,7 +431,10 @@ async fn a_red_build_is_summarised_with_every_kind_of_failure() {
     // Each log's error line: the newest specific error, else the agent's
     // generic exit line; none in a log that has no error.
     let error_line = |id| job(&summary, id).get("error_line").and_then(Value::as_str);
-    assert_eq!(error_line(RSPEC), Some("Failed examples:"));
+    assert_eq!(
+        error_line(RSPEC),
+        Some("412 examples, 4 failures, 1 pending")
+    );
     assert_eq!(
         error_line(ESLINT),
         Some(
@@ -669,7 +672,10 @@ async fn each_section_can_be_left_out_and_is_then_not_fetched() {
             }
             "include_annotations" => {
                 assert!(summary.get("annotations").is_none());
-                assert_eq!(job(&summary, RSPEC)["error_line"], "Failed examples:");
+                assert_eq!(
+                    job(&summary, RSPEC)["error_line"],
+                    "412 examples, 4 failures, 1 pending"
+                );
             }
             _ => {
                 for absent in ["failed_test_count", "flaky_tests", "test_runs"] {
@@ -743,7 +749,10 @@ async fn a_forbidden_section_becomes_a_warning_and_the_rest_is_kept() {
         "{warning}"
     );
     assert_eq!(summary["annotations"], json!([]));
-    assert_eq!(job(&summary, RSPEC)["error_line"], "Failed examples:");
+    assert_eq!(
+        job(&summary, RSPEC)["error_line"],
+        "412 examples, 4 failures, 1 pending"
+    );
     assert_eq!(summary["failed_test_count"], 6);
 
     // One test run: that run's error; the other run's failures kept.
@@ -1141,10 +1150,16 @@ async fn a_log_with_non_ascii_text_digests_about_as_fast_as_an_ascii_one() {
         let extra = json!({"max_jobs": 5});
         // Cold: downloaded and cached. Warm: only the digest runs.
         big_summary(&h, extra.clone(), 65_536).await;
-        let started = std::time::Instant::now();
-        let summary = big_summary(&h, extra, 65_536).await;
-        times.push(started.elapsed());
-        assert_eq!(summary["jobs"][0]["error_line"], big_error(0));
+        // The fastest of three warm runs, so other tests running on the
+        // same cores do not decide the outcome.
+        let mut fastest = std::time::Duration::MAX;
+        for _ in 0..3 {
+            let started = std::time::Instant::now();
+            let summary = big_summary(&h, extra.clone(), 65_536).await;
+            fastest = fastest.min(started.elapsed());
+            assert_eq!(summary["jobs"][0]["error_line"], big_error(0));
+        }
+        times.push(fastest);
     }
     assert!(
         times[1] < times[0] * 3,

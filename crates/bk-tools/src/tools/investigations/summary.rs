@@ -27,6 +27,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use crate::args::{Bounded, BuildNumber, NonEmpty};
 use crate::error::{ApiResultExt, ToolError};
@@ -140,6 +141,14 @@ impl Handler for GetBuildFailureSummary {
             .await
             .context("the build", &["read_builds"])?;
         let mut warnings: Vec<String> = Vec::new();
+        ctx.report_progress(
+            1.0,
+            None,
+            &format!(
+                "build #{number} is {}; reading its failed jobs, annotations and tests",
+                build.state
+            ),
+        );
 
         let include_logs = args.include_logs != Some(false);
         let include_annotations = args.include_annotations != Some(false);
@@ -482,6 +491,8 @@ async fn job_logs(
     let lines = args.log_tail.map_or(50, Bounded::as_usize);
     let raw = args.raw_logs;
     let permits = Arc::new(Semaphore::new(LOG_CONCURRENCY));
+    // Each task stays inside the tool's span, so its API calls are traced
+    // as part of this call.
     let mut tasks = JoinSet::new();
     let mut task_jobs = HashMap::new();
     for (index, job) in jobs.iter().enumerate() {
@@ -491,33 +502,40 @@ async fn job_logs(
         let ctx = ctx.clone();
         let (org, pipeline, job_id) = (org.to_owned(), pipeline.to_owned(), job.id.clone());
         let permits = Arc::clone(&permits);
-        let task = tasks.spawn(async move {
-            let _permit = permits.acquire_owned().await;
-            let location = JobLocation {
-                org: &org,
-                pipeline: &pipeline,
-                number,
-                job_id: &job_id,
-            };
-            let fields = if raw {
-                job_log_tail(&ctx, &location, lines)
-                    .await
-                    .map(|(rows, total, notes)| raw_log_fields(rows, total, notes))
-            } else {
-                let options = DigestOptions {
-                    max_lines: lines,
-                    ..DigestOptions::default()
+        let task = tasks.spawn(
+            async move {
+                let _permit = permits.acquire_owned().await;
+                let location = JobLocation {
+                    org: &org,
+                    pipeline: &pipeline,
+                    number,
+                    job_id: &job_id,
                 };
-                job_log_digest(&ctx, &location, &options)
-                    .await
-                    .map(|(digest, notes)| digest_fields(digest, notes))
-            };
-            (index, fields)
-        });
+                let fields = if raw {
+                    job_log_tail(&ctx, &location, lines)
+                        .await
+                        .map(|(rows, total, notes)| raw_log_fields(rows, total, notes))
+                } else {
+                    let options = DigestOptions {
+                        max_lines: lines,
+                        ..DigestOptions::default()
+                    };
+                    job_log_digest(&ctx, &location, &options)
+                        .await
+                        .map(|(digest, notes)| digest_fields(digest, notes))
+                };
+                (index, fields)
+            }
+            .in_current_span(),
+        );
         task_jobs.insert(task.id(), index);
     }
     let mut logs: Vec<Option<Map<String, Value>>> = vec![None; jobs.len()];
+    // Progress: step 1 was the build; each log read is one more.
+    let total = tasks.len();
+    let mut read = 0;
     while let Some(joined) = tasks.join_next_with_id().await {
+        read += 1;
         let (index, fields) = match joined {
             Ok((_, done)) => done,
             // A task that failed (it cannot, short of a bug) still says so.
@@ -543,8 +561,22 @@ async fn job_logs(
         if let Some(slot) = logs.get_mut(index) {
             *slot = Some(fields);
         }
+        let name = jobs.get(index).map_or("a job", job_label);
+        ctx.report_progress(
+            (1 + read) as f64,
+            Some((1 + total) as f64),
+            &format!("read {read} of {total} failed job logs ({name})"),
+        );
     }
     Ok(logs)
+}
+
+/// A job's name for messages: its label, else its step key, else its id.
+fn job_label(job: &Job) -> &str {
+    job.name
+        .as_deref()
+        .or(job.step_key.as_deref())
+        .unwrap_or(job.id.as_str())
 }
 
 fn digest_fields(mut digest: Digest, notes: Map<String, Value>) -> Map<String, Value> {
@@ -733,18 +765,21 @@ pub(crate) async fn run_failures(
         let client = ctx.client.clone();
         let org = org.to_owned();
         let permits = Arc::clone(&permits);
-        tasks.spawn(async move {
-            let _permit = permits.acquire_owned().await;
-            let params = ListFailedExecutions {
-                include_failure_expanded: expanded.then_some(true),
-                page: Some(1),
-                per_page: Some(u32::try_from(per_run).unwrap_or(100)),
-            };
-            let listed = client
-                .list_failed_executions(&org, &suite, &run_id, &params)
-                .await;
-            (index, run_id, suite, listed)
-        });
+        tasks.spawn(
+            async move {
+                let _permit = permits.acquire_owned().await;
+                let params = ListFailedExecutions {
+                    include_failure_expanded: expanded.then_some(true),
+                    page: Some(1),
+                    per_page: Some(u32::try_from(per_run).unwrap_or(100)),
+                };
+                let listed = client
+                    .list_failed_executions(&org, &suite, &run_id, &params)
+                    .await;
+                (index, run_id, suite, listed)
+            }
+            .in_current_span(),
+        );
     }
     let mut results: Vec<(usize, RunFailures)> = Vec::new();
     while let Some(joined) = tasks.join_next().await {

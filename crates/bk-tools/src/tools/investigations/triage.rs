@@ -75,6 +75,14 @@ impl Handler for TriageBuildFailures {
         let history_size = args.history_builds.map_or(10, Bounded::as_u32);
         let build = full_build(ctx, &org, &pipeline, number).await?;
         let default_branch = default_branch(ctx, &org, &pipeline, &build).await?;
+        ctx.report_progress(
+            1.0,
+            Some(3.0),
+            &format!(
+                "build #{number} is {}; comparing with the last {history_size} builds of {default_branch}",
+                build.state
+            ),
+        );
 
         let (jobs, history, tests) = tokio::join!(
             failing_jobs(ctx, &org, &pipeline, number, MAX_JOBS),
@@ -83,6 +91,15 @@ impl Handler for TriageBuildFailures {
         );
         let jobs = jobs?;
         let history = history?;
+        ctx.report_progress(
+            2.0,
+            Some(3.0),
+            &format!(
+                "{} failed jobs against {} earlier builds; weighing the evidence",
+                jobs.reported.len() + jobs.flaky.len(),
+                history.len()
+            ),
+        );
         let mut warnings = Vec::new();
         let tests = match tests {
             Ok(tests) => tests,
