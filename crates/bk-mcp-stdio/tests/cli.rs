@@ -251,6 +251,29 @@ async fn bad_usage_exits_2_with_one_line() {
             &[],
             "not both",
         ),
+        (
+            &["--record", "/tmp/a.har", "--replay", "/tmp/b.har"],
+            &token,
+            "cannot use both --record (BUILDKITE_RECORD) and --replay",
+        ),
+        (
+            &["--demo", "--record", "/tmp/a.har"],
+            &[],
+            "--demo (BK_MCP_DEMO) replays the bundled recording",
+        ),
+        (
+            &["--replay", "/nonexistent/traffic.har"],
+            &[],
+            "--replay / BUILDKITE_REPLAY: invalid client configuration: cannot read the HAR file /nonexistent/traffic.har",
+        ),
+        (
+            &[],
+            &[
+                ("BUILDKITE_RECORD", "/nonexistent/dir/traffic.har"),
+                ("BUILDKITE_API_TOKEN", SECRET),
+            ],
+            "--record / BUILDKITE_RECORD: invalid client configuration: cannot write the HAR recording /nonexistent/dir/traffic.har",
+        ),
     ];
     for (args, env, needle) in cases {
         let output = run(args, env).await;

@@ -122,3 +122,66 @@ async fn wait_for_build_reports_progress_and_stops_when_cancelled() {
     let stderr = server.shutdown().await;
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[tokio::test]
+async fn the_failure_summary_reports_each_log_it_reads() {
+    let silent = MockServer::start().await;
+    let (sender, mut progress) = mpsc::unbounded_channel();
+    let server = Launch::new()
+        .no_token()
+        .args(&["--demo"])
+        .start_with(&silent, ProgressRecorder(sender))
+        .await;
+    let Value::Object(args) =
+        json!({"org_slug": "acme", "pipeline_slug": "web", "build_number": "1234"})
+    else {
+        unreachable!()
+    };
+    let request = ClientRequest::CallToolRequest(CallToolRequest::new(
+        CallToolRequestParams::new("get_build_failure_summary").with_arguments(args),
+    ));
+    let handle = within(
+        "sending get_build_failure_summary",
+        server
+            .client
+            .send_cancellable_request(request, PeerRequestOptions::no_options()),
+    )
+    .await
+    .unwrap();
+    let token = handle.progress_token.clone();
+    within("the summary", handle.await_response())
+        .await
+        .unwrap();
+    // Notifications sent before the result may still be in the client's hands.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut updates = Vec::new();
+    while let Ok(update) = progress.try_recv() {
+        assert_eq!(update.progress_token, token);
+        updates.push((
+            update.progress,
+            update.total,
+            update.message.unwrap_or_default(),
+        ));
+    }
+    let messages: Vec<&str> = updates.iter().map(|u| u.2.as_str()).collect();
+    assert_eq!(
+        messages.first().copied(),
+        Some("build #1234 is failed; reading its failed jobs, annotations and tests"),
+        "{updates:?}"
+    );
+    assert!(
+        updates.windows(2).all(|pair| pair[1].0 > pair[0].0),
+        "progress increases: {updates:?}"
+    );
+    let last = updates.last().unwrap();
+    assert_eq!(
+        Some(last.0),
+        last.1,
+        "the last update completes: {updates:?}"
+    );
+    assert!(
+        last.2.starts_with("read 3 of 3 failed job logs"),
+        "{updates:?}"
+    );
+    server.shutdown().await;
+}
