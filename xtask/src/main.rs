@@ -9,9 +9,15 @@
 //!   `bk-mcp-http`, and the official Python MCP client over both transports.
 //! - `bench-mcp`: the MCP frontends' benchmark (cold start, HTTP throughput
 //!   and latency, memory, soak), against a local zero-latency fake API.
+//! - `demo`: builds the stdio server and plays an investigation of the bundled
+//!   demo organisation as an MCP client would, printing a transcript.
+//! - `docs [--check]`: writes `docs/tools.md` from the tool registry (with
+//!   `--check`, fails when the file is stale).
 
 mod bench_mcp;
 mod conformance;
+mod demo;
+mod docs;
 mod fake_api;
 mod loggen;
 mod server_process;
@@ -51,13 +57,47 @@ const CI_STEPS: &[Step] = &[
         env: &[],
     },
     Step {
+        name: "docs/tools.md is current",
+        args: &["run", "--quiet", "-p", "xtask", "--", "docs", "--check"],
+        env: &[],
+    },
+    Step {
+        name: "the demo plays every tour step",
+        args: &["run", "--quiet", "-p", "xtask", "--", "demo", "--all"],
+        env: &[],
+    },
+    Step {
+        name: "OpenTelemetry export",
+        args: &[
+            "test",
+            "-p",
+            "bk-mcp-stdio",
+            "--features",
+            "otel",
+            "--test",
+            "otel",
+        ],
+        env: &[],
+    },
+    Step {
         name: "docs",
         args: &["doc", "--workspace", "--no-deps"],
         env: &[("RUSTDOCFLAGS", "-D warnings")],
     },
     Step {
-        name: "package buildkite-api",
-        args: &["package", "-p", "buildkite-api", "--allow-dirty"],
+        name: "package the library crates",
+        args: &[
+            "package",
+            "-p",
+            "buildkite-api",
+            "-p",
+            "bk-logs",
+            "-p",
+            "bk-tools",
+            "-p",
+            "bk-mcp",
+            "--allow-dirty",
+        ],
         env: &[],
     },
 ];
@@ -70,6 +110,8 @@ fn main() -> ExitCode {
         Some("bench-logs") => bench_logs(&args[1..]),
         Some("conformance") => conformance::run(&args[1..]),
         Some("bench-mcp") => bench_mcp::run(&args[1..]),
+        Some("demo") => demo::run(&args[1..]),
+        Some("docs") => docs::run(&args[1..]),
         _ => Err(USAGE.to_owned()),
     };
     match result {
@@ -88,7 +130,9 @@ tasks:
   gen-log <path> [--size N] [--seed N] write a generated job log (size like 100MiB, 1GiB)
   bench-logs [--size N]                benchmark the log engine (release build, needs rg)
   conformance                          MCP conformance suite and Python client against the binaries
-  bench-mcp                            benchmark the MCP frontends (release build)";
+  bench-mcp                            benchmark the MCP frontends (release build)
+  demo [--record]                      play an investigation of the bundled demo organisation
+  docs [--check]                       write docs/tools.md from the tool registry (--check: fail if stale)";
 
 /// Reads `--name value` from `args`.
 fn option<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
