@@ -72,7 +72,7 @@ pub async fn run_command(
                 .write_all(outcome.stdout.as_bytes())
                 .and_then(|()| stdout.flush());
             if let Command::Config { client } = command {
-                eprintln!("# put this in {}", commands::config_location(*client));
+                eprintln!("# {}", commands::config_location(*client));
             }
             ExitCode::from(outcome.status)
         }

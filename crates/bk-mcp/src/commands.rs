@@ -267,18 +267,18 @@ pub fn client_config(client: ClientKind, endpoint: &Endpoint) -> String {
     }
 }
 
-/// Where a client's snippet goes, for a hint on stderr.
+/// Where a client's snippet goes, as an instruction for stderr.
 pub fn config_location(client: ClientKind) -> &'static str {
     match client {
         ClientKind::ClaudeDesktop => {
-            "claude_desktop_config.json (Settings > Developer > Edit Config), merged into mcpServers"
+            "put this in claude_desktop_config.json (Settings > Developer > Edit Config), merged into mcpServers"
         }
-        ClientKind::ClaudeCode => "run it in your project's directory",
-        ClientKind::Cursor => ".cursor/mcp.json in the project, or ~/.cursor/mcp.json",
-        ClientKind::Vscode => ".vscode/mcp.json in the workspace",
-        ClientKind::Windsurf => "~/.codeium/windsurf/mcp_config.json",
-        ClientKind::Zed => "Zed's settings.json, merged into context_servers",
-        ClientKind::Goose => "~/.config/goose/config.yaml, merged into extensions",
+        ClientKind::ClaudeCode => "run this command in your project's directory",
+        ClientKind::Cursor => "put this in .cursor/mcp.json in the project, or ~/.cursor/mcp.json",
+        ClientKind::Vscode => "put this in .vscode/mcp.json in the workspace",
+        ClientKind::Windsurf => "put this in ~/.codeium/windsurf/mcp_config.json",
+        ClientKind::Zed => "put this in Zed's settings.json, merged into context_servers",
+        ClientKind::Goose => "put this in ~/.config/goose/config.yaml, merged into extensions",
     }
 }
 

@@ -297,7 +297,12 @@ impl ClientBuilder {
             // API's origin (an artifact download redirects to object storage).
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| Error::Config(format!("could not set up the HTTP client: {e}")))?;
+            .map_err(|e| {
+                Error::Config(format!(
+                    "could not set up the HTTP client (TLS needs the system's root certificates, e.g. /etc/ssl/certs): {}",
+                    crate::http::error_chain(e)
+                ))
+            })?;
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
