@@ -534,3 +534,22 @@ async fn investigations_get_build_failure_summary() {
     assert!(auth.iter().all(|a| *a == [bearer(TOKEN)]), "{auth:?}");
     client.cancel().await.expect("client closes");
 }
+
+#[tokio::test]
+async fn the_demo_is_served_over_http_without_token_or_api() {
+    let api = MockServer::start().await;
+    let server = launch(&api).args(&["--demo"]).start().await;
+    let client = server.client("/mcp/readonly", None, &[]).await;
+    let summary = call_ok(
+        &client,
+        "get_build_failure_summary",
+        json!({"org_slug": "acme", "pipeline_slug": "web", "build_number": "1234"}),
+    )
+    .await;
+    assert_eq!(summary["build"]["number"], 1234);
+    assert_eq!(summary["build"]["state"], "failed");
+    assert_eq!(summary["flaky_jobs"][0]["step_key"], "docker-build");
+    let user = call_ok(&client, "current_user", json!({})).await;
+    assert!(user["name"].is_string(), "{user}");
+    assert_eq!(requests(&api).await, Vec::<String>::new());
+}
