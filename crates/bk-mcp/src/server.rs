@@ -109,16 +109,14 @@ impl Core {
             builder = builder.header(name, value);
         }
         builder = with_traffic(builder, &settings.traffic)?;
-        let client = builder
-            .build()
-            .map_err(|e| match &e {
-                // A bad base URL names the setting; anything else (TLS set-up)
-                // says what it is itself.
-                buildkite_api::Error::Config(message) if message.starts_with("base URL") => {
-                    ConfigError::new(format!("--base-url / BUILDKITE_BASE_URL: {e}"))
-                }
-                _ => ConfigError::new(e.to_string()),
-            })?;
+        let client = builder.build().map_err(|e| match &e {
+            // A bad base URL names the setting; anything else (TLS set-up)
+            // says what it is itself.
+            buildkite_api::Error::Config(message) if message.starts_with("base URL") => {
+                ConfigError::new(format!("--base-url / BUILDKITE_BASE_URL: {e}"))
+            }
+            _ => ConfigError::new(e.to_string()),
+        })?;
         // Replayed logs are cached apart, for this process only: a recording
         // must not fill (or be mistaken for) the real cache.
         let replay_cache = if settings.traffic.is_replay() {
