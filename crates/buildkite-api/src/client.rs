@@ -251,7 +251,6 @@ impl ClientBuilder {
         self
     }
 
-    /// Validates the settings and builds the client.
     /// Also writes every exchange to a HAR 1.2 file (see [`crate::har`]).
     /// Replaces an earlier [`replay`](Self::replay).
     pub fn record(mut self, recorder: HarRecorder) -> Self {
@@ -267,6 +266,7 @@ impl ClientBuilder {
         self
     }
 
+    /// Validates the settings and builds the client.
     pub fn build(self) -> Result<Client> {
         let base_url = parse_base_url(&self.base_url)?;
         let token = self.token.map(ApiToken::new).transpose()?;

@@ -388,7 +388,8 @@ impl Client {
                 if !replay.latency().is_zero() {
                     tokio::time::sleep(replay.latency()).await;
                 }
-                replay.respond(method, url, body.as_deref())
+                replay
+                    .respond(method, &self.recorded_url(url), range(request), body.as_deref())
                 .ok_or_else(|| {
                     Exchanged::Failed(Error::Replay {
                         request: info.clone(),
@@ -415,7 +416,7 @@ impl Client {
                 recorder.append(
                     &har::Exchange {
                         method,
-                        url,
+                        url: &self.recorded_url(url),
                         request_headers: &own_headers(request),
                         request_body: body.as_deref(),
                         status,
@@ -545,6 +546,26 @@ pub(crate) enum Traffic {
     Record(har::HarRecorder),
     /// Nowhere: answered from a HAR file.
     Replay(har::HarReplay),
+}
+
+impl Client {
+    /// A URL as a HAR file holds it: off the API's origin without its query,
+    /// which for a presigned storage URL is a credential.
+    fn recorded_url(&self, url: &Url) -> Url {
+        let mut url = url.clone();
+        if !self.is_api_origin(&url) {
+            url.set_query(None);
+        }
+        url
+    }
+}
+
+/// A request's `Range` header (a log tail), if it has one.
+fn range(request: &ApiRequest) -> Option<&str> {
+    request
+        .headers
+        .get(reqwest::header::RANGE)
+        .and_then(|value| value.to_str().ok())
 }
 
 /// A request's own headers, as sent and as recorded: never `Authorization`,

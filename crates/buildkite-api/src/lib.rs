@@ -70,3 +70,8 @@ pub use timestamp::Timestamp;
 /// Re-exported so callers can build header maps and match statuses without
 /// depending on `reqwest` directly.
 pub use reqwest::{Method, StatusCode, header};
+
+/// The README's examples, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

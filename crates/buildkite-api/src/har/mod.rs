@@ -25,13 +25,19 @@ pub use replay::HarReplay;
 use reqwest::Method;
 use url::Url;
 
-/// What a request is matched by: `METHOD path?query`, plus a newline and the
-/// body when there is one.
+/// What a request is matched by: `METHOD path?query`, then its `Range`
+/// header and its body on lines of their own when it has them (a ranged
+/// log tail is not the whole log).
 ///
 /// The query is rebuilt with its pairs in name order (stable for repeated
 /// names) and a JSON body is rewritten with sorted keys, so that recordings
 /// from clients that order either differently still match.
-pub(crate) fn request_key(method: &Method, url: &Url, body: Option<&[u8]>) -> String {
+pub(crate) fn request_key(
+    method: &Method,
+    url: &Url,
+    range: Option<&str>,
+    body: Option<&[u8]>,
+) -> String {
     let mut pairs: Vec<(String, String)> = url
         .query_pairs()
         .map(|(name, value)| (name.into_owned(), value.into_owned()))
@@ -44,6 +50,10 @@ pub(crate) fn request_key(method: &Method, url: &Url, body: Option<&[u8]>) -> St
             .finish();
         key.push('?');
         key.push_str(&query);
+    }
+    if let Some(range) = range.map(str::trim).filter(|range| !range.is_empty()) {
+        key.push_str("\nRange: ");
+        key.push_str(range);
     }
     if let Some(body) = body.filter(|body| !body.is_empty()) {
         key.push('\n');
@@ -94,12 +104,14 @@ mod tests {
                 "https://api.buildkite.com/v2/organizations/acme/builds?state%5B%5D=failed&branch=main&per_page=30",
             ),
             None,
+            None,
         );
         let theirs = request_key(
             &Method::GET,
             &url(
                 "http://127.0.0.1:9999/v2/organizations/acme/builds?branch=main&per_page=30&state[]=failed",
             ),
+            None,
             None,
         );
         assert_eq!(ours, theirs);
@@ -111,9 +123,22 @@ mod tests {
 
     #[test]
     fn key_keeps_the_order_of_repeated_names() {
-        let a = request_key(&Method::GET, &url("http://h/p?s[]=a&s[]=b"), None);
-        let b = request_key(&Method::GET, &url("http://h/p?s[]=b&s[]=a"), None);
+        let a = request_key(&Method::GET, &url("http://h/p?s[]=a&s[]=b"), None, None);
+        let b = request_key(&Method::GET, &url("http://h/p?s[]=b&s[]=a"), None, None);
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn a_ranged_request_is_another_request() {
+        let whole = request_key(&Method::GET, &url("http://h/v2/log"), None, None);
+        let tail = request_key(
+            &Method::GET,
+            &url("http://h/v2/log"),
+            Some("bytes=-65536"),
+            None,
+        );
+        assert_ne!(whole, tail);
+        assert_eq!(tail, "GET /v2/log\nRange: bytes=-65536");
     }
 
     #[test]
@@ -121,11 +146,13 @@ mod tests {
         let a = request_key(
             &Method::POST,
             &url("http://h/v2/x"),
+            None,
             Some(br#"{"commit":"HEAD","branch":"main","env":{"B":"2","A":"1"}}"#),
         );
         let b = request_key(
             &Method::POST,
             &url("http://h/v2/x"),
+            None,
             Some(br#"{ "branch": "main", "env": {"A":"1","B":"2"}, "commit": "HEAD" }"#),
         );
         assert_eq!(a, b);
@@ -134,7 +161,7 @@ mod tests {
             "POST /v2/x\n{\"branch\":\"main\",\"commit\":\"HEAD\",\"env\":{\"A\":\"1\",\"B\":\"2\"}}"
         );
         assert_eq!(
-            request_key(&Method::PUT, &url("http://h/v2/x"), Some(b"")),
+            request_key(&Method::PUT, &url("http://h/v2/x"), None, Some(b"")),
             "PUT /v2/x"
         );
     }

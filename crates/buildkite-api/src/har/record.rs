@@ -38,8 +38,10 @@ pub struct HarRecorder {
 struct Writer {
     file: File,
     entries: usize,
-    /// Set after the first failed write, so the warning is logged once.
-    failed: bool,
+    /// The file's length after the last complete entry.
+    valid_len: u64,
+    /// Set when a failed write could not be undone: nothing more is written.
+    stopped: bool,
 }
 
 impl HarRecorder {
@@ -78,12 +80,14 @@ impl HarRecorder {
         .and_then(|()| file.write_all(TAIL))
         .and_then(|()| file.flush())
         .map_err(fail)?;
+        let valid_len = file.stream_position().map_err(fail)?;
         Ok(HarRecorder {
             path,
             state: Mutex::new(Writer {
+                valid_len,
                 file,
                 entries: 0,
-                failed: false,
+                stopped: false,
             }),
         })
     }
@@ -98,8 +102,10 @@ impl HarRecorder {
         self.state.lock().map(|state| state.entries).unwrap_or(0)
     }
 
-    /// Appends one entry. A failed write is logged (once) and otherwise
-    /// ignored: recording must never break the call being recorded.
+    /// Appends one entry. Recording must never break the call being
+    /// recorded, so a failed write is logged and the file is put back as it
+    /// was before the entry (still valid HAR); if even that fails, recording
+    /// stops.
     pub(crate) fn append(&self, entry: &Entry) {
         let Ok(json) = serde_json::to_vec(entry) else {
             return;
@@ -107,23 +113,49 @@ impl HarRecorder {
         let Ok(mut state) = self.state.lock() else {
             return;
         };
+        if state.stopped {
+            return;
+        }
         let separator: &[u8] = if state.entries == 0 { b"\n" } else { b",\n" };
-        let written = state
-            .file
+        let file = &mut state.file;
+        let written = file
             .seek(SeekFrom::End(-(TAIL.len() as i64)))
-            .and_then(|_| state.file.write_all(separator))
-            .and_then(|()| state.file.write_all(&json))
-            .and_then(|()| state.file.write_all(TAIL))
-            .and_then(|()| state.file.flush());
+            .and_then(|start| {
+                file.write_all(separator)?;
+                file.write_all(&json)?;
+                file.write_all(TAIL)?;
+                file.flush()?;
+                Ok(start)
+            });
         match written {
-            Ok(()) => state.entries += 1,
-            Err(error) if !state.failed => {
-                state.failed = true;
-                tracing::warn!(path = %self.path.display(), %error, "could not append to the HAR recording; later entries may be missing");
+            Ok(_) => state.entries += 1,
+            Err(error) => {
+                // Cut the partial entry off and close the log again.
+                let valid_len = state.valid_len;
+                let stopped = restore(&mut state.file, valid_len).is_err();
+                state.stopped = stopped;
+                tracing::warn!(
+                    path = %self.path.display(),
+                    %error,
+                    stopped,
+                    "could not append to the HAR recording: this exchange is missing from it"
+                );
             }
-            Err(_) => {}
+        }
+        if let Ok(length) = state.file.stream_position() {
+            state.valid_len = length;
         }
     }
+}
+
+/// Truncates `file` to `valid_len` (its length after the last complete
+/// entry, tail included) and rewrites the tail.
+fn restore(file: &mut File, valid_len: u64) -> std::io::Result<()> {
+    let body = valid_len.saturating_sub(TAIL.len() as u64);
+    file.set_len(body)?;
+    file.seek(SeekFrom::End(0))?;
+    file.write_all(TAIL)?;
+    file.flush()
 }
 
 /// One exchange as it went over the wire, ready to be turned into an entry.
@@ -223,4 +255,31 @@ fn name_values(headers: &HeaderMap) -> Vec<NameValue> {
             value: String::from_utf8_lossy(value.as_bytes()).into_owned(),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_append_is_cut_off_and_the_file_stays_valid() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("traffic.har");
+        let recorder = HarRecorder::create(&path).unwrap();
+        let valid_len = recorder.state.lock().unwrap().valid_len;
+        // What a write that failed half-way leaves: the tail overwritten by
+        // part of an entry.
+        let mut file = recorder.state.lock().unwrap().file.try_clone().unwrap();
+        file.seek(SeekFrom::End(-(TAIL.len() as i64))).unwrap();
+        file.write_all(b"\n{\"startedDateTime\":\"2026-").unwrap();
+        assert!(
+            serde_json::from_slice::<serde_json::Value>(&std::fs::read(&path).unwrap()).is_err()
+        );
+
+        restore(&mut file, valid_len).unwrap();
+        let text = std::fs::read(&path).unwrap();
+        let har: serde_json::Value = serde_json::from_slice(&text).unwrap();
+        assert_eq!(har["log"]["entries"], serde_json::json!([]));
+        assert_eq!(text.len() as u64, valid_len);
+    }
 }

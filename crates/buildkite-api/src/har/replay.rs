@@ -108,14 +108,16 @@ impl HarReplay {
     }
 
     /// The recorded response for a request: the oldest one not yet served,
-    /// or the last one again when it is the only one left.
+    /// or the last one again when it is the only one left. `url` is the URL
+    /// as recorded (without the query off the API's origin).
     pub(crate) fn respond(
         &self,
         method: &Method,
         url: &Url,
+        range: Option<&str>,
         body: Option<&[u8]>,
     ) -> Option<reqwest::Response> {
-        let key = request_key(method, url, body);
+        let key = request_key(method, url, range, body);
         let recorded = {
             let mut responses = self.responses.lock().ok()?;
             let queue = responses.get_mut(&key)?;
@@ -138,6 +140,25 @@ impl HarReplay {
     }
 }
 
+/// The body as the client would have seen it: recorders that store the
+/// bytes on the wire leave gzip or deflate compression in place. A body that
+/// does not decompress is kept as it is.
+fn decompressed(encoding: Option<&str>, body: Vec<u8>) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let decoded = match encoding {
+        Some("gzip" | "x-gzip") => {
+            flate2::read::MultiGzDecoder::new(body.as_slice()).read_to_end(&mut out)
+        }
+        Some("deflate") => flate2::read::ZlibDecoder::new(body.as_slice()).read_to_end(&mut out),
+        _ => return body,
+    };
+    match decoded {
+        Ok(_) => out,
+        Err(_) => body,
+    }
+}
+
 /// The key and response of one entry, or `None` for an entry that cannot
 /// be served (no response, or a URL that does not parse).
 fn recorded(entry: Entry) -> Option<(String, Recorded)> {
@@ -147,7 +168,13 @@ fn recorded(entry: Entry) -> Option<(String, Recorded)> {
         .or_else(|_| Url::parse("http://replay.invalid/")?.join(&entry.request.url))
         .ok()?;
     let request_body = entry.request.post_data.as_ref().map(|p| p.text.as_bytes());
-    let key = request_key(&method, &url, request_body);
+    let range = entry
+        .request
+        .headers
+        .iter()
+        .find(|h| h.name.trim().eq_ignore_ascii_case("range"))
+        .map(|h| h.value.as_str());
+    let key = request_key(&method, &url, range, request_body);
     let text = entry.response.content.text.unwrap_or_default();
     let body = match entry.response.content.encoding.as_deref() {
         Some(encoding) if encoding.eq_ignore_ascii_case("base64") => {
@@ -157,12 +184,22 @@ fn recorded(entry: Entry) -> Option<(String, Recorded)> {
         }
         _ => text.into_bytes(),
     };
+    let content_encoding = entry
+        .response
+        .headers
+        .iter()
+        .find(|h| h.name.trim().eq_ignore_ascii_case("content-encoding"))
+        .map(|h| h.value.trim().to_ascii_lowercase());
+    let body = decompressed(content_encoding.as_deref(), body);
     let mut headers = HeaderMap::new();
     for header in &entry.response.headers {
         let Ok(name) = HeaderName::from_bytes(header.name.trim().as_bytes()) else {
             continue;
         };
-        if TRANSFER_HEADERS.contains(&name.as_str()) {
+        // The body is stored decoded, so its length is its own; a HEAD
+        // response has no body and keeps the length it announced.
+        let announced_length = name == reqwest::header::CONTENT_LENGTH && method == Method::HEAD;
+        if TRANSFER_HEADERS.contains(&name.as_str()) && !announced_length {
             continue;
         }
         if let Ok(value) = HeaderValue::from_str(header.value.trim()) {

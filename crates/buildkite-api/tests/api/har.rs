@@ -438,3 +438,162 @@ async fn reads_the_reference_servers_recordings() {
     let error = client.get_pipeline("acme", "app").await.unwrap_err();
     assert!(matches!(error, Error::Replay { .. }), "{error:?}");
 }
+
+#[tokio::test]
+async fn a_ranged_tail_and_a_head_replay_as_recorded() {
+    let api = api().await;
+    let log: Vec<u8> = b"\x1b_bk;t=1700000000000\x07line\r\n".repeat(4000);
+    let tail = log[log.len() - 1024..].to_vec();
+    Mock::given(method("HEAD"))
+        .and(path(LOG))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-length", log.len().to_string().as_str()),
+        )
+        .mount(&api.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(LOG))
+        .and(wiremock::matchers::header("range", "bytes=-1024"))
+        .respond_with(
+            ResponseTemplate::new(206)
+                .insert_header(
+                    "content-range",
+                    format!("bytes {}-{}/{}", log.len() - 1024, log.len() - 1, log.len()).as_str(),
+                )
+                .set_body_raw(tail.clone(), "text/plain"),
+        )
+        .mount(&api.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(LOG))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(log.clone(), "text/plain"))
+        .mount(&api.server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("traffic.har");
+    let client = recording_client(&api.server, &file);
+    let size = client.get_job_log_size(&job()).await.unwrap();
+    let recorded_tail = client.get_job_log_tail(&job(), 1024).await.unwrap();
+    let whole = client
+        .get_job_log(&job())
+        .await
+        .unwrap()
+        .collect(1 << 20)
+        .await
+        .unwrap();
+    assert_eq!(size, Some(log.len() as u64));
+    assert_eq!(whole.len(), log.len());
+
+    let client = replay_client(&std::fs::read(&file).unwrap());
+    assert_eq!(
+        client.get_job_log_size(&job()).await.unwrap(),
+        size,
+        "HEAD keeps its length"
+    );
+    let replayed_tail = client.get_job_log_tail(&job(), 1024).await.unwrap();
+    assert_eq!(
+        replayed_tail, recorded_tail,
+        "the tail is not the whole log"
+    );
+    assert_eq!(replayed_tail.bytes.len(), 1024);
+    let replayed = client
+        .get_job_log(&job())
+        .await
+        .unwrap()
+        .collect(1 << 20)
+        .await
+        .unwrap();
+    assert_eq!(replayed, whole);
+}
+
+#[tokio::test]
+async fn a_gzipped_body_from_another_recorder_is_decompressed() {
+    use base64::Engine as _;
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(b"\x1b_bk;t=1700000000000\x07~~~ Running tests\r\n")
+        .unwrap();
+    let compressed = gz.finish().unwrap();
+    let har = json!({"log": {"version": "1.2", "entries": [{
+        "request": {"method": "GET", "url": format!("https://api.buildkite.com{LOG}")},
+        "response": {
+            "status": 200,
+            "headers": [{"name": "Content-Encoding", "value": "gzip"}, {"name": "Content-Type", "value": "text/plain"}],
+            "content": {"encoding": "base64", "text": base64::engine::general_purpose::STANDARD.encode(&compressed)}
+        }
+    }]}});
+    let client = replay_client(har.to_string().as_bytes());
+    let log = client
+        .get_job_log(&job())
+        .await
+        .unwrap()
+        .collect(1 << 20)
+        .await
+        .unwrap();
+    assert_eq!(
+        &log[..],
+        b"\x1b_bk;t=1700000000000\x07~~~ Running tests\r\n"
+    );
+}
+
+#[tokio::test]
+async fn a_presigned_url_is_recorded_and_matched_without_its_query() {
+    let api = api().await;
+    let storage = MockServer::start().await;
+    let download = "/v2/organizations/acme/pipelines/app/builds/42/jobs/b63254c0-3271-4a98-8270-7cfbd6c2f14e/artifacts/76365070-34d5-4569-8cfe-b2a9b5e1e4b1/download";
+    let presigned = format!(
+        "{}/artifacts/log/test.log?X-Amz-Signature=s3cr3tsignature&X-Amz-Security-Token=s3cr3ttoken",
+        storage.uri()
+    );
+    Mock::given(method("GET"))
+        .and(path(download))
+        .respond_with(ResponseTemplate::new(302).insert_header("location", presigned.as_str()))
+        .mount(&api.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/artifacts/log/test.log"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw(b"log contents".to_vec(), "text/plain"),
+        )
+        .mount(&storage)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("traffic.har");
+    let client = recording_client(&api.server, &file);
+    let artifact = "76365070-34d5-4569-8cfe-b2a9b5e1e4b1";
+    let location = client
+        .get_artifact_download_url(&job(), artifact)
+        .await
+        .unwrap();
+    let content = client
+        .download_artifact_from(&location, 1 << 20)
+        .await
+        .unwrap();
+    assert_eq!(&content.bytes[..], b"log contents");
+
+    let har = read_har(&file);
+    let storage_entry = har["log"]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| {
+            e["request"]["url"]
+                .as_str()
+                .unwrap()
+                .contains("/artifacts/log/test.log")
+        })
+        .unwrap();
+    assert_eq!(
+        storage_entry["request"]["url"],
+        format!("{}/artifacts/log/test.log", storage.uri())
+    );
+    assert_eq!(storage_entry["request"]["queryString"], json!([]));
+
+    let client = replay_client(&std::fs::read(&file).unwrap());
+    let content = client
+        .download_artifact_from(&location, 1 << 20)
+        .await
+        .unwrap();
+    assert_eq!(&content.bytes[..], b"log contents");
+}
