@@ -43,3 +43,8 @@ pub use error::{Error, Result};
 pub use query::{
     LogFile, LogInfo, LogRow, PATTERN_SIZE_LIMIT, SearchHit, SearchQuery, SearchResult, compile,
 };
+
+/// The README's examples, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -24,3 +24,8 @@ pub mod telemetry;
 
 pub use config::{ConfigError, ServerArgs, Settings, TokenSource};
 pub use server::{Core, McpServer, RequestScope, UnauthorizedFlag};
+
+/// The README's examples, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -77,8 +77,8 @@ pub struct Core {
     call_timeout: Option<Duration>,
     /// The tool calls running now, so a shutdown can wait for them.
     calls: tokio_util::task::TaskTracker,
-    /// The log cache of a replay, removed when the server stops.
-    replay_cache: Option<tempfile::TempDir>,
+    /// The log cache of a recording or replay, removed when the server stops.
+    har_cache: Option<tempfile::TempDir>,
 }
 
 impl std::fmt::Debug for Core {
@@ -117,23 +117,25 @@ impl Core {
             }
             _ => ConfigError::new(e.to_string()),
         })?;
-        // Replayed logs are cached apart, for this process only: a recording
-        // must not fill (or be mistaken for) the real cache.
-        let replay_cache = if settings.traffic.is_replay() {
+        // Recorded and replayed logs are cached apart, for this process only:
+        // a replay must not fill (or be mistaken for) the real cache, and a
+        // recording must download every log it reads, or its replay would
+        // lack them.
+        let har_cache = if settings.traffic == ApiTraffic::Live {
+            None
+        } else {
             Some(
                 tempfile::Builder::new()
-                    .prefix("bk-mcp-replay-")
+                    .prefix("bk-mcp-har-")
                     .tempdir()
                     .map_err(|e| {
                         ConfigError::new(format!(
-                            "cannot make a temporary log cache for the replay: {e}"
+                            "cannot make a temporary log cache for the recording or replay: {e}"
                         ))
                     })?,
             )
-        } else {
-            None
         };
-        let cache_dir = replay_cache
+        let cache_dir = har_cache
             .as_ref()
             .map_or(settings.cache_dir.clone(), |dir| dir.path().to_path_buf());
         let cache = bk_logs::LogCache::new(&cache_dir, settings.cache_max_bytes)
@@ -160,7 +162,7 @@ impl Core {
             logs,
             settings.limits,
         );
-        core.replay_cache = replay_cache;
+        core.har_cache = har_cache;
         Ok(core)
     }
 
@@ -186,7 +188,7 @@ impl Core {
             listed,
             call_timeout: None,
             calls: tokio_util::task::TaskTracker::new(),
-            replay_cache: None,
+            har_cache: None,
         }
     }
 

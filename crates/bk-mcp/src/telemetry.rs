@@ -16,8 +16,8 @@
 //! A tool call runs inside its span, so the API calls it makes (the
 //! `buildkite.api` spans of the REST client) are its children. An error sets
 //! the OpenTelemetry status to Error, with the error's text (its start) as
-//! the description. Nothing from a request's headers or arguments is
-//! recorded, so no token can end up in a trace.
+//! the description. No request header is recorded, so no token can end up
+//! in a trace; API paths (slugs, branch names) and error texts are.
 //!
 //! With the feature, [`layer`] exports these spans when
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is

@@ -129,7 +129,7 @@ fn api_message(what: &str, error: &ApiError, scopes: &[&str]) -> String {
         ApiError::Server { .. } | ApiError::Transport { .. } => {
             "This is likely temporary: retry shortly.".to_owned()
         }
-        ApiError::Replay { .. } => "This server answers from a recording (--replay or --demo), which holds no response for this exact call: use the arguments of a recorded call (the demo's calls are listed in examples/demo/README.md), or run against the live API.".to_owned(),
+        ApiError::Replay { .. } => "This server answers from a recording (--replay or --demo), which holds no response for this exact call: use the arguments of a recorded call (for --demo, the calls in examples/demo/tour.json of the bk-mcp repository, e.g. get_build_failure_summary on acme/web/1234), or run against the live API with a token.".to_owned(),
         _ => String::new(),
     };
     if next.is_empty() {

@@ -41,3 +41,8 @@ pub use registry::{
 };
 pub use shape::ToolOutput;
 pub use tool::{Access, Annotations, Handler, Limits, ProgressSink, Tool, ToolContext, ToolMeta};
+
+/// The README's examples, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
