@@ -348,6 +348,11 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
         .uri()
         .path_and_query()
         .map_or_else(|| "/mcp".to_owned(), |p| p.as_str().to_owned());
+    // `/mcp/../ready` would reach another path once the upstream URL is
+    // normalised: only plain segments are forwarded.
+    if has_dot_segment(request.uri().path()) {
+        return plain(StatusCode::NOT_FOUND, "not found\n");
+    }
     let Some(user) = proxy.users.authenticate(request.headers()) else {
         if proxy.log_requests {
             eprintln!("-        {method} {} -> 401", request.uri().path());
@@ -372,6 +377,14 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
         );
     }
     response
+}
+
+/// Whether a path has a `.` or `..` segment, percent-encoded or not.
+fn has_dot_segment(path: &str) -> bool {
+    path.split('/').any(|segment| {
+        let decoded = segment.replace("%2e", ".").replace("%2E", ".");
+        decoded == "." || decoded == ".."
+    })
 }
 
 async fn send(proxy: &Proxy, user: &User, request: Request, path: &str) -> Response {
@@ -532,6 +545,16 @@ mod tests {
         let kept = end_to_end(&map, CREDENTIALS);
         let names: Vec<&str> = kept.keys().map(HeaderName::as_str).collect();
         assert_eq!(names, vec!["mcp-session-id", "accept"]);
+    }
+
+    #[test]
+    fn dot_segments_are_not_forwarded() {
+        for path in ["/mcp/../ready", "/mcp/%2e%2e/x", "/mcp/./x", "/mcp/%2E/x"] {
+            assert!(has_dot_segment(path), "{path}");
+        }
+        for path in ["/mcp", "/mcp/x/builds,logs/readonly", "/mcp/a..b"] {
+            assert!(!has_dot_segment(path), "{path}");
+        }
     }
 
     #[test]

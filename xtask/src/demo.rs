@@ -283,8 +283,18 @@ fn normalise_recording(har: &Path) -> Result<usize, String> {
         )
     });
     let count = entries.len();
-    let mut out = serde_json::to_string(&recording).map_err(|e| e.to_string())?;
-    out.push('\n');
+    // One entry per line, as the recorder writes them, so a re-recording's
+    // diff shows which exchanges changed.
+    let creator = serde_json::to_string(&recording["log"]["creator"]).map_err(|e| e.to_string())?;
+    let mut out = format!("{{\"log\":{{\"version\":\"1.2\",\"creator\":{creator},\"entries\":[\n");
+    let lines: Vec<String> = recording["log"]["entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(Value::to_string)
+        .collect();
+    out.push_str(&lines.join(",\n"));
+    out.push_str("\n]}}\n");
     std::fs::write(har, out).map_err(|e| format!("{}: {e}", har.display()))?;
     Ok(count)
 }

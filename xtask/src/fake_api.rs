@@ -13,6 +13,9 @@
 //! [`Accept`] asks for. Every request is counted; with
 //! [`Setup::record`] it is also kept ([`FakeApi::take`]), so a caller can
 //! check exactly what the server under test asked upstream.
+//!
+//! The demo's realistic fixture API is a different thing:
+//! `crate::demo::fixture_api`.
 
 use std::fmt;
 use std::path::Path;

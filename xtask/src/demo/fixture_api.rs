@@ -1,4 +1,6 @@
 //! The demo organisation's fixture API: a Buildkite REST API on 127.0.0.1
+//! (not to be confused with `crate::fake_api`, the synthetic zero-latency API
+//! the benchmarks and conformance runs use)
 //! that serves the mirrored tree under `examples/demo/org/`, so the real MCP
 //! server can be run against it (with `--record`, to write
 //! `examples/demo/demo.har`). It keeps every request it could not answer,
@@ -94,13 +96,7 @@ struct Shared {
 /// `examples/demo/org`) on a free port of 127.0.0.1, on the current Tokio
 /// runtime.
 pub async fn start(root: &Path) -> Result<FixtureApi, String> {
-    start_on(root, "127.0.0.1:0").await
-}
-
-/// [`start`] on a given address, e.g. `127.0.0.1:8431`: the artifact
-/// download redirects (and so `get_artifact`'s `download_url`) name this
-/// server, so a fixed port gives the same URLs on every recording.
-pub async fn start_on(root: &Path, address: &str) -> Result<FixtureApi, String> {
+    let address = "127.0.0.1:0";
     let mut files = BTreeMap::new();
     load(root, root, &mut files)?;
     if files.is_empty() {
@@ -737,7 +733,7 @@ impl Shared {
             (None, Some(before)) => before.saturating_sub(per_page),
             (None, None) => 0,
         };
-        let end = (start + per_page).min(items.len());
+        let end = start.saturating_add(per_page).min(items.len());
         let page: Vec<Value> = items.get(start..end).unwrap_or_default().to_vec();
         let own = format!("{API}{}", call.path);
         let query = |extra: Option<String>| {
