@@ -388,17 +388,10 @@ impl Client {
                 if !replay.latency().is_zero() {
                     tokio::time::sleep(replay.latency()).await;
                 }
+                let recorded_url = self.recorded_url(url);
                 replay
-                    .respond(method, &self.recorded_url(url), range(request), body.as_deref())
-                .ok_or_else(|| {
-                    Exchanged::Failed(Error::Replay {
-                        request: info.clone(),
-                        message: format!(
-                            "the HAR file has no response for this request (it has {} responses to other requests)",
-                            replay.len()
-                        ),
-                    })
-                })
+                    .respond(method, &recorded_url, range(request), body.as_deref())
+                    .ok_or_else(|| Exchanged::Failed(replay_miss(info, replay.len())))
             }
             Traffic::Record(recorder) => {
                 let started = chrono::Utc::now();
@@ -557,6 +550,16 @@ impl Client {
             url.set_query(None);
         }
         url
+    }
+}
+
+/// The error for a request a replay has no response for.
+fn replay_miss(info: &RequestInfo, recorded: usize) -> Error {
+    Error::Replay {
+        request: info.clone(),
+        message: format!(
+            "the HAR file has no response for this request (it has {recorded} responses to other requests)"
+        ),
     }
 }
 
