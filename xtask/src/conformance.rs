@@ -31,7 +31,7 @@ mod suite;
 mod tools;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -217,12 +217,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
             "conformance: unexpected argument {arg:?}\n\n{USAGE}"
         ));
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .ok_or("conformance: no workspace root")?
-        .to_path_buf();
+    let root = crate::workspace_root();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let target = target_dir(&cargo, &root)?;
+    let target = crate::target_dir(&cargo, &root).map_err(|e| format!("conformance: {e}"))?;
     let ctx = Context {
         dir: root.join("xtask").join("conformance"),
         cache: target.join("conformance-cache"),
@@ -348,28 +345,6 @@ impl Tally {
             println!("  {verdict}  {label}: {detail}");
         }
     }
-}
-
-/// The cargo target directory (honours `CARGO_TARGET_DIR` and config).
-fn target_dir(cargo: &str, root: &Path) -> Result<PathBuf, String> {
-    let output = Command::new(cargo)
-        .current_dir(root)
-        .args(["metadata", "--format-version", "1", "--no-deps"])
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("conformance: could not run cargo metadata: {e}"))?;
-    if !output.status.success() {
-        return Err(format!(
-            "conformance: cargo metadata failed ({})",
-            output.status
-        ));
-    }
-    let metadata: Value = serde_json::from_slice(&output.stdout)
-        .map_err(|e| format!("conformance: cargo metadata: {e}"))?;
-    metadata["target_directory"]
-        .as_str()
-        .map(PathBuf::from)
-        .ok_or_else(|| "conformance: cargo metadata has no target_directory".to_owned())
 }
 
 fn read_json(path: &Path) -> Result<Value, String> {

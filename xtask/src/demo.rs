@@ -54,7 +54,7 @@ impl Options {
 /// Runs the demo task.
 pub fn run(args: &[String]) -> Result<(), String> {
     let options = Options::parse(args)?;
-    let root = workspace_root();
+    let root = crate::workspace_root();
     let tour = tour::read_tour(&root.join("examples/demo/tour.json"))?;
     let binary = build_server(&root)?;
     if options.record {
@@ -342,9 +342,9 @@ fn without_local_origin(text: &str) -> String {
 
 /// Builds the stdio server (debug profile) and returns its path.
 fn build_server(root: &Path) -> Result<PathBuf, String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let cargo = cargo();
     eprintln!("==> cargo build -p bk-mcp-stdio");
-    let status = Command::new(cargo)
+    let status = Command::new(&cargo)
         .args(["build", "--quiet", "-p", "bk-mcp-stdio"])
         .current_dir(root)
         .status()
@@ -352,22 +352,18 @@ fn build_server(root: &Path) -> Result<PathBuf, String> {
     if !status.success() {
         return Err(format!("cargo build -p bk-mcp-stdio failed ({status})"));
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    let target = if target.is_absolute() {
-        target
-    } else {
-        root.join(target)
-    };
-    Ok(target.join("debug").join("bk-mcp-stdio"))
+    stdio_binary(&cargo, root)
 }
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
+/// Where cargo puts the debug stdio server.
+fn stdio_binary(cargo: &str, root: &Path) -> Result<PathBuf, String> {
+    Ok(crate::target_dir(cargo, root)?
+        .join("debug")
+        .join("bk-mcp-stdio"))
+}
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
 }
 
 #[cfg(test)]
@@ -380,11 +376,8 @@ mod tests {
     /// this fails: extend the fixtures and re-record (`cargo xtask demo --record`).
     #[test]
     fn the_tour_plays_against_the_fixtures() {
-        let root = workspace_root();
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join("target"));
-        let binary = target.join("debug/bk-mcp-stdio");
+        let root = crate::workspace_root();
+        let binary = stdio_binary(&cargo(), &root).unwrap();
         assert!(
             binary.exists(),
             "{} is missing: run `cargo build -p bk-mcp-stdio` (cargo test --workspace builds it)",

@@ -7,7 +7,6 @@
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
 
 use bk_tools::{Access, Registry, Selection, Tool, Toolset};
 use serde_json::Value;
@@ -22,7 +21,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         [flag] if flag == "--check" => true,
         _ => return Err("usage: cargo xtask docs [--check]".to_owned()),
     };
-    let path = workspace_root().join(TOOLS_MD);
+    let path = crate::workspace_root().join(TOOLS_MD);
     let expected = tools_markdown(&Registry::new());
     if check {
         let current = std::fs::read_to_string(&path).unwrap_or_default();
@@ -41,13 +40,6 @@ pub fn run(args: &[String]) -> Result<(), String> {
     std::fs::write(&path, &expected).map_err(|e| format!("could not write {TOOLS_MD}: {e}"))?;
     eprintln!("wrote {TOOLS_MD} ({} bytes)", expected.len());
     Ok(())
-}
-
-/// The workspace root (xtask's parent directory).
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
 /// The whole page, deterministic for a given registry.
@@ -423,7 +415,7 @@ mod tests {
     /// fail on a stale page too.
     #[test]
     fn committed_page_is_current() {
-        let path = workspace_root().join(TOOLS_MD);
+        let path = crate::workspace_root().join(TOOLS_MD);
         let current = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
             current == tools_markdown(&Registry::new()),

@@ -227,3 +227,30 @@ fn run_all(steps: &[Step]) -> ExitCode {
     eprintln!("==> all checks passed");
     ExitCode::SUCCESS
 }
+
+/// The workspace root (xtask's parent directory).
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// The cargo target directory (honours `CARGO_TARGET_DIR` and cargo's
+/// configuration), from `cargo metadata`.
+fn target_dir(cargo: &str, root: &Path) -> Result<PathBuf, String> {
+    let output = Command::new(cargo)
+        .current_dir(root)
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("could not run cargo metadata: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("cargo metadata failed ({})", output.status));
+    }
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).map_err(|e| format!("cargo metadata: {e}"))?;
+    metadata["target_directory"]
+        .as_str()
+        .map(PathBuf::from)
+        .ok_or_else(|| "cargo metadata has no target_directory".to_owned())
+}

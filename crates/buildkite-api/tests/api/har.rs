@@ -72,6 +72,16 @@ async fn mount_traffic(server: &MockServer) {
         .await;
 }
 
+/// The build both recordings create (its JSON is what a replay matches).
+fn new_build() -> CreateBuild {
+    CreateBuild {
+        commit: "HEAD".into(),
+        branch: "main".into(),
+        env: Some(BTreeMap::from([("A".into(), "1".into())])),
+        ..CreateBuild::default()
+    }
+}
+
 /// Makes the same four calls against whatever the client talks to.
 async fn calls(client: &Client) -> (u64, u64, Vec<u8>, Error) {
     let passthrough = {
@@ -96,16 +106,7 @@ async fn calls(client: &Client) -> (u64, u64, Vec<u8>, Error) {
         .await
         .unwrap();
     let created = client
-        .create_build(
-            "acme",
-            "app",
-            &CreateBuild {
-                commit: "HEAD".into(),
-                branch: "main".into(),
-                env: Some(BTreeMap::from([("A".into(), "1".into())])),
-                ..CreateBuild::default()
-            },
-        )
+        .create_build("acme", "app", &new_build())
         .await
         .unwrap();
     let log = client
@@ -422,16 +423,7 @@ async fn reads_the_reference_servers_recordings() {
     assert_eq!((build.number, build.state), (42, BuildState::Failed));
     // The JSON body matches whatever the key order.
     let created = client
-        .create_build(
-            "acme",
-            "app",
-            &CreateBuild {
-                commit: "HEAD".into(),
-                branch: "main".into(),
-                env: Some(BTreeMap::from([("A".into(), "1".into())])),
-                ..CreateBuild::default()
-            },
-        )
+        .create_build("acme", "app", &new_build())
         .await
         .unwrap();
     assert_eq!(created.number, 43);
