@@ -14,7 +14,7 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::entry::{EntryMeta, EntryWriter, open_entry};
+use crate::entry::{EntryMeta, EntryWriter, FORMAT_VERSION, open_entry, open_entry_verified};
 use crate::error::{Error, Result};
 use crate::parse::{ParseSummary, Parser, ParserOptions};
 use crate::query::LogFile;
@@ -49,6 +49,13 @@ impl EntryKey {
     /// The key as text, stored in the entry to detect mix-ups.
     pub fn as_text(&self) -> String {
         format!("{}/{}", self.org, self.job_id)
+    }
+
+    /// The entry's name in a shared store: the format version, then the
+    /// local file name, so an entry written by another format version is
+    /// never even looked up (`v2/acme-0190…-1a2b….bklog`).
+    pub fn shared_name(&self) -> String {
+        format!("v{FORMAT_VERSION}/{}", self.file_name())
     }
 
     /// A file name that is safe whatever the key holds: readable characters
@@ -176,6 +183,38 @@ impl LogCache {
                 Ok(None)
             }
         }
+    }
+
+    /// A new temporary file in the cache directory, for an entry arriving
+    /// from elsewhere; see [`LogCache::install`].
+    pub(crate) fn temp_file(&self) -> Result<tempfile::NamedTempFile> {
+        Ok(tempfile::Builder::new()
+            .prefix(TEMP_PREFIX)
+            .tempfile_in(&self.dir)?)
+    }
+
+    /// Moves a complete entry written elsewhere (the shared tier) into place,
+    /// after checking every chunk of it and that it is `key`'s. A file that
+    /// fails is deleted and the reason returned; nothing is installed.
+    pub(crate) fn install(&self, key: &EntryKey, temp: tempfile::NamedTempFile) -> Result<LogFile> {
+        let entry = open_entry_verified(temp.as_file().try_clone()?)?;
+        if entry.meta.key != key.as_text() {
+            return Err(Error::Corrupt("entry belongs to another key".into()));
+        }
+        if !entry.meta.terminal {
+            return Err(Error::Corrupt(
+                "a shared entry must be of a finished job".into(),
+            ));
+        }
+        drop(entry);
+        let persisted = temp
+            .persist(self.path_for(key))
+            .map_err(|e| Error::Io(e.error))?;
+        let entry = open_entry(persisted)?;
+        if let Err(error) = self.evict() {
+            tracing::warn!(%error, "log cache eviction failed");
+        }
+        Ok(LogFile::new(entry))
     }
 
     /// Starts writing a new entry for `key`.

@@ -143,6 +143,26 @@ impl CheckedReader {
         let skip = (offset - span_start) as usize;
         Ok(&buffer[skip..skip + len as usize])
     }
+
+    /// The underlying file.
+    pub(crate) fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// Checks every chunk of the body, reading it in blocks: what an entry
+    /// that arrived from elsewhere (the shared tier) must pass before it is
+    /// served.
+    pub(crate) fn verify_all(&self) -> Result<()> {
+        const BLOCK: u64 = 64 * CHUNK_SIZE;
+        let mut buffer = Vec::new();
+        let mut offset = 0;
+        while offset < self.body_len {
+            let len = BLOCK.min(self.body_len - offset);
+            self.read(offset, len, &mut buffer)?;
+            offset += len;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,12 @@
 //! Refreshes of one job are coalesced in this process (one download, the
 //! other callers wait for it); across processes, entries are replaced
 //! atomically, so sharing a cache directory is safe.
+//!
+//! With a [`SharedTier`], the local cache is the first tier of two: a
+//! finished job's log missing locally is looked up in the shared store
+//! before it is downloaded, downloads of one log are coordinated between
+//! replicas by a lease, and a finished job's new entry is stored for the
+//! others. Any failure of the shared tier falls back to the direct path.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,6 +26,7 @@ use crate::cache::{EntryKey, LogCache, now_ms};
 use crate::error::{Error, Result};
 use crate::parse::{Parser, ParserOptions, Row};
 use crate::query::{LogFile, LogRow};
+use crate::shared::{Claim, Lookup, SharedReport, SharedTier};
 use crate::source::LogSource;
 
 /// Default time a running job's log is reused.
@@ -94,6 +101,7 @@ pub struct Engine {
     cache: LogCache,
     options: EngineOptions,
     refreshing: Mutex<HashMap<EntryKey, Arc<RefreshLock>>>,
+    shared: Option<SharedTier>,
 }
 
 /// Serialises refreshes of one key and counts them, so a caller that waited
@@ -111,7 +119,20 @@ impl Engine {
             cache,
             options,
             refreshing: Mutex::new(HashMap::new()),
+            shared: None,
         }
+    }
+
+    /// Adds a shared tier: finished jobs' entries are read from and written
+    /// to it, and downloads coordinated through its leases.
+    pub fn with_shared(mut self, shared: SharedTier) -> Self {
+        self.shared = Some(shared);
+        self
+    }
+
+    /// The shared tier's counters and health, when there is one.
+    pub fn shared_report(&self) -> Option<SharedReport> {
+        self.shared.as_ref().map(SharedTier::report)
     }
 
     /// The cache.
@@ -157,7 +178,54 @@ impl Engine {
         {
             return Ok(log);
         }
+        // Only finished jobs' entries are shared, so the store is asked
+        // before the job's state: a hit costs no API request beyond the
+        // access check.
+        let shared = self.shared.as_ref().filter(|_| !policy.force_refresh);
+        let entry_limit = self.options.max_log_bytes.saturating_mul(2);
+        if let Some(tier) = shared
+            && let Lookup::Hit(log) = tier.lookup(&self.cache, key, entry_limit).await
+        {
+            refresh.completed.fetch_add(1, Ordering::Release);
+            return Ok(*log);
+        }
         let status = source.job_status().await?;
+        let lease = match shared.filter(|_| status.terminal) {
+            Some(tier) => match tier.claim(&self.cache, key, entry_limit).await {
+                Claim::Served(log) => {
+                    refresh.completed.fetch_add(1, Ordering::Release);
+                    return Ok(*log);
+                }
+                Claim::Download(lease) => lease,
+            },
+            None => None,
+        };
+        let downloaded = self.download(key, source, &status).await;
+        let log = match downloaded {
+            Ok(log) => log,
+            Err(error) => {
+                if let Some(tier) = &self.shared {
+                    tier.abandon(lease).await;
+                }
+                return Err(error);
+            }
+        };
+        if status.terminal
+            && let Some(tier) = &self.shared
+        {
+            tier.publish(key, &log, lease);
+        }
+        refresh.completed.fetch_add(1, Ordering::Release);
+        Ok(log)
+    }
+
+    /// Downloads and ingests the whole log.
+    async fn download(
+        &self,
+        key: &EntryKey,
+        source: &dyn LogSource,
+        status: &crate::source::JobStatus,
+    ) -> Result<LogFile> {
         let mut chunks = source.fetch().await?;
         let mut ingest = self.cache.begin(key)?;
         let mut received: u64 = 0;
@@ -168,15 +236,14 @@ impl Engine {
             }
             ingest.feed(&chunk)?;
         }
-        let log = ingest.finish(status.state, status.terminal)?;
-        refresh.completed.fetch_add(1, Ordering::Release);
-        Ok(log)
+        ingest.finish(status.state.clone(), status.terminal)
     }
 
     /// Opens `key`'s log and runs `query` on it. If the entry turns out to
     /// be corrupt (a damaged chunk found while reading), it is deleted,
     /// fetched again and the query retried once: a corrupt entry is rebuilt,
-    /// never served.
+    /// never served. (An entry from the shared tier was checked whole when
+    /// it arrived, so the damage is local: the refetch skips the store.)
     pub async fn query<T>(
         &self,
         key: &EntryKey,

@@ -354,6 +354,14 @@ pub(crate) fn open_entry(file: File) -> Result<OpenEntry> {
     Ok(OpenEntry { header, meta, body })
 }
 
+/// Opens an entry and checks every chunk of it, not only those a read
+/// touches.
+pub(crate) fn open_entry_verified(file: File) -> Result<OpenEntry> {
+    let entry = open_entry(file)?;
+    entry.body.verify_all()?;
+    Ok(entry)
+}
+
 /// Reads and decodes an entry's groups section.
 pub(crate) fn read_groups(entry: &OpenEntry) -> Result<Vec<GroupInfo>> {
     let mut buffer = Vec::new();

@@ -8,6 +8,9 @@
 //! - [`Engine`]: cache policy (authorize every access, TTL for running
 //!   jobs, coalesced refreshes, ranged tails of huge logs) over a
 //!   [`source::LogSource`].
+//! - [`shared`]: a second tier shared by replicas (finished jobs' entries
+//!   in an object store, download leases), behind traits implemented
+//!   elsewhere; [`health`] keeps its failures from failing calls.
 //! - [`LogFile`]: queries on an entry (read, tail, groups, info, search) that
 //!   read only what they return.
 //!
@@ -32,8 +35,10 @@ pub mod digest;
 mod engine;
 mod entry;
 mod error;
+pub mod health;
 pub mod parse;
 mod query;
+pub mod shared;
 pub mod source;
 
 pub use cache::{DEFAULT_MAX_CACHE_BYTES, EntryKey, Ingest, LogCache};

@@ -128,6 +128,14 @@ impl LogFile {
         }
     }
 
+    /// A second handle on the entry's file, and the file's length: what is
+    /// copied to the shared tier.
+    pub(crate) fn entry_file(&self) -> std::io::Result<(std::fs::File, u64)> {
+        let file = self.entry.body.file().try_clone()?;
+        let len = file.metadata()?.len();
+        Ok((file, len))
+    }
+
     /// Number of rows.
     pub fn row_count(&self) -> u64 {
         self.entry.header.row_count
