@@ -19,6 +19,7 @@ use rmcp::transport::streamable_http_server::session::never::NeverSessionManager
 use tokio_util::sync::CancellationToken;
 
 use crate::policy::{Passthrough, Refusal, scope_for};
+use crate::sessions::{RedisEvents, RedisSessions};
 
 /// The challenge sent with every 401.
 pub const WWW_AUTHENTICATE: &str = r#"Bearer realm="buildkite""#;
@@ -81,9 +82,21 @@ pub fn router(
     let server = McpServer::new(Arc::clone(&core));
     let factory = move || Ok(server.clone());
     let mcp = if options.stateful {
+        let mut sessions = LocalSessionManager::default();
+        // With Redis, any replica continues any session and resumes its
+        // SSE streams.
+        if let Some(link) = &core.fleet().redis {
+            let health = Arc::clone(&core.fleet().redis_health);
+            config.session_store = Some(Arc::new(RedisSessions::new(
+                Arc::clone(link),
+                Arc::clone(&health),
+            )));
+            sessions =
+                sessions.with_event_store(Arc::new(RedisEvents::new(Arc::clone(link), health)));
+        }
         Router::new().fallback_service(StreamableHttpService::new(
             factory,
-            Arc::new(LocalSessionManager::default()),
+            Arc::new(sessions),
             config,
         ))
     } else {
@@ -175,18 +188,63 @@ async fn health() -> &'static str {
     "ok"
 }
 
-/// Readiness: not shutting down, and the log cache is usable.
+/// Readiness: not shutting down, and the log cache directory is usable.
+/// The body is JSON with the state of each dependency. A shared part that
+/// is down (object store, Redis) shows as `down` but keeps the answer 200:
+/// calls still succeed without it, only slower.
 async fn ready(State(state): State<Arc<AppState>>) -> Response {
-    if state.draining.load(Ordering::Acquire) {
-        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
-    }
     let dir = state.core.logs().cache().dir().to_owned();
-    match tokio::fs::metadata(&dir).await {
-        Ok(meta) if meta.is_dir() => "ready".into_response(),
-        _ => (
+    let local_ok = matches!(tokio::fs::metadata(&dir).await, Ok(meta) if meta.is_dir());
+    let fleet = state.core.fleet();
+    // Redis is asked now (a PING), so a replica that has been idle through
+    // an outage still reports it; the store's state is from its last use.
+    fleet.ping_redis(READY_PING_LIMIT).await;
+    let draining = state.draining.load(Ordering::Acquire);
+    let mut dependencies = vec![serde_json::json!({
+        "name": "log cache",
+        "state": if local_ok { "up" } else { "down" },
+        "dir": dir.display().to_string(),
+    })];
+    dependencies.extend(
+        fleet
+            .health()
+            .into_iter()
+            .filter_map(|report| serde_json::to_value(report).ok()),
+    );
+    let (status, verdict, reason) = if draining {
+        (
             StatusCode::SERVICE_UNAVAILABLE,
-            format!("the log cache directory {} is missing", dir.display()),
+            "not ready",
+            Some("shutting down".to_owned()),
         )
-            .into_response(),
+    } else if !local_ok {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready",
+            Some(format!(
+                "the log cache directory {} is missing",
+                dir.display()
+            )),
+        )
+    } else {
+        (StatusCode::OK, "ready", None)
+    };
+    let mut body = serde_json::json!({ "status": verdict });
+    if let Some(reason) = reason {
+        body["reason"] = reason.into();
     }
+    body["dependencies"] = dependencies.into();
+    if let Some(shared) = state.core.logs().shared_report() {
+        body["shared_cache"] = serde_json::json!({
+            "hits": shared.hits,
+            "misses": shared.misses,
+            "rejected": shared.rejected,
+            "published": shared.published,
+            "waits": shared.waits,
+        });
+    }
+    (status, axum::Json(body)).into_response()
 }
+
+/// Longest `/ready` waits for Redis.
+const READY_PING_LIMIT: std::time::Duration = std::time::Duration::from_millis(500);

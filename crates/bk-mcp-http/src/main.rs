@@ -8,6 +8,7 @@
 
 mod app;
 mod policy;
+mod sessions;
 
 use std::process::ExitCode;
 use std::sync::Arc;

@@ -14,11 +14,18 @@ use wiremock::{Mock, MockServer};
 async fn health_and_ready() {
     let api = MockServer::start().await;
     let server = launch(&api).token(TOKEN).start().await;
-    for (route, body) in [("/health", "ok"), ("/ready", "ready")] {
-        let response = server.get(route).await;
-        assert_eq!(response.status(), 200, "{route}");
-        assert_eq!(response.text().await.expect("body"), body);
-    }
+    let response = server.get("/health").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.expect("body"), "ok");
+    let response = server.get("/ready").await;
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.expect("JSON body");
+    assert_eq!(body["status"], "ready");
+    // One replica on its own: only the local cache is a dependency.
+    let dependencies = body["dependencies"].as_array().expect("dependencies");
+    assert_eq!(dependencies.len(), 1, "{body}");
+    assert_eq!(dependencies[0]["name"], "log cache");
+    assert_eq!(dependencies[0]["state"], "up");
     // Only MCP is served under /mcp; nothing else exists.
     let response = server.get("/metrics").await;
     assert_eq!(response.status(), 404);

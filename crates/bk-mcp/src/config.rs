@@ -98,9 +98,21 @@ pub struct ServerArgs {
     )]
     pub tools: Vec<String>,
 
-    /// Log cache location: `file:///path` or a plain path.
+    /// Log cache: a directory (`file:///path` or a plain path), or a store shared by
+    /// replicas (`s3://bucket/prefix`, configured by the AWS_* variables), read through
+    /// the local directory --cache-dir.
     #[arg(long, env = "BKLOG_CACHE_URL", global = true)]
     pub cache_url: Option<String>,
+
+    /// Local log cache directory when --cache-url names a shared store. Default: the
+    /// user's cache directory, bk-mcp/logs.
+    #[arg(long, env = "BKLOG_CACHE_DIR", value_name = "DIR", global = true)]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Redis for coordinating replicas (`redis://host:6379` or `rediss://…`): one
+    /// download per log for the whole fleet, and with --stateful, sessions any replica serves.
+    #[arg(long, env = "BK_MCP_REDIS_URL", value_name = "URL", global = true)]
+    pub redis_url: Option<String>,
 
     /// Largest log downloaded whole, in bytes (0: no limit). Tails of larger logs use a ranged request.
     #[arg(long, env = "BKLOG_MAX_LOG_BYTES", global = true)]
@@ -213,6 +225,8 @@ impl Default for ServerArgs {
             read_only: false,
             tools: Vec::new(),
             cache_url: None,
+            cache_dir: None,
+            redis_url: None,
             max_log_bytes: None,
             max_log_line_bytes: bk_logs::parse::ParserOptions::default().max_line_bytes,
             failure_summary_max_jobs: 50,
@@ -277,8 +291,12 @@ pub struct Settings {
     pub selection: Selection,
     /// Limits for every tool.
     pub limits: Limits,
-    /// Log cache directory.
+    /// Log cache directory (the local tier when a store is shared).
     pub cache_dir: PathBuf,
+    /// The store shared by replicas (`s3://bucket/prefix`), if any.
+    pub shared_cache_url: Option<String>,
+    /// Redis, for coordinating replicas, if any.
+    pub redis_url: Option<String>,
     /// Log cache size bound.
     pub cache_max_bytes: u64,
     /// Largest log downloaded whole.
@@ -409,10 +427,25 @@ impl ServerArgs {
                 self.response_budget
             )));
         }
-        let cache_dir = match non_empty(self.cache_url.as_deref()) {
-            Some(url) => cache_dir_from_url(url)?,
-            None => bk_logs::LogCache::default_dir(),
+        let cache_url = non_empty(self.cache_url.as_deref());
+        let shared_cache_url = cache_url
+            .filter(|url| bk_fleet::is_shared_url(url))
+            .map(str::to_owned);
+        let cache_dir = match (cache_url, &self.cache_dir) {
+            (Some(url), _) if shared_cache_url.is_none() => cache_dir_from_url(url)?,
+            (_, Some(dir)) if !dir.as_os_str().is_empty() => dir.clone(),
+            _ => bk_logs::LogCache::default_dir(),
         };
+        if let Some(url) = &shared_cache_url {
+            // Checked now, so a bad URL stops the start, not the first call.
+            bk_fleet::ObjectTier::from_url(url)
+                .map_err(|e| ConfigError::new(format!("--cache-url / BKLOG_CACHE_URL: {e}")))?;
+        }
+        let redis_url = non_empty(self.redis_url.as_deref()).map(str::to_owned);
+        if let Some(url) = &redis_url {
+            bk_fleet::RedisLink::open(url, Duration::from_secs(1))
+                .map_err(|e| ConfigError::new(format!("--redis-url / BK_MCP_REDIS_URL: {e}")))?;
+        }
         if !(1..=50).contains(&self.failure_summary_max_jobs) {
             return Err(ConfigError::new(format!(
                 "--failure-summary-max-jobs / BUILDKITE_FAILURE_SUMMARY_MAX_JOBS: {} is not between 1 and 50",
@@ -438,6 +471,8 @@ impl ServerArgs {
             selection,
             limits,
             cache_dir,
+            shared_cache_url,
+            redis_url,
             cache_max_bytes: self.log_cache_max_bytes,
             max_log_bytes: match self.max_log_bytes {
                 Some(0) => u64::MAX,
@@ -493,7 +528,7 @@ fn cache_dir_from_url(url: &str) -> Result<PathBuf, ConfigError> {
         Some(("file", rest)) => rest,
         Some((scheme, _)) => {
             return Err(ConfigError::new(format!(
-                "--cache-url / BKLOG_CACHE_URL: the {scheme}:// scheme is not supported; use file:///path or a plain path"
+                "--cache-url / BKLOG_CACHE_URL: the {scheme}:// scheme is not supported; use file:///path, a plain path, or s3://bucket/prefix for a store shared by replicas"
             )));
         }
         None => url,

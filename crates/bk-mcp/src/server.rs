@@ -79,6 +79,8 @@ pub struct Core {
     calls: tokio_util::task::TaskTracker,
     /// The log cache of a recording or replay, removed when the server stops.
     har_cache: Option<tempfile::TempDir>,
+    /// What this replica shares with others (store, Redis).
+    fleet: bk_fleet::Fleet,
 }
 
 impl std::fmt::Debug for Core {
@@ -148,13 +150,34 @@ impl Core {
             .with_parser_options(bk_logs::parse::ParserOptions {
                 max_line_bytes: settings.max_log_line_bytes,
             });
-        let logs = Arc::new(bk_logs::Engine::new(
+        // A recording or replay shares nothing: its logs are its own.
+        let fleet = if har_cache.is_some() {
+            bk_fleet::Fleet::new(None, None, bk_logs::shared::SharedOptions::default())
+        } else {
+            bk_fleet::Fleet::new(
+                settings.shared_cache_url.as_deref(),
+                settings.redis_url.as_deref(),
+                bk_logs::shared::SharedOptions::default(),
+            )
+        }
+        .map_err(|e| ConfigError::new(format!("shared cache: {e}")))?;
+        let mut engine = bk_logs::Engine::new(
             cache,
             bk_logs::EngineOptions {
                 max_log_bytes: settings.max_log_bytes,
                 ..bk_logs::EngineOptions::default()
             },
-        ));
+        );
+        if let Some(tier) = &fleet.tier {
+            tracing::info!(
+                store = %tier.report().store,
+                local = %cache_dir.display(),
+                coordinated = fleet.redis.is_some(),
+                "log cache shared by replicas"
+            );
+            engine = engine.with_shared(tier.clone());
+        }
+        let logs = Arc::new(engine);
         let mut core = Core::from_parts(
             Registry::new(),
             settings.selection,
@@ -163,6 +186,7 @@ impl Core {
             settings.limits,
         );
         core.har_cache = har_cache;
+        core.fleet = fleet;
         Ok(core)
     }
 
@@ -189,6 +213,7 @@ impl Core {
             call_timeout: None,
             calls: tokio_util::task::TaskTracker::new(),
             har_cache: None,
+            fleet: bk_fleet::Fleet::default(),
         }
     }
 
@@ -235,6 +260,11 @@ impl Core {
     /// The operator's API client (with the fixed token, if any).
     pub fn client(&self) -> &buildkite_api::Client {
         &self.client
+    }
+
+    /// What this replica shares with others (log store, Redis).
+    pub fn fleet(&self) -> &bk_fleet::Fleet {
+        &self.fleet
     }
 
     /// The log engine.

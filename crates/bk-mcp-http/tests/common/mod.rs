@@ -206,6 +206,11 @@ impl Server {
         assert!(status.success(), "kill -TERM {pid}: {status}");
     }
 
+    /// Kills the process at once (SIGKILL), as a crash would.
+    pub async fn kill(&mut self) {
+        self.child.kill().await.expect("kill the server");
+    }
+
     /// Waits for the process to exit.
     pub async fn wait(&mut self) -> ExitStatus {
         within("bk-mcp-http to exit", self.child.wait())
