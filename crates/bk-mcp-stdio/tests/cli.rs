@@ -229,7 +229,8 @@ async fn bad_usage_exits_2_with_one_line() {
             &token,
             "is not `Name: value`",
         ),
-        (&["--cache-url", "s3://bucket/x"], &token, "s3://"),
+        (&["--cache-url", "ftp://bucket/x"], &token, "ftp://"),
+        (&["--redis-url", "http://h:1"], &token, "BK_MCP_REDIS_URL"),
         (
             &["--response-budget", "10"],
             &token,

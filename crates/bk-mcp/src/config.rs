@@ -728,11 +728,42 @@ mod tests {
             .await
             .unwrap_err();
         assert!(err.0.contains("BK_MCP_RESPONSE_BUDGET"), "{err}");
-        let err = args(|a| a.cache_url = Some("s3://bucket/x".into()))
+        let err = args(|a| a.cache_url = Some("ftp://bucket/x".into()))
             .resolve(&registry, TokenSource::Fixed)
             .await
             .unwrap_err();
-        assert!(err.0.contains("s3://"), "{err}");
+        assert!(
+            err.0.contains("ftp://") && err.0.contains("s3://bucket/prefix"),
+            "{err}"
+        );
+        // A shared store: the local tier is --cache-dir.
+        let s = args(|a| {
+            a.cache_url = Some("s3://bk-logs/fleet".into());
+            a.cache_dir = Some(PathBuf::from("/tmp/bk-local"));
+            a.redis_url = Some("redis://:pw@127.0.0.1:6379/0".into());
+        })
+        .resolve(&registry, TokenSource::Fixed)
+        .await
+        .unwrap();
+        assert_eq!(s.shared_cache_url.as_deref(), Some("s3://bk-logs/fleet"));
+        assert_eq!(s.cache_dir, PathBuf::from("/tmp/bk-local"));
+        assert_eq!(s.redis_url.as_deref(), Some("redis://:pw@127.0.0.1:6379/0"));
+        let err = args(|a| a.cache_url = Some("s3:///no-bucket".into()))
+            .resolve(&registry, TokenSource::Fixed)
+            .await
+            .unwrap_err();
+        assert!(
+            err.0.contains("BKLOG_CACHE_URL") && err.0.contains("bucket"),
+            "{err}"
+        );
+        let err = args(|a| a.redis_url = Some("http://:hunter2@host:6379".into()))
+            .resolve(&registry, TokenSource::Fixed)
+            .await
+            .unwrap_err();
+        assert!(
+            err.0.contains("BK_MCP_REDIS_URL") && !err.0.contains("hunter2"),
+            "{err}"
+        );
         let s = args(|a| {
             a.cache_url = Some("file:///tmp/bk-cache".into());
             a.max_log_bytes = Some(0);
