@@ -14,8 +14,8 @@
 //! not be a debug build, so a debug `cargo xtask` builds the release xtask
 //! and hands over to it.
 
-mod load;
-mod process;
+pub mod load;
+pub mod process;
 
 use std::fmt::Write as _;
 use std::io::BufRead;
@@ -29,7 +29,7 @@ use crate::fake_api::{Accept, FakeApi, Setup};
 use load::{Call, Outcome, Sample, Stop};
 
 /// The token the servers are started with, and the fake API expects.
-const TOKEN: &str = "bkua_benchmark0000000000000000000000000000";
+pub const TOKEN: &str = "bkua_benchmark0000000000000000000000000000";
 
 const USAGE: &str = "usage: cargo xtask bench-mcp [--quick] [--runs N] [--duration SECONDS] [--soak CALLS] [--concurrency 1,16,64]
 
@@ -140,7 +140,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
 }
 
 /// `cargo build --release -p …`, returning (target name, executable) pairs.
-fn cargo_build_release(packages: &[&str]) -> Result<Vec<(String, PathBuf)>, String> {
+pub fn cargo_build_release(packages: &[&str]) -> Result<Vec<(String, PathBuf)>, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut command = Command::new(cargo);
     command.args([
@@ -181,7 +181,7 @@ fn cargo_build_release(packages: &[&str]) -> Result<Vec<(String, PathBuf)>, Stri
     Ok(built)
 }
 
-fn executable(built: &[(String, PathBuf)], name: &str) -> Result<PathBuf, String> {
+pub fn executable(built: &[(String, PathBuf)], name: &str) -> Result<PathBuf, String> {
     built
         .iter()
         .find(|(target, _)| target == name)
@@ -320,6 +320,7 @@ async fn http(options: &Options, http_bin: &Path, cache_url: &str) -> Result<boo
         fixtures: &fixtures,
         accept: Accept::Token(TOKEN),
         record: false,
+        logs: None,
     })
     .await?;
     let env = process::environment(&[

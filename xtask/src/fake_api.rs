@@ -7,6 +7,10 @@
 //! - `GET /v2/organizations/{org}/pipelines/{pipeline}/builds/{number}`:
 //!   `build.json`, and `.../annotations`: `annotations.json` (what
 //!   `get_build` reads);
+//! - with [`Setup::logs`], any job of those builds: `GET …/jobs/{id}` (a
+//!   finished job) and `GET`/`HEAD …/jobs/{id}/log` (a generated log, the
+//!   same bytes for the same id), each log download counted per job
+//!   ([`FakeApi::log_downloads`]), after the configured latency;
 //! - anything else: 404 (another method on those paths: 405).
 //!
 //! A known route answers 401 unless the request carries the bearer token
@@ -48,6 +52,17 @@ pub struct Setup<'a> {
     /// Whether to keep every request for [`FakeApi::take`] (off for load
     /// tests: only counted then).
     pub record: bool,
+    /// Serve jobs and their logs, as `bench-scale` needs.
+    pub logs: Option<LogRoutes>,
+}
+
+/// How the fake API serves job logs.
+#[derive(Debug, Clone, Copy)]
+pub struct LogRoutes {
+    /// About how large each generated log is.
+    pub bytes: u64,
+    /// Latency added to every job and log answer, as a real API has.
+    pub delay: std::time::Duration,
 }
 
 /// One request the fake API received.
@@ -90,6 +105,11 @@ struct Shared {
     refused: AtomicU64,
     /// `None` unless [`Setup::record`].
     requests: Option<Mutex<Vec<Request>>>,
+    logs: Option<LogRoutes>,
+    /// Generated logs by job id.
+    generated: Mutex<std::collections::HashMap<String, Bytes>>,
+    /// Log downloads (`GET …/log`) by job id.
+    downloads: Mutex<std::collections::HashMap<String, u64>>,
 }
 
 impl FakeApi {
@@ -109,12 +129,20 @@ impl FakeApi {
             hits: AtomicU64::new(0),
             refused: AtomicU64::new(0),
             requests: setup.record.then(Mutex::default),
+            logs: setup.logs,
+            generated: Mutex::default(),
+            downloads: Mutex::default(),
         });
         let build = "/v2/organizations/{org}/pipelines/{pipeline}/builds/{number}";
         let router = Router::new()
             .route("/v2/user", get(user))
             .route(build, get(build_handler))
             .route(&format!("{build}/annotations"), get(annotations))
+            .route(&format!("{build}/jobs/{{job}}"), get(job_handler))
+            .route(
+                &format!("{build}/jobs/{{job}}/log"),
+                get(log_handler).head(log_size),
+            )
             .fallback(not_found)
             .layer(middleware::from_fn_with_state(Arc::clone(&shared), count))
             .with_state(Arc::clone(&shared));
@@ -141,6 +169,15 @@ impl FakeApi {
     /// Requests refused (any 4xx: bad token, unknown path) so far.
     pub fn refused(&self) -> u64 {
         self.shared.refused.load(Ordering::Relaxed)
+    }
+
+    /// Log downloads so far, by job id.
+    pub fn log_downloads(&self) -> std::collections::HashMap<String, u64> {
+        self.shared
+            .downloads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The requests recorded so far, emptying the record (always empty
@@ -217,6 +254,95 @@ async fn annotations(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> R
     shared.reply(&headers, &shared.annotations)
 }
 
+impl Shared {
+    /// The log of `job`, generated on first use; `None` without log routes.
+    async fn log_of(&self, job: &str) -> Option<Bytes> {
+        let routes = self.logs?;
+        tokio::time::sleep(routes.delay).await;
+        let mut generated = self.generated.lock().unwrap_or_else(|e| e.into_inner());
+        let log = generated.entry(job.to_owned()).or_insert_with(|| {
+            let seed = job
+                .bytes()
+                .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+            let mut out = Vec::new();
+            // Writing to memory cannot fail.
+            let _ = crate::loggen::generate(&mut out, routes.bytes, seed);
+            Bytes::from(out)
+        });
+        Some(log.clone())
+    }
+}
+
+async fn job_handler(
+    State(shared): State<Arc<Shared>>,
+    axum::extract::Path(params): axum::extract::Path<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(routes) = shared.logs else {
+        return not_found().await;
+    };
+    tokio::time::sleep(routes.delay).await;
+    let job = params
+        .iter()
+        .find(|(k, _)| k == "job")
+        .map_or("", |(_, v)| v.as_str());
+    let body = serde_json::json!({
+        "id": job, "type": "script", "name": ":rspec: specs", "step_key": "specs",
+        "state": "failed", "exit_status": 1,
+        "created_at": "2026-12-07T10:00:00.000Z", "started_at": "2026-12-07T10:00:05.000Z",
+        "finished_at": "2026-12-07T10:03:00.000Z"
+    });
+    shared.reply(&headers, &Bytes::from(body.to_string()))
+}
+
+async fn log_handler(
+    State(shared): State<Arc<Shared>>,
+    axum::extract::Path(params): axum::extract::Path<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Response {
+    let job = params
+        .iter()
+        .find(|(k, _)| k == "job")
+        .map_or("", |(_, v)| v.as_str());
+    let Some(log) = shared.log_of(job).await else {
+        return not_found().await;
+    };
+    let refused = shared.reply(&headers, &Bytes::new());
+    if refused.status() != StatusCode::OK {
+        return refused;
+    }
+    *shared
+        .downloads
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(job.to_owned())
+        .or_default() += 1;
+    ([(header::CONTENT_TYPE, "text/plain")], log).into_response()
+}
+
+async fn log_size(
+    State(shared): State<Arc<Shared>>,
+    axum::extract::Path(params): axum::extract::Path<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Response {
+    let job = params
+        .iter()
+        .find(|(k, _)| k == "job")
+        .map_or("", |(_, v)| v.as_str());
+    let Some(log) = shared.log_of(job).await else {
+        return not_found().await;
+    };
+    let refused = shared.reply(&headers, &Bytes::new());
+    if refused.status() != StatusCode::OK {
+        return refused;
+    }
+    (
+        [(header::CONTENT_LENGTH, log.len().to_string())],
+        Bytes::new(),
+    )
+        .into_response()
+}
+
 async fn not_found() -> Response {
     (
         StatusCode::NOT_FOUND,
@@ -256,6 +382,7 @@ mod tests {
             fixtures: &dir,
             accept: Accept::AnyBearer,
             record: true,
+            logs: None,
         })
         .await
         .unwrap();
@@ -329,6 +456,7 @@ mod tests {
             fixtures: &dir,
             accept: Accept::Token("right"),
             record: false,
+            logs: None,
         })
         .await
         .unwrap();

@@ -15,6 +15,7 @@
 //!   `--check`, fails when the file is stale).
 
 mod bench_mcp;
+mod bench_scale;
 mod conformance;
 mod demo;
 mod docs;
@@ -110,6 +111,7 @@ fn main() -> ExitCode {
         Some("bench-logs") => bench_logs(&args[1..]),
         Some("conformance") => conformance::run(&args[1..]),
         Some("bench-mcp") => bench_mcp::run(&args[1..]),
+        Some("bench-scale") => bench_scale::run(&args[1..]),
         Some("demo") => demo::run(&args[1..]),
         Some("docs") => docs::run(&args[1..]),
         _ => Err(USAGE.to_owned()),
@@ -131,6 +133,7 @@ tasks:
   bench-logs [--size N]                benchmark the log engine (release build, needs rg)
   conformance                          MCP conformance suite and Python client against the binaries
   bench-mcp                            benchmark the MCP frontends (release build)
+  bench-scale [--quick]                1 replica vs 3 sharing a real S3 gateway and Redis (release build)
   demo [--record]                      play an investigation of the bundled demo organisation
   docs [--check]                       write docs/tools.md from the tool registry (--check: fail if stale)";
 

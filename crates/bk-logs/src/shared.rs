@@ -351,8 +351,10 @@ impl SharedTier {
             {
                 None => return Claim::Download(None),
                 Some(Some(lease)) => {
-                    // The holder before us may have stored it just now.
-                    if waited && let Lookup::Hit(log) = self.look(cache, key, max_bytes).await {
+                    // A holder before us may have stored it since this
+                    // replica last looked (while it waited, or while it read
+                    // the job's state): look once more before downloading.
+                    if let Lookup::Hit(log) = self.look(cache, key, max_bytes).await {
                         self.release(lease).await;
                         return Claim::Served(log);
                     }

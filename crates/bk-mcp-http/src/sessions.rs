@@ -261,3 +261,178 @@ impl EventStore for RedisEvents {
         Ok(Box::pin(futures_util::stream::iter(events)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Against a real `redis-server` on 127.0.0.1 (skipped loudly without
+    //! one, a failure in CI), then with it gone.
+
+    use super::*;
+    use rmcp::model::InitializeRequestParams;
+    use std::process::{Child, Command, Stdio};
+
+    struct RedisProcess(Child);
+
+    impl Drop for RedisProcess {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    /// A Redis server on a free port, or `None` (skipped) without one.
+    fn redis_server() -> Option<(RedisProcess, u16)> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let child = match child {
+            Ok(child) => child,
+            Err(error) => {
+                let message = format!(
+                    "SKIPPED: the Redis session store tests need redis-server ({error}); `apt-get install redis-server`"
+                );
+                assert!(
+                    !std::env::var("CI").is_ok_and(|v| v == "true" || v == "1"),
+                    "{message} (CI=true: a missing component is a failure)"
+                );
+                eprintln!("{message}");
+                return None;
+            }
+        };
+        let process = RedisProcess(child);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some((process, port))
+    }
+
+    fn link(port: u16) -> Arc<RedisLink> {
+        Arc::new(
+            RedisLink::open(
+                &format!("redis://127.0.0.1:{port}/0"),
+                Duration::from_millis(500),
+            )
+            .expect("a Redis URL"),
+        )
+    }
+
+    fn notification(n: u32) -> ServerSseMessage {
+        let message: ServerJsonRpcMessage = serde_json::from_value(serde_json::json!({
+            "jsonrpc": "2.0",
+            "method": "notifications/progress",
+            "params": {"progressToken": "t", "progress": n, "total": 3}
+        }))
+        .expect("a server notification");
+        ServerSseMessage::from_message(message)
+    }
+
+    fn progress_of(event: &ServerSseMessage) -> Option<f64> {
+        let message = serde_json::to_value(event.message.as_deref()?).ok()?;
+        message["params"]["progress"].as_f64()
+    }
+
+    #[tokio::test]
+    async fn sessions_and_events_live_in_redis_and_survive_its_loss() {
+        let Some((redis, port)) = redis_server() else {
+            return;
+        };
+        let health = Arc::new(DependencyHealth::new("redis", Duration::from_millis(100)));
+        // Two replicas: two stores over two links to one Redis.
+        let first = RedisSessions::new(link(port), Arc::clone(&health));
+        let second = RedisSessions::new(link(port), Arc::clone(&health));
+        let params: InitializeRequestParams = serde_json::from_value(serde_json::json!({
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "e2e", "version": "1"}
+        }))
+        .expect("initialize params");
+        first
+            .store("s-1", &SessionState::new(params))
+            .await
+            .expect("store");
+        let loaded = second.load("s-1").await.expect("load").expect("found");
+        assert_eq!(loaded.initialize_params.client_info.name, "e2e");
+        assert!(second.load("s-unknown").await.expect("load").is_none());
+        second.delete("s-1").await.expect("delete");
+        assert!(first.load("s-1").await.expect("load").is_none());
+
+        let writer = RedisEvents::new(link(port), Arc::clone(&health));
+        let reader = RedisEvents::new(link(port), Arc::clone(&health));
+        let mut ids = Vec::new();
+        for n in 1..=3 {
+            ids.push(
+                writer
+                    .store_event("stream-a", &notification(n))
+                    .await
+                    .expect("store"),
+            );
+        }
+        writer
+            .store_event("stream-b", &notification(9))
+            .await
+            .expect("store");
+        assert_eq!(ids, ["stream-a#1", "stream-a#2", "stream-a#3"]);
+        // Resumed on the other replica: only the later events of that stream,
+        // with their ids.
+        let replayed: Vec<ServerSseMessage> = futures_util::StreamExt::collect(
+            reader
+                .replay_events_after("stream-a#1")
+                .await
+                .expect("replay"),
+        )
+        .await;
+        let seen: Vec<(Option<String>, Option<f64>)> = replayed
+            .iter()
+            .map(|e| (e.event_id.clone(), progress_of(e)))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (Some("stream-a#2".to_owned()), Some(2.0)),
+                (Some("stream-a#3".to_owned()), Some(3.0))
+            ]
+        );
+        assert!(reader.replay_events_after("no-hash").await.is_err());
+
+        // Redis goes away: nothing fails. Sessions are unknown, events get
+        // local ids and replay on this replica.
+        drop(redis);
+        let state = loaded;
+        first
+            .store("s-2", &state)
+            .await
+            .expect("a failed store is not an error");
+        assert!(second.load("s-2").await.expect("load").is_none());
+        let local_1 = writer
+            .store_event("stream-c", &notification(1))
+            .await
+            .expect("local id");
+        let local_2 = writer
+            .store_event("stream-c", &notification(2))
+            .await
+            .expect("local id");
+        assert!(
+            local_1.starts_with("local-") && local_2.starts_with("local-"),
+            "{local_1} {local_2}"
+        );
+        let replayed: Vec<ServerSseMessage> = futures_util::StreamExt::collect(
+            writer.replay_events_after(&local_1).await.expect("replay"),
+        )
+        .await;
+        assert_eq!(replayed.len(), 1);
+        assert_eq!(replayed[0].event_id.as_deref(), Some(local_2.as_str()));
+        assert_eq!(health.report().state, "down");
+    }
+}

@@ -46,6 +46,7 @@ pub(super) fn run(ctx: &Context, python: &Path, sdk_version: &str, tally: &mut T
         fixtures: &ctx.fixtures,
         accept: Accept::AnyBearer,
         record: true,
+        logs: None,
     }));
     let api = match api {
         Ok(api) => api,
