@@ -94,6 +94,8 @@ const CI_STEPS: &[Step] = &[
             "-p",
             "bk-logs",
             "-p",
+            "bk-fleet",
+            "-p",
             "bk-tools",
             "-p",
             "bk-mcp",
