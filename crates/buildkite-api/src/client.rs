@@ -11,7 +11,11 @@ use crate::credentials::ApiToken;
 use crate::error::{Error, Result};
 use crate::har::{HarRecorder, HarReplay};
 use crate::http::Traffic;
+use crate::pacing::Pacer;
 use crate::rate_limit::RateLimit;
+#[cfg(doc)]
+use crate::read_cache::DEFAULT_READ_CACHE_TTL;
+use crate::read_cache::{CallScope, CredentialId, DEFAULT_READ_CACHE_BYTES, ReadCache};
 use crate::retry::RetryPolicy;
 
 /// The API root used when no base URL is given.
@@ -59,6 +63,10 @@ pub struct Client {
     pub(crate) call_headers: Arc<HeaderMap>,
     /// The tool this handle calls for, recorded on each call's span.
     pub(crate) tool: Option<Arc<str>>,
+    /// The tool call this handle belongs to: its request count and reads.
+    pub(crate) scope: Option<Arc<CallScope>>,
+    /// Skip the shared read cache (a call's `force_refresh`).
+    pub(crate) fresh: bool,
 }
 
 pub(crate) struct Inner {
@@ -69,6 +77,8 @@ pub(crate) struct Inner {
     pub(crate) request_timeout: Duration,
     pub(crate) last_rate_limit: Mutex<RateLimit>,
     pub(crate) traffic: Traffic,
+    pub(crate) reads: ReadCache,
+    pub(crate) pacer: Pacer,
 }
 
 impl fmt::Debug for Client {
@@ -101,7 +111,56 @@ impl Client {
             token,
             call_headers: Arc::clone(&self.call_headers),
             tool: self.tool.clone(),
+            scope: self.scope.clone(),
+            fresh: self.fresh,
         }
+    }
+
+    /// A handle for one tool call: labelled with `tool` in its tracing
+    /// spans, counting its requests ([`Client::requests_sent`]), and
+    /// remembering its reads so no URL is fetched twice in the call.
+    pub fn for_call(&self, tool: &str) -> Client {
+        Client {
+            tool: Some(Arc::from(tool)),
+            scope: Some(Arc::new(CallScope::new())),
+            ..self.clone()
+        }
+    }
+
+    /// Whether this handle belongs to a tool call ([`Client::for_call`]).
+    pub fn in_call(&self) -> bool {
+        self.scope.is_some()
+    }
+
+    /// Requests this handle's call has sent (each attempt and redirect hop
+    /// counts); 0 outside a call ([`Client::for_call`]).
+    pub fn requests_sent(&self) -> u64 {
+        self.scope.as_ref().map_or(0, |scope| scope.requests())
+    }
+
+    /// A handle that reads fresh data: the shared read cache is skipped (and
+    /// refreshed), as a tool's `force_refresh` asks.
+    pub fn fresh_reads(&self) -> Client {
+        Client {
+            fresh: true,
+            ..self.clone()
+        }
+    }
+
+    /// Who this handle acts as, for caches: a keyed hash of its token and
+    /// per-caller headers, never the token itself.
+    pub fn credential_id(&self) -> CredentialId {
+        let authorization = self.token.as_ref().map(ApiToken::authorization);
+        let mut parts: Vec<&[u8]> = authorization
+            .as_ref()
+            .map(HeaderValue::as_bytes)
+            .into_iter()
+            .collect();
+        for (name, value) in self.call_headers.iter() {
+            parts.push(name.as_str().as_bytes());
+            parts.push(value.as_bytes());
+        }
+        CredentialId::of(parts.into_iter())
     }
 
     /// A handle whose calls are labelled with `tool` in their tracing spans
@@ -130,6 +189,8 @@ impl Client {
             token: self.token.clone(),
             call_headers: Arc::new(merged),
             tool: self.tool.clone(),
+            scope: self.scope.clone(),
+            fresh: self.fresh,
         }
     }
 
@@ -181,6 +242,8 @@ pub struct ClientBuilder {
     read_timeout: Duration,
     retry: RetryPolicy,
     traffic: Traffic,
+    read_cache_ttl: Duration,
+    read_cache_bytes: u64,
 }
 
 impl Default for ClientBuilder {
@@ -195,6 +258,10 @@ impl Default for ClientBuilder {
             read_timeout: Duration::from_secs(60),
             retry: RetryPolicy::default(),
             traffic: Traffic::Live,
+            // Off unless asked for: a library caller's repeated reads go out
+            // as written. bk-mcp turns it on (DEFAULT_READ_CACHE_TTL).
+            read_cache_ttl: Duration::ZERO,
+            read_cache_bytes: DEFAULT_READ_CACHE_BYTES,
         }
     }
 }
@@ -242,6 +309,20 @@ impl ClientBuilder {
     /// Longest pause allowed between two reads of a response (default 60 s).
     pub fn read_timeout(mut self, timeout: Duration) -> Self {
         self.read_timeout = timeout;
+        self
+    }
+
+    /// How long read answers are reused, per caller, and turns on the
+    /// coalescing of identical concurrent reads (default zero: both off;
+    /// [`DEFAULT_READ_CACHE_TTL`] is what the MCP server uses).
+    pub fn read_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.read_cache_ttl = ttl;
+        self
+    }
+
+    /// Bound on the read answers kept, in bytes (default 64 MiB).
+    pub fn read_cache_bytes(mut self, bytes: u64) -> Self {
+        self.read_cache_bytes = bytes;
         self
     }
 
@@ -312,10 +393,14 @@ impl ClientBuilder {
                 request_timeout: self.request_timeout,
                 last_rate_limit: Mutex::new(RateLimit::default()),
                 traffic: self.traffic,
+                reads: ReadCache::new(self.read_cache_ttl, self.read_cache_bytes),
+                pacer: Pacer::default(),
             }),
             token,
             call_headers: Arc::new(HeaderMap::new()),
             tool: None,
+            scope: None,
+            fresh: false,
         })
     }
 }

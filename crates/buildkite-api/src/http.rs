@@ -1,6 +1,7 @@
 //! Sending requests: URL building, credential scoping, retries, redirects,
 //! and turning responses into typed results or [`Error`]s.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -16,9 +17,11 @@ use url::{Position, Url};
 use crate::client::Client;
 use crate::error::{Error, RequestInfo, Result, TransportKind, one_line, parse_error_body};
 use crate::har;
+use crate::pacing::{Admission, organization_of};
 use crate::page::{CursorPage, Page};
 use crate::path::ApiPath;
 use crate::rate_limit::RateLimit;
+use crate::read_cache::{CachedRead, Joined, ReadCache, ReadKey};
 
 /// Most redirects followed for one call.
 const MAX_REDIRECTS: usize = 5;
@@ -189,9 +192,93 @@ impl Client {
         result
     }
 
+    /// Sends a request and reads its whole body. A `GET` is answered from
+    /// this call's earlier reads, then the shared read cache (unless the
+    /// handle wants fresh data), and joins an identical read in flight; only
+    /// then is it sent (see [`crate::read_cache`]).
+    async fn send_and_read(&self, request: ApiRequest) -> Result<(RequestInfo, HeaderMap, Bytes)> {
+        if request.method != Method::GET || request.body.is_some() {
+            let write = request.method != Method::GET;
+            let result = self.fetch_and_read(request).await;
+            if write {
+                // Reads after a write see what it changed: no answer read
+                // before it is reused (even when it failed: it may have
+                // happened).
+                self.inner.reads.forget_all();
+                if let Some(scope) = &self.scope {
+                    scope.forget();
+                }
+            }
+            return result;
+        }
+        let info = self.info(&request)?;
+        let url = self.url_for(&request)?.to_string();
+        // A fresh read (a poll, `force_refresh`) is sent whatever the call
+        // or the cache already has.
+        if !self.fresh
+            && let Some(read) = self.scope.as_ref().and_then(|scope| scope.read(&url))
+        {
+            return Ok((info, read.headers.clone(), read.body.clone()));
+        }
+        let key = ReadKey::new(self.credential_id(), &url);
+        let remember = |read: &Arc<CachedRead>| {
+            if let Some(scope) = &self.scope {
+                scope.remember(&url, read);
+            }
+        };
+        let shared = self.inner.reads.enabled();
+        if !shared {
+            let result = self.fetch_and_read(request).await;
+            if let Ok((_, headers, body)) = &result {
+                remember(&Arc::new(CachedRead::new(headers, body.clone())));
+            }
+            return result;
+        }
+        if !self.fresh {
+            if let Some(read) = self.inner.reads.get(&key).await {
+                remember(&read);
+                return Ok((info, read.headers.clone(), read.body.clone()));
+            }
+            if let Joined::Follower(flight) = self.inner.reads.join(&key) {
+                if let Some(read) = ReadCache::wait(flight).await {
+                    remember(&read);
+                    return Ok((info, read.headers.clone(), read.body.clone()));
+                }
+                // The leader failed: this caller asks for itself.
+                return self.fetch_and_read(request).await;
+            }
+        }
+        // This caller sends it (as the leader of a flight unless fresh: a
+        // fresh read is not shared with callers that did not ask for one).
+        let leader = match self.fresh {
+            false => match self.inner.reads.join(&key) {
+                Joined::Leader(leader) => Some(leader),
+                Joined::Follower(_) => None,
+            },
+            true => None,
+        };
+        let result = self.fetch_and_read(request).await;
+        let read = result
+            .as_ref()
+            .ok()
+            .map(|(_, headers, body)| Arc::new(CachedRead::new(headers, body.clone())));
+        if let Some(read) = &read {
+            remember(read);
+        }
+        match leader {
+            Some(leader) => self.inner.reads.finish(leader, read).await,
+            None => {
+                if let Some(read) = read {
+                    self.inner.reads.refresh(key, read).await;
+                }
+            }
+        }
+        result
+    }
+
     /// Sends a request and reads its whole body, inside a `buildkite.api`
     /// span that records the status, the body's size and whether it failed.
-    async fn send_and_read(&self, request: ApiRequest) -> Result<(RequestInfo, HeaderMap, Bytes)> {
+    async fn fetch_and_read(&self, request: ApiRequest) -> Result<(RequestInfo, HeaderMap, Bytes)> {
         let info = self.info(&request)?;
         let span = self.api_span(&info);
         let result = async {
@@ -280,7 +367,20 @@ impl Client {
         let started = Instant::now();
         let info = self.describe(method, url);
         let mut retry = 0;
+        let organization = self
+            .is_api_origin(url)
+            .then(|| organization_of(url.path()))
+            .flatten();
         loop {
+            if let Some(org) = organization {
+                self.pace(
+                    org,
+                    request,
+                    &info,
+                    policy.budget.saturating_sub(started.elapsed()),
+                )
+                .await?;
+            }
             let (error, wait) = match self
                 .attempt(request, method, url, body.clone(), &info, retry)
                 .await
@@ -297,6 +397,39 @@ impl Client {
             retry += 1;
             tracing::debug!(request = %info, retry, wait_ms = wait.as_millis() as u64, %error, "retrying");
             tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Waits, within `left`, until the organization's rate-limit window has
+    /// room for this request (see [`crate::pacing`]).
+    async fn pace(
+        &self,
+        org: &str,
+        request: &ApiRequest,
+        info: &RequestInfo,
+        left: Duration,
+    ) -> Result<()> {
+        let started = Instant::now();
+        loop {
+            let left = left.saturating_sub(started.elapsed());
+            match self.inner.pacer.admit(org, !request.is_idempotent(), left) {
+                Admission::Go => return Ok(()),
+                Admission::Wait(wait) => {
+                    tracing::debug!(request = %info, wait_ms = wait.as_millis() as u64, "pacing: waiting for the organization's rate-limit window");
+                    tokio::time::sleep(wait).await;
+                }
+                Admission::TooLong(wait) => {
+                    return Err(Error::RateLimited {
+                        request: info.clone(),
+                        message: format!(
+                            "not sent: the organization {org:?} has used its API rate limit for this window, and it resets in {} s, later than this call can wait",
+                            wait.as_secs().max(1)
+                        ),
+                        retry_after: Some(wait),
+                        rate_limit: Box::new(RateLimit::default()),
+                    });
+                }
+            }
         }
     }
 
@@ -341,6 +474,12 @@ impl Client {
         {
             *last = rate_limit;
         }
+        if !rate_limit.is_empty()
+            && self.is_api_origin(url)
+            && let Some(org) = organization_of(url.path())
+        {
+            self.inner.pacer.observe(org, &rate_limit);
+        }
         tracing::debug!(
             request = %info,
             status = status.as_u16(),
@@ -378,6 +517,9 @@ impl Client {
         body: Option<Bytes>,
         info: &RequestInfo,
     ) -> std::result::Result<Response, Exchanged> {
+        if let Some(scope) = &self.scope {
+            scope.count_request();
+        }
         match &self.inner.traffic {
             Traffic::Live => self
                 .build(request, method, url, body)

@@ -36,9 +36,11 @@ mod error;
 pub mod har;
 mod http;
 pub mod models;
+mod pacing;
 mod page;
 mod path;
 mod rate_limit;
+mod read_cache;
 pub mod resources;
 mod retry;
 mod timestamp;
@@ -52,6 +54,7 @@ pub use page::{
     collect_pages,
 };
 pub use rate_limit::{RateLimit, RateLimitWindow};
+pub use read_cache::{CredentialId, DEFAULT_READ_CACHE_BYTES, DEFAULT_READ_CACHE_TTL};
 pub use resources::PageParams;
 pub use resources::agents::ListAgents;
 pub use resources::annotations::ListAnnotations;

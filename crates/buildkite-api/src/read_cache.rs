@@ -1,0 +1,279 @@
+//! Fewer requests for the same answers: what spends the organization's
+//! budget of 200 requests a minute.
+//!
+//! - [`CallScope`]: one tool call's view. It counts every request the call
+//!   sends (each attempt and redirect hop), and remembers each read it made,
+//!   so no URL is fetched twice in one call.
+//! - [`ReadCache`]: a short cache of read answers shared by every call, keyed
+//!   by the caller's credentials and the URL, so no caller ever sees an
+//!   answer fetched with someone else's token. Bounded in bytes, entries
+//!   live `ttl` (seconds: a finished build still changes when someone
+//!   retries a job).
+//! - Concurrent identical reads (same credentials, same URL) are coalesced:
+//!   one request, and the others wait for its answer.
+//!
+//! The shared cache and the coalescing are off unless the client is built
+//! with a read-cache TTL; the call scope works whatever it says.
+//!
+//! Only `GET`s of whole JSON answers go through here: not writes, not
+//! streamed logs or artifacts. A call that asks for fresh data (a tool's
+//! `force_refresh`) skips the shared cache and the coalescing, but still
+//! refreshes the cache for the next caller.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::header::HeaderMap;
+use tokio::sync::watch;
+
+/// Default time a read answer is reused.
+pub const DEFAULT_READ_CACHE_TTL: Duration = Duration::from_secs(15);
+/// Default bound on the answers kept, in bytes.
+pub const DEFAULT_READ_CACHE_BYTES: u64 = 64 << 20;
+
+/// Who asks, as far as caching is concerned: a 128-bit keyed hash of the
+/// credentials a request carries (token and per-caller headers). The key is
+/// random per process, so the value says nothing about the token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CredentialId(u128);
+
+impl CredentialId {
+    /// Hashes `parts` (the token's header value, then each per-caller
+    /// header's name and value).
+    pub(crate) fn of<'a>(parts: impl Iterator<Item = &'a [u8]> + Clone) -> Self {
+        static KEYS: LazyLock<(
+            std::collections::hash_map::RandomState,
+            std::collections::hash_map::RandomState,
+        )> = LazyLock::new(|| (Default::default(), Default::default()));
+        let half = |state: &std::collections::hash_map::RandomState| {
+            let mut hasher = state.build_hasher();
+            for part in parts.clone() {
+                hasher.write_usize(part.len());
+                hasher.write(part);
+            }
+            hasher.finish()
+        };
+        CredentialId((u128::from(half(&KEYS.0)) << 64) | u128::from(half(&KEYS.1)))
+    }
+
+    /// A short, opaque text form (for cache keys of other layers, such as
+    /// the log engine's access checks).
+    pub fn as_text(&self) -> String {
+        format!("{:032x}", self.0)
+    }
+}
+
+/// A read answer as kept: the headers later layers read (`Link` for
+/// paging, the rate-limit headers) and the body.
+#[derive(Debug, Clone)]
+pub(crate) struct CachedRead {
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+}
+
+impl CachedRead {
+    pub(crate) fn new(headers: &HeaderMap, body: Bytes) -> Self {
+        let kept = headers
+            .iter()
+            .filter(|(name, _)| {
+                let name = name.as_str();
+                name == "link" || name == "content-type" || name.starts_with("ratelimit")
+            })
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+        CachedRead {
+            headers: kept,
+            body,
+        }
+    }
+
+    fn weight(&self) -> u32 {
+        u32::try_from(self.body.len() + 256).unwrap_or(u32::MAX)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct ReadKey {
+    credential: CredentialId,
+    url: String,
+}
+
+impl ReadKey {
+    pub(crate) fn new(credential: CredentialId, url: &str) -> Self {
+        ReadKey {
+            credential,
+            url: url.to_owned(),
+        }
+    }
+}
+
+/// A read in flight: followers wait on it.
+type Flight = watch::Receiver<Option<Option<Arc<CachedRead>>>>;
+
+/// The shared cache of read answers, and the reads in flight.
+pub(crate) struct ReadCache {
+    answers: Option<moka::future::Cache<ReadKey, Arc<CachedRead>>>,
+    flights: Mutex<HashMap<ReadKey, Flight>>,
+}
+
+impl std::fmt::Debug for ReadCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadCache")
+            .field("enabled", &self.answers.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`ReadCache::join`] found.
+pub(crate) enum Joined {
+    /// This caller sends the request, and must [`Leader::finish`].
+    Leader(Leader),
+    /// Another caller is sending it: wait with [`ReadCache::wait`].
+    Follower(Flight),
+}
+
+/// The caller that sends a coalesced read. Dropping it unfinished (an
+/// error, a cancelled call) lets the followers send their own.
+pub(crate) struct Leader {
+    key: ReadKey,
+    sender: watch::Sender<Option<Option<Arc<CachedRead>>>>,
+}
+
+impl ReadCache {
+    /// A cache keeping answers `ttl` within `max_bytes`; a zero `ttl` or
+    /// size keeps none and coalesces nothing.
+    pub(crate) fn new(ttl: Duration, max_bytes: u64) -> Self {
+        let answers = (!ttl.is_zero() && max_bytes > 0).then(|| {
+            moka::future::Cache::builder()
+                .time_to_live(ttl)
+                .max_capacity(max_bytes)
+                .weigher(|_: &ReadKey, value: &Arc<CachedRead>| value.weight())
+                .build()
+        });
+        ReadCache {
+            answers,
+            flights: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether answers are kept (and identical reads coalesced).
+    pub(crate) fn enabled(&self) -> bool {
+        self.answers.is_some()
+    }
+
+    /// A fresh enough answer, if kept.
+    pub(crate) async fn get(&self, key: &ReadKey) -> Option<Arc<CachedRead>> {
+        self.answers.as_ref()?.get(key).await
+    }
+
+    /// Replaces the kept answer with a fresh one (a fresh read's).
+    pub(crate) async fn refresh(&self, key: ReadKey, answer: Arc<CachedRead>) {
+        self.put(key, answer).await;
+    }
+
+    /// Keeps `answer` for later callers.
+    async fn put(&self, key: ReadKey, answer: Arc<CachedRead>) {
+        if let Some(answers) = &self.answers {
+            answers.insert(key, answer).await;
+        }
+    }
+
+    /// Drops every kept answer, every caller's: after a write, which may
+    /// have changed any of them.
+    pub(crate) fn forget_all(&self) {
+        if let Some(answers) = &self.answers {
+            answers.invalidate_all();
+        }
+    }
+
+    fn flights(&self) -> std::sync::MutexGuard<'_, HashMap<ReadKey, Flight>> {
+        self.flights
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Joins the read of `key` in flight, or starts one.
+    pub(crate) fn join(&self, key: &ReadKey) -> Joined {
+        let mut flights = self.flights();
+        if let Some(flight) = flights.get(key)
+            && flight.has_changed().is_ok()
+        {
+            return Joined::Follower(flight.clone());
+        }
+        let (sender, receiver) = watch::channel(None);
+        flights.insert(key.clone(), receiver);
+        Joined::Leader(Leader {
+            key: key.clone(),
+            sender,
+        })
+    }
+
+    /// The leader's answer, or `None` when it failed (then the follower
+    /// sends its own request, and gets its own error).
+    pub(crate) async fn wait(mut flight: Flight) -> Option<Arc<CachedRead>> {
+        match flight.wait_for(Option::is_some).await {
+            Ok(done) => done.clone().flatten(),
+            Err(_) => None,
+        }
+    }
+
+    /// Ends a flight: keeps a successful answer and hands it to the
+    /// followers.
+    pub(crate) async fn finish(&self, leader: Leader, answer: Option<Arc<CachedRead>>) {
+        if let Some(answer) = &answer {
+            self.put(leader.key.clone(), Arc::clone(answer)).await;
+        }
+        self.flights().remove(&leader.key);
+        let _ = leader.sender.send(Some(answer));
+    }
+}
+
+/// One tool call's requests: counted, and each read remembered.
+#[derive(Debug, Default)]
+pub struct CallScope {
+    requests: AtomicU64,
+    reads: Mutex<HashMap<String, Arc<CachedRead>>>,
+}
+
+impl CallScope {
+    /// A scope for one call.
+    pub fn new() -> Self {
+        CallScope::default()
+    }
+
+    /// Requests sent so far (each attempt and redirect hop counts).
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_request(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn read(&self, url: &str) -> Option<Arc<CachedRead>> {
+        self.reads
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(url)
+            .cloned()
+    }
+
+    /// Forgets the call's reads (after a write).
+    pub(crate) fn forget(&self) {
+        self.reads
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clear();
+    }
+
+    pub(crate) fn remember(&self, url: &str, answer: &Arc<CachedRead>) {
+        self.reads
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(url.to_owned(), Arc::clone(answer));
+    }
+}

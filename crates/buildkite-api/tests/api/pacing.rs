@@ -1,0 +1,164 @@
+//! Pacing to the organization's rate limit: concurrent callers share what
+//! is left of the window instead of running into 429s.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use buildkite_api::{Client, Error, RetryPolicy};
+use wiremock::matchers::{method, path_regex};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+/// An API with a budget of `limit` requests per `window`, that says so in
+/// the real headers and answers 429 past it.
+struct Budget {
+    limit: u64,
+    window: Duration,
+    state: Mutex<(Instant, u64)>,
+    rejected: Arc<AtomicU64>,
+}
+
+impl Respond for Budget {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        let mut state = self.state.lock().expect("state");
+        if state.0.elapsed() >= self.window {
+            *state = (Instant::now(), 0);
+        }
+        state.1 += 1;
+        let reset = self
+            .window
+            .saturating_sub(state.0.elapsed())
+            .as_secs_f64()
+            .ceil() as u64;
+        let headers = |template: ResponseTemplate, used: u64| {
+            template
+                .insert_header("ratelimit-limit", self.limit.to_string().as_str())
+                .insert_header(
+                    "ratelimit-remaining",
+                    self.limit.saturating_sub(used).to_string().as_str(),
+                )
+                .insert_header("ratelimit-reset", reset.max(1).to_string().as_str())
+        };
+        if state.1 > self.limit {
+            self.rejected.fetch_add(1, Ordering::SeqCst);
+            return headers(
+                ResponseTemplate::new(429).set_body_json(
+                    serde_json::json!({"message": "You have exceeded your API rate limit"}),
+                ),
+                state.1,
+            );
+        }
+        headers(
+            ResponseTemplate::new(200).set_body_json(serde_json::json!([])),
+            state.1,
+        )
+    }
+}
+
+async fn budget_api(limit: u64, window: Duration) -> (MockServer, Arc<AtomicU64>) {
+    let server = MockServer::start().await;
+    let rejected = Arc::new(AtomicU64::new(0));
+    Mock::given(method("GET"))
+        .and(path_regex("^/v2/organizations/acme/"))
+        .respond_with(Budget {
+            limit,
+            window,
+            state: Mutex::new((Instant::now(), 0)),
+            rejected: Arc::clone(&rejected),
+        })
+        .mount(&server)
+        .await;
+    (server, rejected)
+}
+
+fn client(server: &MockServer, budget: Duration) -> Client {
+    Client::builder()
+        .token("bkua_pacing")
+        .base_url(server.uri())
+        .retry_policy(RetryPolicy {
+            max_retries: 4,
+            budget,
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(50),
+        })
+        .build()
+        .expect("client")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn six_concurrent_callers_share_the_window_with_few_429s() {
+    // 30 requests per 2 s; six callers want 90 between them.
+    let (server, rejected) = budget_api(30, Duration::from_secs(2)).await;
+    let client = client(&server, Duration::from_secs(20));
+    let mut callers = Vec::new();
+    for caller in 0..6 {
+        let client = client.clone();
+        callers.push(tokio::spawn(async move {
+            for page in 0..15 {
+                let params = buildkite_api::ListPipelines {
+                    page: Some(caller * 100 + page + 1),
+                    ..Default::default()
+                };
+                client.list_pipelines("acme", &params).await?;
+            }
+            Ok::<_, Error>(())
+        }));
+    }
+    let started = Instant::now();
+    for caller in callers {
+        caller.await.expect("task").expect("every read succeeds");
+    }
+    let rejected = rejected.load(Ordering::SeqCst);
+    // The first answer tells the window; at most the requests already in
+    // flight then can meet a 429.
+    assert!(rejected <= 6, "{rejected} answers were 429");
+    // 90 requests at 30 per 2 s need at least two resets.
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_wait_past_the_budget_fails_at_once_saying_when_to_retry() {
+    let (server, _) = budget_api(3, Duration::from_secs(30)).await;
+    let client = client(&server, Duration::from_secs(1));
+    let params = buildkite_api::ListPipelines::default();
+    // The reserve for writes is one request: two reads go.
+    client.list_pipelines("acme", &params).await.expect("first");
+    client
+        .list_pipelines("acme", &params)
+        .await
+        .expect("second");
+    let started = Instant::now();
+    let error = client
+        .list_pipelines("acme", &params)
+        .await
+        .expect_err("paced out");
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "no long wait"
+    );
+    let Error::RateLimited {
+        retry_after,
+        message,
+        ..
+    } = &error
+    else {
+        panic!("{error:?}")
+    };
+    assert!(
+        retry_after.is_some_and(|w| w > Duration::from_secs(20)),
+        "{retry_after:?}"
+    );
+    assert!(
+        message.contains("not sent") && message.contains("acme"),
+        "{message}"
+    );
+    assert_eq!(
+        server.received_requests().await.expect("requests").len(),
+        2,
+        "the paced request was never sent"
+    );
+}
