@@ -1,8 +1,9 @@
 //! The engine: cache policy on top of a [`LogSource`].
 //!
-//! Every access first asks the source to authorize the caller (a `HEAD`
-//! with their own credentials), so a shared cache never serves a log to
-//! someone who may not read it. Then:
+//! A shared cache never serves a log to someone who may not read it: a
+//! cached entry is served only after the caller's own credentials pass an
+//! access check (a `HEAD`), reused for [`EngineOptions::access_recheck`]
+//! per caller and job; a download is its own check. Then:
 //! - a finished job's entry is used until evicted;
 //! - a running job's entry is used for `cache_ttl`, then refetched;
 //! - `force_refresh` always refetches.
@@ -20,7 +21,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::cache::{EntryKey, LogCache, now_ms};
 use crate::error::{Error, Result};
@@ -31,6 +32,10 @@ use crate::source::LogSource;
 
 /// Default time a running job's log is reused.
 pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(30);
+/// Default time a caller's access check on a job is reused.
+pub const DEFAULT_ACCESS_RECHECK: Duration = Duration::from_secs(60);
+/// Access checks remembered before old ones are dropped.
+const ACCESS_MEMORY: usize = 10_000;
 
 /// How fresh an answer must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +67,11 @@ pub struct EngineOptions {
     pub tail_range_above: u64,
     /// Bytes fetched per requested tail row for a ranged tail.
     pub tail_bytes_per_row: u64,
+    /// How long a caller's access check on a job is reused before a cached
+    /// entry is served to that caller again (default 60 s). Zero checks on
+    /// every read. The trade-off: a token revoked, or a pipeline made
+    /// private, within this period can still read logs it just read.
+    pub access_recheck: Duration,
 }
 
 impl Default for EngineOptions {
@@ -70,6 +80,7 @@ impl Default for EngineOptions {
             max_log_bytes: 1 << 30,
             tail_range_above: 64 << 20,
             tail_bytes_per_row: 1024,
+            access_recheck: DEFAULT_ACCESS_RECHECK,
         }
     }
 }
@@ -102,6 +113,23 @@ pub struct Engine {
     options: EngineOptions,
     refreshing: Mutex<HashMap<EntryKey, Arc<RefreshLock>>>,
     shared: Option<SharedTier>,
+    /// When each (caller, job) last passed an access check.
+    access: Mutex<HashMap<(String, EntryKey), Instant>>,
+}
+
+/// What a refresh should produce.
+#[derive(Debug, Clone, Copy)]
+enum Want {
+    /// The whole log, cached.
+    Whole,
+    /// The last rows: a log over the ranged-tail size is read by its end.
+    Tail(usize),
+}
+
+/// What a refresh produced.
+enum Refreshed {
+    Log(Box<LogFile>),
+    Tail(PartialTail),
 }
 
 /// Serialises refreshes of one key and counts them, so a caller that waited
@@ -120,6 +148,7 @@ impl Engine {
             options,
             refreshing: Mutex::new(HashMap::new()),
             shared: None,
+            access: Mutex::new(HashMap::new()),
         }
     }
 
@@ -140,34 +169,80 @@ impl Engine {
         &self.cache
     }
 
-    /// Opens `key`'s log: authorizes, then uses the cache or refetches as the
-    /// policy says. Fails with [`Error::TooLarge`] for logs over the limit
-    /// (use [`Engine::tail`] for those).
+    /// Opens `key`'s log: a fresh cached entry after an access check, or
+    /// else the shared tier's entry, or a download (which checks access by
+    /// itself). Fails with [`Error::TooLarge`] for logs over the limit (use
+    /// [`Engine::tail`] for those).
     pub async fn open(
         &self,
         key: &EntryKey,
         source: &dyn LogSource,
         policy: FetchPolicy,
     ) -> Result<LogFile> {
-        let size = source.authorize().await?;
-        self.open_authorized(key, source, policy, size).await
+        if !policy.force_refresh
+            && let Some(log) = self.fresh_entry(key, policy.cache_ttl)?
+        {
+            self.check_access(key, source).await?;
+            return Ok(log);
+        }
+        match self.refresh(key, source, policy, Want::Whole).await? {
+            Refreshed::Log(log) => Ok(*log),
+            Refreshed::Tail(_) => Err(Error::TooLarge(
+                "the log is over the size limit; only its tail can be read".into(),
+            )),
+        }
     }
 
-    async fn open_authorized(
+    /// Checks the caller's access unless it passed a check on this job
+    /// within [`EngineOptions::access_recheck`].
+    async fn check_access(&self, key: &EntryKey, source: &dyn LogSource) -> Result<()> {
+        let caller = source.caller();
+        let recheck = self.options.access_recheck;
+        if let Some(caller) = &caller
+            && !recheck.is_zero()
+        {
+            let access = self.access_map();
+            if access
+                .get(&(caller.clone(), key.clone()))
+                .is_some_and(|at| at.elapsed() < recheck)
+            {
+                return Ok(());
+            }
+        }
+        source.authorize().await?;
+        self.note_access(key, caller);
+        Ok(())
+    }
+
+    /// Records that `caller` just proved access to `key`.
+    fn note_access(&self, key: &EntryKey, caller: Option<String>) {
+        let recheck = self.options.access_recheck;
+        let Some(caller) = caller.filter(|_| !recheck.is_zero()) else {
+            return;
+        };
+        let mut access = self.access_map();
+        if access.len() >= ACCESS_MEMORY {
+            access.retain(|_, at| at.elapsed() < recheck);
+        }
+        access.insert((caller, key.clone()), Instant::now());
+    }
+
+    fn access_map(&self) -> std::sync::MutexGuard<'_, HashMap<(String, EntryKey), Instant>> {
+        self.access
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Gets `key`'s log when the local cache has no fresh entry: coalesced
+    /// with other refreshes of it in this process, then from the shared
+    /// tier (after an access check), or downloaded.
+    async fn refresh(
         &self,
         key: &EntryKey,
         source: &dyn LogSource,
         policy: FetchPolicy,
-        size: Option<u64>,
-    ) -> Result<LogFile> {
-        if !policy.force_refresh
-            && let Some(log) = self.fresh_entry(key, policy.cache_ttl)?
-        {
-            return Ok(log);
-        }
-        if let Some(size) = size.filter(|&s| s > self.options.max_log_bytes) {
-            return Err(too_large(size, self.options.max_log_bytes));
-        }
+        want: Want,
+    ) -> Result<Refreshed> {
         let refresh = self.lock_for(key);
         let seen = refresh.completed.load(Ordering::Acquire);
         let _refreshing = refresh.lock.lock().await;
@@ -176,7 +251,8 @@ impl Engine {
         if refresh.completed.load(Ordering::Acquire) != seen
             && let Some(log) = self.cache.open(key)?
         {
-            return Ok(log);
+            self.check_access(key, source).await?;
+            return Ok(Refreshed::Log(Box::new(log)));
         }
         // Only finished jobs' entries are shared, so the store is asked
         // before the job's state: a hit costs no API request beyond the
@@ -187,46 +263,73 @@ impl Engine {
             && let Lookup::Hit(log) = tier.lookup(&self.cache, key, entry_limit).await
         {
             refresh.completed.fetch_add(1, Ordering::Release);
-            return Ok(*log);
+            self.check_access(key, source).await?;
+            return Ok(Refreshed::Log(log));
         }
         let status = source.job_status().await?;
         let lease = match shared.filter(|_| status.terminal) {
             Some(tier) => match tier.claim(&self.cache, key, entry_limit).await {
                 Claim::Served(log) => {
                     refresh.completed.fetch_add(1, Ordering::Release);
-                    return Ok(*log);
+                    self.check_access(key, source).await?;
+                    return Ok(Refreshed::Log(log));
                 }
                 Claim::Download(lease) => lease,
             },
             None => None,
         };
-        let downloaded = self.download(key, source, &status).await;
-        let log = match downloaded {
-            Ok(log) => log,
-            Err(error) => {
+        let downloaded = self.download(key, source, &status, want).await;
+        match downloaded {
+            Ok(Refreshed::Log(log)) => {
+                if status.terminal
+                    && let Some(tier) = &self.shared
+                {
+                    tier.publish(key, &log, lease);
+                } else if let Some(tier) = &self.shared {
+                    tier.abandon(lease).await;
+                }
+                refresh.completed.fetch_add(1, Ordering::Release);
+                Ok(Refreshed::Log(log))
+            }
+            other => {
                 if let Some(tier) = &self.shared {
                     tier.abandon(lease).await;
                 }
-                return Err(error);
+                other
             }
-        };
-        if status.terminal
-            && let Some(tier) = &self.shared
-        {
-            tier.publish(key, &log, lease);
         }
-        refresh.completed.fetch_add(1, Ordering::Release);
-        Ok(log)
     }
 
-    /// Downloads and ingests the whole log.
+    /// Downloads and ingests the whole log; fetching it with the caller's
+    /// credentials is their access check. A log announced as larger than
+    /// the limit is not read: for a tail, its end is fetched instead.
     async fn download(
         &self,
         key: &EntryKey,
         source: &dyn LogSource,
         status: &crate::source::JobStatus,
-    ) -> Result<LogFile> {
+        want: Want,
+    ) -> Result<Refreshed> {
         let mut chunks = source.fetch().await?;
+        self.note_access(key, source.caller());
+        let limit = match want {
+            Want::Whole => self.options.max_log_bytes,
+            Want::Tail(_) => self
+                .options
+                .tail_range_above
+                .min(self.options.max_log_bytes),
+        };
+        if let Some(size) = chunks.total_size().filter(|&size| size > limit) {
+            drop(chunks);
+            return match want {
+                Want::Whole => Err(too_large(size, self.options.max_log_bytes)),
+                Want::Tail(n) => {
+                    let bytes = (n as u64 + 1).saturating_mul(self.options.tail_bytes_per_row);
+                    let raw = source.fetch_tail(bytes.min(size)).await?;
+                    Ok(Refreshed::Tail(parse_tail(raw, n)?))
+                }
+            };
+        }
         let mut ingest = self.cache.begin(key)?;
         let mut received: u64 = 0;
         while let Some(chunk) = chunks.next_chunk().await? {
@@ -236,7 +339,9 @@ impl Engine {
             }
             ingest.feed(&chunk)?;
         }
-        ingest.finish(status.state.clone(), status.terminal)
+        Ok(Refreshed::Log(Box::new(
+            ingest.finish(status.state.clone(), status.terminal)?,
+        )))
     }
 
     /// Opens `key`'s log and runs `query` on it. If the entry turns out to
@@ -268,10 +373,10 @@ impl Engine {
         }
     }
 
-    /// The last `n` rows: from the cache when it is fresh, else, for a log
-    /// larger than [`EngineOptions::tail_range_above`] (or over the size
-    /// limit), from a ranged request for the last bytes only; else by
-    /// fetching and caching the whole log.
+    /// The last `n` rows: from the cache when it is fresh (after an access
+    /// check); else the log is fetched and cached, unless it announces a
+    /// size over [`EngineOptions::tail_range_above`] (or the size limit):
+    /// then only its last bytes are fetched, with a ranged request.
     pub async fn tail(
         &self,
         key: &EntryKey,
@@ -279,30 +384,19 @@ impl Engine {
         policy: FetchPolicy,
         n: usize,
     ) -> Result<TailAnswer> {
-        let size = source.authorize().await?;
         if !policy.force_refresh
             && let Some(log) = self.fresh_entry(key, policy.cache_ttl)?
         {
+            self.check_access(key, source).await?;
             let rows = log.tail(n, false)?;
             return Ok(TailAnswer::Cached(rows, Box::new(log)));
         }
-        match size {
-            Some(size)
-                if size
-                    > self
-                        .options
-                        .tail_range_above
-                        .min(self.options.max_log_bytes) =>
-            {
-                let want = (n as u64 + 1).saturating_mul(self.options.tail_bytes_per_row);
-                let raw = source.fetch_tail(want.min(size)).await?;
-                Ok(TailAnswer::Partial(parse_tail(raw, n)?))
-            }
-            _ => {
-                let log = self.open_authorized(key, source, policy, size).await?;
+        match self.refresh(key, source, policy, Want::Tail(n)).await? {
+            Refreshed::Log(log) => {
                 let rows = log.tail(n, false)?;
-                Ok(TailAnswer::Cached(rows, Box::new(log)))
+                Ok(TailAnswer::Cached(rows, log))
             }
+            Refreshed::Tail(tail) => Ok(TailAnswer::Partial(tail)),
         }
     }
 

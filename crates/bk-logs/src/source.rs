@@ -98,15 +98,34 @@ pub struct RawTail {
 pub trait LogChunks: Send {
     /// The next chunk, or `None` at the end.
     async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, SourceError>;
+
+    /// The whole log's size, when the source announced it before sending
+    /// (an HTTP `Content-Length`), so an over-large log is refused, or read
+    /// by its tail, before any of it is read.
+    fn total_size(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// The log of one job.
 #[async_trait]
 pub trait LogSource: Send + Sync {
     /// Checks that the caller may read the log and returns its size when
-    /// known. Called on every access, cached or not, with the caller's own
-    /// credentials.
+    /// known, with the caller's own credentials. The engine calls it before
+    /// serving a cached entry (at most once per [`EngineOptions::access_recheck`]
+    /// for a caller and job, when [`LogSource::caller`] names the caller);
+    /// a download needs no separate check, since fetching the log with the
+    /// caller's credentials checks them.
+    ///
+    /// [`EngineOptions::access_recheck`]: crate::EngineOptions::access_recheck
     async fn authorize(&self) -> Result<Option<u64>, SourceError>;
+
+    /// An opaque, stable identity of the caller's credentials (never the
+    /// credentials themselves), so a recent access check can be reused;
+    /// `None` checks on every access.
+    fn caller(&self) -> Option<String> {
+        None
+    }
 
     /// The job's state.
     async fn job_status(&self) -> Result<JobStatus, SourceError>;
@@ -140,6 +159,7 @@ impl LogSource for MemorySource {
     async fn fetch(&self) -> Result<Box<dyn LogChunks>, SourceError> {
         Ok(Box::new(MemoryChunks {
             remaining: self.log.clone(),
+            total: self.log.len() as u64,
         }))
     }
 
@@ -156,6 +176,7 @@ impl LogSource for MemorySource {
 
 struct MemoryChunks {
     remaining: Vec<u8>,
+    total: u64,
 }
 
 #[async_trait]
@@ -167,5 +188,9 @@ impl LogChunks for MemoryChunks {
         let take = self.remaining.len().min(64 * 1024);
         let rest = self.remaining.split_off(take);
         Ok(Some(std::mem::replace(&mut self.remaining, rest)))
+    }
+
+    fn total_size(&self) -> Option<u64> {
+        Some(self.total)
     }
 }

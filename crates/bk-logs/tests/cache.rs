@@ -400,7 +400,7 @@ fn engine(dir: &tempfile::TempDir, options: EngineOptions) -> Engine {
 }
 
 #[tokio::test]
-async fn a_finished_job_is_fetched_once_and_authorized_every_time() {
+async fn a_finished_job_is_fetched_once_and_every_cached_read_is_authorized() {
     let dir = tempfile::tempdir().unwrap();
     let engine = engine(&dir, EngineOptions::default());
     let source = CountingSource::new(log_of(100), true);
@@ -414,7 +414,9 @@ async fn a_finished_job_is_fetched_once_and_authorized_every_time() {
         assert_eq!(log.row_count(), 100);
     }
     assert_eq!(source.fetched.load(Ordering::SeqCst), 1);
-    assert_eq!(source.authorized.load(Ordering::SeqCst), 3);
+    // The download is its own check; the two cached reads are checked (this
+    // source names no caller, so no check is reused).
+    assert_eq!(source.authorized.load(Ordering::SeqCst), 2);
     let forced = FetchPolicy {
         force_refresh: true,
         ..policy
@@ -491,7 +493,8 @@ async fn concurrent_opens_share_one_download() {
         assert_eq!(task.await.unwrap().unwrap(), 1000);
     }
     assert_eq!(source.fetched.load(Ordering::SeqCst), 1);
-    assert_eq!(source.authorized.load(Ordering::SeqCst), 8);
+    // Every caller is checked but the one whose download was its check.
+    assert_eq!(source.authorized.load(Ordering::SeqCst), 7);
 }
 
 #[tokio::test]
@@ -518,11 +521,9 @@ async fn a_log_over_the_limit_is_tailed_with_a_range() {
         ["row 495", "row 496", "row 497", "row 498", "row 499"]
     );
     assert_eq!(tail.total_bytes, source.inner.log.len() as u64);
-    assert_eq!(
-        source.fetched.load(Ordering::SeqCst),
-        0,
-        "never downloaded whole"
-    );
+    // The download was started, its size seen, and dropped unread.
+    assert_eq!(source.fetched.load(Ordering::SeqCst), 1);
+    assert!(engine.cache().open(&key).unwrap().is_none(), "never cached");
     let error = engine
         .open(&key, source.as_ref(), FetchPolicy::default())
         .await
@@ -548,7 +549,7 @@ async fn a_big_uncached_log_is_tailed_with_a_range_but_a_cached_one_is_not() {
         matches!(answer, TailAnswer::Partial(_)),
         "not cached yet: ranged"
     );
-    assert_eq!(source.fetched.load(Ordering::SeqCst), 0);
+    assert!(engine.cache().open(&key).unwrap().is_none(), "not cached");
     engine
         .open(&key, source.as_ref(), FetchPolicy::default())
         .await
@@ -561,7 +562,89 @@ async fn a_big_uncached_log_is_tailed_with_a_range_but_a_cached_one_is_not() {
         panic!("cached now")
     };
     assert_eq!(rows[0].content, "row 499");
-    assert_eq!(source.fetched.load(Ordering::SeqCst), 1);
+    // The ranged tail's dropped start, then the whole download for `open`;
+    // the cached tail fetched nothing.
+    assert_eq!(source.fetched.load(Ordering::SeqCst), 2);
+}
+
+/// A source that names its caller, so access checks can be reused.
+struct NamedCaller(Arc<CountingSource>, &'static str);
+
+#[async_trait]
+impl LogSource for NamedCaller {
+    async fn authorize(&self) -> Result<Option<u64>, SourceError> {
+        self.0.authorize().await
+    }
+    async fn job_status(&self) -> Result<JobStatus, SourceError> {
+        self.0.job_status().await
+    }
+    async fn fetch(&self) -> Result<Box<dyn LogChunks>, SourceError> {
+        self.0.fetch().await
+    }
+    async fn fetch_tail(&self, max_bytes: u64) -> Result<RawTail, SourceError> {
+        self.0.fetch_tail(max_bytes).await
+    }
+    fn caller(&self) -> Option<String> {
+        Some(self.1.to_owned())
+    }
+}
+
+#[tokio::test]
+async fn access_checks_are_reused_per_caller_within_the_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = EngineOptions {
+        access_recheck: Duration::from_millis(300),
+        ..EngineOptions::default()
+    };
+    let engine = engine(&dir, options);
+    let counting = CountingSource::new(log_of(20), true);
+    let alice = NamedCaller(Arc::clone(&counting), "alice");
+    let bob = NamedCaller(Arc::clone(&counting), "bob");
+    let key = EntryKey::new("acme", "j");
+    let checks = || counting.authorized.load(Ordering::SeqCst);
+    // Alice downloads (her check), then reads twice: no new check.
+    for _ in 0..3 {
+        engine
+            .open(&key, &alice, FetchPolicy::default())
+            .await
+            .unwrap();
+    }
+    assert_eq!((checks(), counting.fetched.load(Ordering::SeqCst)), (0, 1));
+    // Bob has not been checked: he is, once.
+    engine
+        .open(&key, &bob, FetchPolicy::default())
+        .await
+        .unwrap();
+    engine
+        .open(&key, &bob, FetchPolicy::default())
+        .await
+        .unwrap();
+    assert_eq!(checks(), 1);
+    // After the period, each is checked again.
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    engine
+        .open(&key, &alice, FetchPolicy::default())
+        .await
+        .unwrap();
+    engine
+        .open(&key, &bob, FetchPolicy::default())
+        .await
+        .unwrap();
+    assert_eq!(checks(), 3);
+    // A period of zero checks every read.
+    let dir = tempfile::tempdir().unwrap();
+    let every = EngineOptions {
+        access_recheck: Duration::ZERO,
+        ..EngineOptions::default()
+    };
+    let engine = Engine::new(LogCache::new(dir.path(), 1 << 30).unwrap(), every);
+    for _ in 0..3 {
+        engine
+            .open(&key, &alice, FetchPolicy::default())
+            .await
+            .unwrap();
+    }
+    assert_eq!(checks(), 5, "the download, then two checked reads");
 }
 
 #[tokio::test]
