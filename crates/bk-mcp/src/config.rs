@@ -140,6 +140,16 @@ pub struct ServerArgs {
     #[arg(long, env = "BKLOG_CACHE_MAX_BYTES", default_value_t = bk_logs::DEFAULT_MAX_CACHE_BYTES, global = true)]
     pub log_cache_max_bytes: u64,
 
+    /// Seconds a caller's access check on a job's log is reused before a cached copy is
+    /// served to them again (0: check every read).
+    #[arg(long, env = "BKLOG_ACCESS_RECHECK", default_value_t = bk_logs::DEFAULT_ACCESS_RECHECK.as_secs(), value_name = "SECONDS", global = true)]
+    pub log_access_recheck: u64,
+
+    /// Seconds an API read answer is reused for the same caller (0: off). Identical
+    /// concurrent reads are coalesced whatever this says.
+    #[arg(long, env = "BK_MCP_API_CACHE_TTL", default_value_t = buildkite_api::DEFAULT_READ_CACHE_TTL.as_secs(), value_name = "SECONDS", global = true)]
+    pub api_cache_ttl: u64,
+
     /// Largest tool result, in bytes of JSON text; longer results are trimmed and say how to fetch the rest.
     #[arg(long, env = "BK_MCP_RESPONSE_BUDGET", default_value_t = Limits::default().response_budget, global = true)]
     pub response_budget: usize,
@@ -232,6 +242,8 @@ impl Default for ServerArgs {
             failure_summary_max_jobs: 50,
             otel_exporter: None,
             log_cache_max_bytes: bk_logs::DEFAULT_MAX_CACHE_BYTES,
+            log_access_recheck: bk_logs::DEFAULT_ACCESS_RECHECK.as_secs(),
+            api_cache_ttl: buildkite_api::DEFAULT_READ_CACHE_TTL.as_secs(),
             response_budget: Limits::default().response_budget,
             no_redact: false,
             http_headers: Vec::new(),
@@ -303,6 +315,10 @@ pub struct Settings {
     pub max_log_bytes: u64,
     /// Longest log line kept.
     pub max_log_line_bytes: usize,
+    /// How long a caller's log access check is reused.
+    pub log_access_recheck: Duration,
+    /// How long API read answers are reused per caller.
+    pub api_cache_ttl: Duration,
     /// Live, recorded or replayed API traffic.
     pub traffic: ApiTraffic,
 }
@@ -480,6 +496,8 @@ impl ServerArgs {
                 None => bk_logs::EngineOptions::default().max_log_bytes,
             },
             max_log_line_bytes: self.max_log_line_bytes,
+            log_access_recheck: Duration::from_secs(self.log_access_recheck),
+            api_cache_ttl: Duration::from_secs(self.api_cache_ttl),
             traffic,
         })
     }

@@ -107,6 +107,7 @@ impl Core {
         if let Some(token) = &settings.token {
             builder = builder.token(token.expose_secret());
         }
+        builder = builder.read_cache_ttl(settings.api_cache_ttl);
         for (name, value) in &settings.headers {
             builder = builder.header(name, value);
         }
@@ -165,6 +166,7 @@ impl Core {
             cache,
             bk_logs::EngineOptions {
                 max_log_bytes: settings.max_log_bytes,
+                access_recheck: settings.log_access_recheck,
                 ..bk_logs::EngineOptions::default()
             },
         );
@@ -391,6 +393,7 @@ fn timed_out(limit: Duration) -> bk_tools::CallResult {
         ),
         is_error: true,
         unauthorized: false,
+        api_requests: 0,
     }
 }
 
@@ -487,6 +490,10 @@ impl ServerHandler for McpServer {
 
         let started = Instant::now();
         let forwarder = ProgressForwarder::for_request(&context);
+        // The call's own client: it counts the call's API requests, even
+        // when the time limit cuts the call short.
+        let client = client.for_call(name);
+        let counted = client.clone();
         let tool_ctx = ToolContext {
             client,
             logs: Arc::clone(&self.core.logs),
@@ -526,10 +533,13 @@ impl ServerHandler for McpServer {
                 flag.set();
             }
         }
+        let api_requests = counted.requests_sent();
+        span.record("api.requests", api_requests);
         tracing::debug!(
             tool = name,
             is_error = result.is_error,
             bytes = result.text.len(),
+            api_requests,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "tool call finished"
         );

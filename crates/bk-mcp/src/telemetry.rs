@@ -70,6 +70,7 @@ pub(crate) fn request_span(
         mcp.client.version = Empty,
         jsonrpc.request.id = %context.id,
         result.bytes = Empty,
+        api.requests = Empty,
         error = Empty,
     );
     if span.is_disabled() {

@@ -14,12 +14,29 @@ use buildkite_api::{Client, Error, JobRef, LogStream};
 pub struct ApiLogSource {
     client: Client,
     job: JobRef,
+    /// The job's state when the caller already read it (from the build's
+    /// job list), so it is not asked for again.
+    known_status: Option<JobStatus>,
 }
 
 impl ApiLogSource {
     /// A source for `job`, fetched with `client`.
     pub fn new(client: Client, job: JobRef) -> Self {
-        ApiLogSource { client, job }
+        ApiLogSource {
+            client,
+            job,
+            known_status: None,
+        }
+    }
+
+    /// The job's state, as the caller read it: the engine asks the API for
+    /// nothing more than the log.
+    pub fn with_state(mut self, state: Option<&buildkite_api::JobState>) -> Self {
+        self.known_status = Some(JobStatus {
+            state: state.map(ToString::to_string),
+            terminal: state.is_some_and(buildkite_api::JobState::is_terminal),
+        });
+        self
     }
 }
 
@@ -45,7 +62,14 @@ impl LogSource for ApiLogSource {
             .map_err(source_error)
     }
 
+    fn caller(&self) -> Option<String> {
+        Some(self.client.credential_id().as_text())
+    }
+
     async fn job_status(&self) -> Result<JobStatus, SourceError> {
+        if let Some(known) = &self.known_status {
+            return Ok(known.clone());
+        }
         let job = match self.client.get_job(&self.job).await {
             Ok(job) => job,
             // The state only decides how long the log is cached. A token
@@ -95,5 +119,9 @@ impl LogChunks for ApiChunks {
     async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, SourceError> {
         let chunk = self.0.next_chunk().await.map_err(source_error)?;
         Ok(chunk.map(|bytes| bytes.to_vec()))
+    }
+
+    fn total_size(&self) -> Option<u64> {
+        self.0.content_length()
     }
 }

@@ -211,6 +211,8 @@ pub struct CallResult {
     pub is_error: bool,
     /// Whether the error was a refused token (HTTP mode answers 401).
     pub unauthorized: bool,
+    /// Requests the call sent to the Buildkite API (each attempt counts).
+    pub api_requests: u64,
 }
 
 /// Every tool, and the operations on a selection of them.
@@ -325,34 +327,46 @@ impl Registry {
                 ),
                 is_error: true,
                 unauthorized: false,
+                api_requests: 0,
             };
         };
-        // The tool's API calls carry its name in their tracing spans.
+        // The tool's API calls carry its name in their tracing spans, and
+        // are counted and remembered per call (a caller that made the call's
+        // client itself keeps it, to count a call it cuts short too).
+        let client = if ctx.client.in_call() {
+            ctx.client.for_tool(name)
+        } else {
+            ctx.client.for_call(name)
+        };
         let ctx = &ToolContext {
-            client: ctx.client.for_tool(name),
+            client,
             ..ctx.clone()
         };
         let outcome = tokio::select! {
             outcome = tool.call(ctx, args) => outcome,
             () = ctx.cancel.cancelled() => Err(ToolError::Other("the call was cancelled".into())),
         };
+        let api_requests = ctx.client.requests_sent();
         match outcome {
             Ok(output) => match render(output, &ctx.limits) {
                 Ok(text) => CallResult {
                     text,
                     is_error: false,
                     unauthorized: false,
+                    api_requests,
                 },
                 Err(message) => CallResult {
                     text: render_error(&message, &ctx.limits),
                     is_error: true,
                     unauthorized: false,
+                    api_requests,
                 },
             },
             Err(error) => CallResult {
                 text: render_error(&error.to_string(), &ctx.limits),
                 is_error: true,
                 unauthorized: error.is_unauthorized(),
+                api_requests,
             },
         }
     }

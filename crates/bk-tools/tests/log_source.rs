@@ -79,22 +79,63 @@ async fn cold_then_warm_access_to_a_finished_job() {
     let rows = log.read(0, 10, true).unwrap();
     assert_eq!(rows[1].content, "Failure: expected 1, got 2");
     assert_eq!(rows[1].group.as_deref(), Some(":rspec: Tests"));
+    // Cold: the job's state and the log; the download is the access check.
     assert_eq!(
         requests(&server).await,
-        [
-            format!("HEAD {JOB_PATH}/log"),
-            format!("GET {JOB_PATH}"),
-            format!("GET {JOB_PATH}/log"),
-        ]
+        [format!("GET {JOB_PATH}"), format!("GET {JOB_PATH}/log")]
     );
-    // Warm: only the authorization check.
+    // Warm, within the re-check period: nothing at all.
     engine
         .open(&key, &source, FetchPolicy::default())
         .await
         .unwrap();
-    assert_eq!(requests(&server).await.len(), 4);
-    assert_eq!(requests(&server).await[3], format!("HEAD {JOB_PATH}/log"));
+    assert_eq!(requests(&server).await.len(), 2);
     assert!(log.info().terminal);
+    // Another caller (another token) on the same cached log is checked, and
+    // refused here: this API lets only bkua_caller read the log.
+    let other = ApiLogSource::new(
+        Client::builder()
+            .base_url(server.uri())
+            .token("bkua_someone_else")
+            .build()
+            .unwrap(),
+        JobRef::in_build("acme", "app", 42, JOB),
+    );
+    let refused = engine
+        .open(&key, &other, FetchPolicy::default())
+        .await
+        .expect_err("another token is checked, and refused");
+    assert!(refused.to_string().contains("404"), "{refused}");
+    assert_eq!(requests(&server).await[2], format!("HEAD {JOB_PATH}/log"));
+    assert_eq!(requests(&server).await.len(), 3);
+}
+
+#[tokio::test]
+async fn a_zero_recheck_period_checks_every_cached_read() {
+    let (server, _engine, source, dir) = setup("failed").await;
+    let engine = Engine::new(
+        LogCache::new(dir.path().join("every"), 1 << 30).unwrap(),
+        EngineOptions {
+            access_recheck: std::time::Duration::ZERO,
+            ..EngineOptions::default()
+        },
+    );
+    let key = EntryKey::new("acme", JOB);
+    for _ in 0..3 {
+        engine
+            .open(&key, &source, FetchPolicy::default())
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        requests(&server).await,
+        [
+            format!("GET {JOB_PATH}"),
+            format!("GET {JOB_PATH}/log"),
+            format!("HEAD {JOB_PATH}/log"),
+            format!("HEAD {JOB_PATH}/log"),
+        ]
+    );
 }
 
 #[tokio::test]
@@ -111,18 +152,14 @@ async fn a_running_job_is_cached_as_not_terminal() {
 #[tokio::test]
 async fn a_huge_log_is_tailed_with_a_suffix_range() {
     let server = MockServer::start().await;
-    let total = 5u64 << 30; // 5 GiB, as reported by HEAD
+    // A log larger than the ranged-tail size (4 KiB here, for the test),
+    // as its download's Content-Length says.
+    let whole = vec![b'x'; 4096];
+    let total = whole.len() as u64;
     let tail = b"partial line\n\x1b_bk;t=1\x07second to last\nlast\n";
-    Mock::given(method("HEAD"))
-        .and(path(format!("{JOB_PATH}/log")))
-        .respond_with(
-            ResponseTemplate::new(200).insert_header("content-length", total.to_string().as_str()),
-        )
-        .mount(&server)
-        .await;
     Mock::given(method("GET"))
         .and(path(format!("{JOB_PATH}/log")))
-        .and(header("range", "bytes=-3072"))
+        .and(wiremock::matchers::header_exists("range"))
         .respond_with(
             ResponseTemplate::new(206)
                 .insert_header(
@@ -134,11 +171,19 @@ async fn a_huge_log_is_tailed_with_a_suffix_range() {
         .expect(1)
         .mount(&server)
         .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{JOB_PATH}/log")))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(whole, "text/plain"))
+        .mount(&server)
+        .await;
     let client = Client::builder().base_url(server.uri()).build().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::new(
         LogCache::new(dir.path(), 1 << 30).unwrap(),
-        EngineOptions::default(),
+        EngineOptions {
+            tail_range_above: 1024,
+            ..EngineOptions::default()
+        },
     );
     let source = ApiLogSource::new(client, JobRef::in_build("acme", "app", 42, JOB));
     let answer = engine
@@ -161,8 +206,7 @@ async fn a_huge_log_is_tailed_with_a_suffix_range() {
 #[tokio::test]
 async fn api_errors_keep_their_kind_and_message() {
     let server = MockServer::start().await;
-    Mock::given(method("HEAD"))
-        .and(path(format!("{JOB_PATH}/log")))
+    Mock::given(wiremock::matchers::path_regex(format!("^{JOB_PATH}")))
         .respond_with(ResponseTemplate::new(401))
         .mount(&server)
         .await;
@@ -185,7 +229,8 @@ async fn api_errors_keep_their_kind_and_message() {
     assert!(
         api_error
             .to_string()
-            .starts_with(&format!("HEAD {JOB_PATH}/log: 401"))
+            .starts_with(&format!("GET {JOB_PATH}: 401")),
+        "{api_error}"
     );
 }
 

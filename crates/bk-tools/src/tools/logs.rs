@@ -83,6 +83,7 @@ macro_rules! log_args {
                             .map_or(bk_logs::DEFAULT_CACHE_TTL, |ttl| ttl.0),
                         force_refresh: self.force_refresh,
                     },
+                    state: None,
                 }
             }
         }
@@ -183,6 +184,8 @@ struct Target {
     number: u64,
     job_id: String,
     policy: FetchPolicy,
+    /// The job's state, when the caller already has it.
+    state: Option<buildkite_api::JobState>,
 }
 
 impl Target {
@@ -191,15 +194,25 @@ impl Target {
     }
 
     fn source(&self, ctx: &ToolContext) -> ApiLogSource {
-        ApiLogSource::new(
-            ctx.client.clone(),
+        // `force_refresh` reads the job's state afresh too.
+        let client = if self.policy.force_refresh {
+            ctx.client.fresh_reads()
+        } else {
+            ctx.client.clone()
+        };
+        let source = ApiLogSource::new(
+            client,
             JobRef::in_build(
                 self.org.clone(),
                 self.pipeline.clone(),
                 self.number,
                 self.job_id.clone(),
             ),
-        )
+        );
+        match &self.state {
+            Some(state) => source.with_state(Some(state)),
+            None => source,
+        }
     }
 }
 
@@ -676,6 +689,9 @@ pub(crate) struct JobLocation<'a> {
     pub number: u64,
     /// Job UUID.
     pub job_id: &'a str,
+    /// The job's state, when the caller read it with the build (then the
+    /// log is all that is asked for).
+    pub state: Option<&'a buildkite_api::JobState>,
 }
 
 impl JobLocation<'_> {
@@ -686,6 +702,7 @@ impl JobLocation<'_> {
             number: self.number,
             job_id: self.job_id.to_owned(),
             policy,
+            state: self.state.cloned(),
         }
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bk_tools::{CallResult, Registry, Selection, ToolContext};
-use buildkite_api::{Client, RetryPolicy};
+use buildkite_api::{ApiToken, Client, RetryPolicy};
 use serde_json::Value;
 use wiremock::matchers::header;
 use wiremock::{MockServer, ResponseTemplate};
@@ -24,12 +24,21 @@ pub struct Harness {
     _cache: tempfile::TempDir,
 }
 
-/// Starts a mock API and a context for it (fast retries, a temporary log cache).
+/// Starts a mock API and a context for it (fast retries, a temporary log
+/// cache, no read cache: every call reaches the mock).
 pub async fn harness() -> Harness {
+    harness_with(bk_logs::EngineOptions::default(), Duration::ZERO).await
+}
+
+/// As [`harness`], with the log engine's `options` and the client's read
+/// cache kept for `read_cache_ttl` (zero: off).
+pub async fn harness_with(options: bk_logs::EngineOptions, read_cache_ttl: Duration) -> Harness {
     let server = MockServer::start().await;
     let client = Client::builder()
         .token(TOKEN)
         .base_url(server.uri())
+        // Each call reaches the mock; the tests of the read cache turn it on.
+        .read_cache_ttl(read_cache_ttl)
         .retry_policy(RetryPolicy {
             max_retries: 1,
             budget: Duration::from_secs(2),
@@ -40,10 +49,7 @@ pub async fn harness() -> Harness {
         .unwrap();
     let cache_dir = tempfile::tempdir().unwrap();
     let cache = bk_logs::LogCache::new(cache_dir.path(), 1 << 30).unwrap();
-    let logs = Arc::new(bk_logs::Engine::new(
-        cache,
-        bk_logs::EngineOptions::default(),
-    ));
+    let logs = Arc::new(bk_logs::Engine::new(cache, options));
     let mut ctx = ToolContext::new(client, logs);
     ctx.limits.wait_for_build_interval = Duration::from_millis(20);
     ctx.limits.wait_for_build_timeout = Duration::from_millis(300);
@@ -60,6 +66,21 @@ impl Harness {
     pub async fn call(&self, name: &str, args: Value) -> CallResult {
         self.registry
             .call(&Selection::all(), &self.ctx, name, args)
+            .await
+    }
+
+    /// Calls a tool as another caller: the same server, log cache and read
+    /// cache, with `token` instead of [`TOKEN`].
+    pub async fn call_as(&self, token: &str, name: &str, args: Value) -> CallResult {
+        let ctx = ToolContext {
+            client: self
+                .ctx
+                .client
+                .with_token(Some(ApiToken::new(token).unwrap())),
+            ..self.ctx.clone()
+        };
+        self.registry
+            .call(&Selection::all(), &ctx, name, args)
             .await
     }
 
@@ -97,6 +118,25 @@ impl Harness {
             .collect()
     }
 
+    /// The token each request the API received carried, in order (empty
+    /// for none).
+    pub async fn tokens(&self) -> Vec<String> {
+        self.server
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| {
+                r.headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("Bearer "))
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect()
+    }
+
     /// The JSON body of the last request the API received.
     pub async fn last_body(&self) -> Value {
         let requests = self.server.received_requests().await.unwrap();
@@ -125,5 +165,10 @@ pub fn json(status: u16, name: &str) -> ResponseTemplate {
 
 /// Matches requests carrying the test token.
 pub fn authorized() -> wiremock::matchers::HeaderExactMatcher {
-    header("authorization", format!("Bearer {TOKEN}").as_str())
+    authorized_as(TOKEN)
+}
+
+/// Matches requests carrying `token`.
+pub fn authorized_as(token: &str) -> wiremock::matchers::HeaderExactMatcher {
+    header("authorization", format!("Bearer {token}").as_str())
 }

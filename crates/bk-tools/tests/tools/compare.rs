@@ -49,26 +49,13 @@ async fn serve_build(h: &Harness, build: &Value) {
         .await;
 }
 
+/// Serves a job's log. Only the log: the job's state comes with its build.
 async fn serve_log(h: &Harness, number: u64, job_id: &str, log: &str) {
-    let job_path = format!("{PIPELINE}/builds/{number}/jobs/{job_id}");
-    Mock::given(method("HEAD"))
-        .and(path(format!("{job_path}/log")))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .insert_header("content-length", log.len().to_string().as_str()),
-        )
-        .mount(&h.server)
-        .await;
-    let mut job = fixture("job.json");
-    job["id"] = json!(job_id);
-    job["state"] = json!("failed");
     Mock::given(method("GET"))
-        .and(path(job_path.clone()))
-        .respond_with(ResponseTemplate::new(200).set_body_json(job))
-        .mount(&h.server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(format!("{job_path}/log")))
+        .and(path(format!(
+            "{PIPELINE}/builds/{number}/jobs/{job_id}/log"
+        )))
+        .and(authorized())
         .respond_with(
             ResponseTemplate::new(200).set_body_raw(log.as_bytes().to_vec(), "text/plain"),
         )
@@ -286,12 +273,62 @@ async fn compare_builds_finds_the_base_and_what_is_new() {
     assert_eq!(tests["new_failures"].as_array().unwrap().len(), 1);
     assert_eq!(tests["already_failing"][0]["name"], "Search is fast");
 
+    // Cold: both builds (with their jobs, so each log is one request), the
+    // base search and the builds between, both runs' failures, and the logs
+    // of the jobs that failed and of their base jobs; not the passed jobs'.
+    let build = |number| {
+        format!(
+            "GET {PIPELINE}/builds/{number}?include_retried_jobs=false&include_test_engine=true"
+        )
+    };
+    let log = |number, job| format!("GET {PIPELINE}/builds/{number}/jobs/{job}/log");
+    let failures = |run| {
+        format!(
+            "GET /v2/analytics/organizations/acme/suites/rspec/runs/{run}/failed_executions?page=1&per_page=100"
+        )
+    };
+    let warm = vec![
+        build(1234),
+        format!(
+            "GET {PIPELINE}/builds?branch%5B%5D=feature%2Flogin&state%5B%5D=passed&exclude_jobs=true&exclude_pipeline=true&per_page=20"
+        ),
+        build(1230),
+        format!(
+            "GET {PIPELINE}/builds?branch%5B%5D=feature%2Flogin&exclude_jobs=true&exclude_pipeline=true&per_page=30"
+        ),
+        failures("run-new"),
+        failures("run-old"),
+    ];
+    let mut cold = warm.clone();
+    cold.extend([
+        log(1234, "b0000000-0000-4000-8000-000000000002"),
+        log(1230, "a0000000-0000-4000-8000-000000000002"),
+        log(1234, "b0000000-0000-4000-8000-000000000003"),
+    ]);
     let requests = h.requests().await;
-    assert!(requests.contains(&format!("GET {PIPELINE}/builds?branch%5B%5D=feature%2Flogin&state%5B%5D=passed&exclude_jobs=true&exclude_pipeline=true&per_page=20")), "{requests:#?}");
-    assert!(
-        !requests.iter().any(|r| r.contains("000000000001/log")),
-        "passed jobs' logs are not read: {requests:#?}"
+    assert_eq!(
+        requests.first(),
+        Some(&build(1234)),
+        "the build comes first"
     );
+    assert_eq!(sorted(requests), sorted(cold.clone()));
+
+    // Warm, right after: the same answer, the logs from the cache.
+    let again = h
+        .ok(
+            "compare_builds",
+            json!({"org_slug": "acme", "pipeline_slug": "web", "build_number": "1234"}),
+        )
+        .await;
+    assert_eq!(again, out);
+    let requests = h.requests().await;
+    assert_eq!(requests[cold.len()], build(1234), "the build comes first");
+    assert_eq!(sorted(requests[cold.len()..].to_vec()), sorted(warm));
+}
+
+fn sorted(mut requests: Vec<String>) -> Vec<String> {
+    requests.sort();
+    requests
 }
 
 #[tokio::test]

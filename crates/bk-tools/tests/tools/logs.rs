@@ -1,16 +1,18 @@
 //! The `logs` toolset: search_logs, tail_logs and read_logs against a
 //! wiremock API serving a raw Buildkite-format log.
 
-use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, ResponseTemplate};
 
-use crate::common::{Harness, authorized, fixture, harness};
+use crate::common::{Harness, TOKEN, authorized, authorized_as, fixture, harness, harness_with};
 
 const JOB_PATH: &str =
     "/v2/organizations/acme/pipelines/app/builds/42/jobs/b63254c0-3271-4a98-8270-7cfbd6c2f14e";
+/// Another caller's token.
+const OTHER: &str = "bkua_othercaller0123456789abcdefgh";
 
 /// A job log as the API returns it: timestamp markers, CRLF line ends,
 /// ANSI colour, three groups, a `\r` progress redraw, indentation and a line
@@ -58,8 +60,14 @@ fn get_log() -> String {
     format!("GET {JOB_PATH}/log")
 }
 
-/// Serves `log` for a job in `state`: the HEAD access check (with the
-/// size), the job, and the raw log.
+/// A harness whose log engine uses `options`.
+async fn harness_with_engine(options: bk_logs::EngineOptions) -> Harness {
+    harness_with(options, Duration::ZERO).await
+}
+
+/// Serves `log` for a job in `state` to the test token: the job, the raw
+/// log, and the HEAD access check (with the size) made before a cached log
+/// is served.
 async fn serve(h: &Harness, log: &[u8], state: &str) {
     Mock::given(method("HEAD"))
         .and(path(format!("{JOB_PATH}/log")))
@@ -70,19 +78,29 @@ async fn serve(h: &Harness, log: &[u8], state: &str) {
         )
         .mount(&h.server)
         .await;
+    serve_job(h, state).await;
+    Mock::given(method("GET"))
+        .and(path(format!("{JOB_PATH}/log")))
+        .and(header("accept", "text/plain"))
+        .and(authorized())
+        .respond_with(ResponseTemplate::new(200).set_body_raw(log.to_vec(), "text/plain"))
+        .mount(&h.server)
+        .await;
+}
+
+/// `times` cold reads: the job, then its log, each time.
+fn downloads(times: usize) -> Vec<String> {
+    (0..times).flat_map(|_| [get_job(), get_log()]).collect()
+}
+
+/// Serves the job, in `state`, to the test token.
+async fn serve_job(h: &Harness, state: &str) {
     let mut job = fixture("job.json");
     job["state"] = json!(state);
     Mock::given(method("GET"))
         .and(path(JOB_PATH))
         .and(authorized())
         .respond_with(ResponseTemplate::new(200).set_body_json(job))
-        .mount(&h.server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(format!("{JOB_PATH}/log")))
-        .and(header("accept", "text/plain"))
-        .and(authorized())
-        .respond_with(ResponseTemplate::new(200).set_body_raw(log.to_vec(), "text/plain"))
         .mount(&h.server)
         .await;
 }
@@ -122,7 +140,9 @@ async fn tail_logs_fetches_once_then_only_checks_access() {
     let h = harness().await;
     serve(&h, LOG, "failed").await;
     let tail = h.ok("tail_logs", args(json!({"tail": 4}))).await;
-    assert_eq!(h.requests().await, [head(), get_job(), get_log()]);
+    // Cold: the job (for its state), then the log; the download is its own
+    // access check.
+    assert_eq!(h.requests().await, [get_job(), get_log()]);
     assert_eq!(tail["total_rows"], 14);
     assert_eq!(
         contents(&tail["entries"]),
@@ -140,15 +160,82 @@ async fn tail_logs_fetches_once_then_only_checks_access() {
     );
     insta::assert_json_snapshot!(snap(tail));
 
-    // Warm (a finished job): only the access check.
+    // Warm (a finished job), the same caller within the access re-check
+    // period: no request at all.
     let tail = h.ok("tail_logs", args(json!({}))).await;
-    assert_eq!(h.requests().await, [head(), get_job(), get_log(), head()]);
+    assert_eq!(h.requests().await, [get_job(), get_log()]);
     assert_eq!(
         tail["entries"].as_array().unwrap().len(),
         10,
         "default tail"
     );
     assert_eq!(tail["entries"][0]["rn"], 4);
+
+    // Warm, another caller: only its access check, with its own token.
+    serve_access_check(&h, OTHER, ResponseTemplate::new(200)).await;
+    let result = h.call_as(OTHER, "tail_logs", args(json!({}))).await;
+    assert!(!result.is_error, "{}", result.text);
+    assert_eq!(result.api_requests, 1);
+    let tail: Value = serde_json::from_str(&result.text).unwrap();
+    assert_eq!(tail["entries"][0]["rn"], 4);
+    assert_eq!(h.requests().await, [get_job(), get_log(), head()]);
+    assert_eq!(h.tokens().await, [TOKEN, TOKEN, OTHER]);
+}
+
+/// Answers the HEAD access check of a caller with `token`.
+async fn serve_access_check(h: &Harness, token: &str, response: ResponseTemplate) {
+    Mock::given(method("HEAD"))
+        .and(path(format!("{JOB_PATH}/log")))
+        .and(authorized_as(token))
+        .respond_with(response)
+        .mount(&h.server)
+        .await;
+}
+
+#[tokio::test]
+async fn a_cached_log_is_served_after_an_access_check_per_caller_and_period() {
+    // With no re-check period: an access check before every cached read.
+    let h = harness_with_engine(bk_logs::EngineOptions {
+        access_recheck: Duration::ZERO,
+        ..Default::default()
+    })
+    .await;
+    serve(&h, LOG, "failed").await;
+    h.ok("read_logs", args(json!({"limit": 1}))).await;
+    assert_eq!(h.requests().await, [get_job(), get_log()]);
+    h.ok("read_logs", args(json!({"seek": 1, "limit": 1})))
+        .await;
+    h.ok("tail_logs", args(json!({"tail": 1}))).await;
+    let found = h
+        .ok("search_logs", args(json!({"pattern": "FAILED"})))
+        .await;
+    assert_eq!(match_rows(&found), [5, 8, 11]);
+    assert_eq!(
+        h.requests().await,
+        [get_job(), get_log(), head(), head(), head()]
+    );
+
+    // With a period: none within it (for each caller), one after it.
+    let h = harness_with_engine(bk_logs::EngineOptions {
+        access_recheck: Duration::from_millis(1500),
+        ..Default::default()
+    })
+    .await;
+    serve(&h, LOG, "failed").await;
+    serve_access_check(&h, OTHER, ResponseTemplate::new(200)).await;
+    h.ok("read_logs", args(json!({"limit": 1}))).await;
+    h.ok("tail_logs", args(json!({"tail": 1}))).await;
+    for _ in 0..2 {
+        let result = h.call_as(OTHER, "tail_logs", args(json!({}))).await;
+        assert!(!result.is_error, "{}", result.text);
+    }
+    assert_eq!(h.requests().await, [get_job(), get_log(), head()]);
+    assert_eq!(h.tokens().await, [TOKEN, TOKEN, OTHER]);
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    h.ok("tail_logs", args(json!({"tail": 1}))).await;
+    h.ok("tail_logs", args(json!({"tail": 1}))).await;
+    assert_eq!(h.requests().await, [get_job(), get_log(), head(), head()]);
+    assert_eq!(h.tokens().await, [TOKEN, TOKEN, OTHER, TOKEN]);
 }
 
 #[tokio::test]
@@ -191,7 +278,7 @@ async fn force_refresh_downloads_again() {
     .await;
     assert_eq!(
         h.requests().await,
-        [head(), get_job(), get_log(), head(), get_job(), get_log()]
+        [get_job(), get_log(), get_job(), get_log()]
     );
 }
 
@@ -203,11 +290,13 @@ async fn a_running_jobs_log_is_reused_for_cache_ttl() {
     assert_eq!(first["job_state"], "running");
     assert_eq!(first["log_may_grow"], true);
     insta::assert_json_snapshot!(snap(first));
-    // Within the TTL: only the access check.
+    assert_eq!(h.requests().await, [get_job(), get_log()]);
+    // Within the TTL (and the access re-check period): no request.
     h.ok("tail_logs", args(json!({"tail": 1, "cache_ttl": "1h"})))
         .await;
-    assert_eq!(h.requests().await, [head(), get_job(), get_log(), head()]);
-    // A zero TTL: a running job's log is always downloaded again.
+    assert_eq!(h.requests().await, [get_job(), get_log()]);
+    // A zero TTL: a running job's log is always downloaded again, with its
+    // state.
     for ttl in ["0s", "0", "0ms"] {
         h.ok(
             "search_logs",
@@ -215,9 +304,7 @@ async fn a_running_jobs_log_is_reused_for_cache_ttl() {
         )
         .await;
     }
-    let requests = h.requests().await;
-    assert_eq!(requests.len(), 4 + 3 * 3, "{requests:?}");
-    assert_eq!(requests[4..7], [head(), get_job(), get_log()]);
+    assert_eq!(h.requests().await, downloads(4));
 }
 
 #[tokio::test]
@@ -247,7 +334,7 @@ async fn read_logs_pages_with_next_seek() {
     let page = h
         .ok("read_logs", args(json!({"seek": 3, "limit": 4})))
         .await;
-    assert_eq!(h.requests().await, [head(), get_job(), get_log()]);
+    assert_eq!(h.requests().await, [get_job(), get_log()]);
     assert_eq!(page["next_seek"], 7);
     assert_eq!(page["total_rows"], 14);
     insta::assert_json_snapshot!(snap(page));
@@ -271,6 +358,8 @@ async fn read_logs_pages_with_next_seek() {
         )
         .await;
     assert_eq!(grouped["entries"][1]["group"], ":boom: Summary");
+    // Every later page from the cache, without a request.
+    assert_eq!(h.requests().await, [get_job(), get_log()]);
 }
 
 #[tokio::test]
@@ -301,10 +390,7 @@ async fn an_empty_log_gives_empty_results() {
     assert_eq!(search["limited"], false);
     insta::assert_json_snapshot!(snap(search));
     // Downloaded once, then served from the cache.
-    assert_eq!(
-        h.requests().await,
-        [head(), get_job(), get_log(), head(), head()]
-    );
+    assert_eq!(h.requests().await, [get_job(), get_log()]);
 }
 
 #[tokio::test]
@@ -320,7 +406,7 @@ async fn search_logs_matches_visible_text_with_merged_context() {
             args(json!({"pattern": r"\.\.\. FAILED$|expected \d+", "context": 1})),
         )
         .await;
-    assert_eq!(h.requests().await, [head(), get_job(), get_log()]);
+    assert_eq!(h.requests().await, [get_job(), get_log()]);
     assert_eq!(match_rows(&found), [5, 6, 8]);
     let hits = found["results"].as_array().unwrap();
     assert_eq!(context_rows(&hits[0], "before_context"), [4]);
@@ -562,14 +648,20 @@ async fn arguments_are_checked() {
 
 #[tokio::test]
 async fn a_404_on_the_access_check_says_the_log_is_missing_or_unreadable() {
+    // Cold: the download itself is refused.
     let h = harness().await;
-    Mock::given(method("HEAD"))
+    serve_job(&h, "failed").await;
+    Mock::given(method("GET"))
         .and(path(format!("{JOB_PATH}/log")))
         .respond_with(ResponseTemplate::new(404))
         .mount(&h.server)
         .await;
-    for tool in ["tail_logs", "read_logs"] {
-        let error = h.err(tool, args(json!({}))).await;
+    for (tool, extra) in [
+        ("tail_logs", json!({})),
+        ("read_logs", json!({})),
+        ("search_logs", json!({"pattern": "x"})),
+    ] {
+        let error = h.err(tool, args(extra)).await;
         assert!(
             error.starts_with(
                 "Could not get the job's log, which does not exist or which this token cannot read"
@@ -577,21 +669,60 @@ async fn a_404_on_the_access_check_says_the_log_is_missing_or_unreadable() {
             "{error}"
         );
         assert!(
-            error.contains(&format!("HEAD {JOB_PATH}/log: 404 Not Found")),
+            error.contains(&format!("GET {JOB_PATH}/log: 404 Not Found")),
             "{error}"
         );
     }
-    let error = h.err("search_logs", args(json!({"pattern": "x"}))).await;
+    assert_eq!(h.requests().await, downloads(3));
+
+    // Warm: a log cached for one caller, and another caller's access check
+    // refused. The cached log is not served to it.
+    let h = harness().await;
+    serve(&h, LOG, "failed").await;
+    serve_access_check(&h, OTHER, ResponseTemplate::new(404)).await;
+    h.ok("read_logs", args(json!({}))).await;
+    for tool in ["tail_logs", "read_logs"] {
+        let result = h.call_as(OTHER, tool, args(json!({}))).await;
+        assert!(result.is_error && !result.unauthorized, "{}", result.text);
+        assert!(
+            result.text.starts_with(
+                "Could not get the job's log, which does not exist or which this token cannot read"
+            ),
+            "{}",
+            result.text
+        );
+        assert!(
+            result
+                .text
+                .contains(&format!("HEAD {JOB_PATH}/log: 404 Not Found")),
+            "{}",
+            result.text
+        );
+    }
+    let result = h
+        .call_as(OTHER, "search_logs", args(json!({"pattern": "x"})))
+        .await;
+    assert!(result.is_error, "{}", result.text);
+    let error = result.text;
     assert!(error.contains("404 Not Found"), "{error}");
     insta::assert_snapshot!(error);
-    assert_eq!(h.requests().await, [head(), head(), head()]);
+    // A refused check is not remembered: each call checks again.
+    assert_eq!(
+        h.requests().await,
+        [get_job(), get_log(), head(), head(), head()]
+    );
+    assert_eq!(h.tokens().await, [TOKEN, TOKEN, OTHER, OTHER, OTHER]);
+    // The caller who may read it still is served from the cache.
+    h.ok("tail_logs", args(json!({}))).await;
+    assert_eq!(h.requests().await.len(), 5);
 }
 
 #[tokio::test]
 async fn a_401_is_flagged_unauthorized_and_a_403_names_the_scope() {
+    // Cold, a refused token: the first request (the job's state) says so.
     let h = harness().await;
-    Mock::given(method("HEAD"))
-        .and(path(format!("{JOB_PATH}/log")))
+    Mock::given(method("GET"))
+        .and(path(JOB_PATH))
         .respond_with(ResponseTemplate::new(401))
         .up_to_n_times(1)
         .mount(&h.server)
@@ -604,15 +735,24 @@ async fn a_401_is_flagged_unauthorized_and_a_403_names_the_scope() {
         "{}",
         result.text
     );
+    assert_eq!(h.requests().await, [get_job()]);
 
-    Mock::given(method("HEAD"))
+    // Cold, a token that may read the build but not its logs.
+    serve_job(&h, "failed").await;
+    Mock::given(method("GET"))
         .and(path(format!("{JOB_PATH}/log")))
         .respond_with(ResponseTemplate::new(403))
         .mount(&h.server)
         .await;
     let result = h.call("read_logs", args(json!({}))).await;
     assert!(result.is_error && !result.unauthorized, "{}", result.text);
-    assert!(result.text.contains("403 Forbidden"), "{}", result.text);
+    assert!(
+        result
+            .text
+            .contains(&format!("GET {JOB_PATH}/log: 403 Forbidden")),
+        "{}",
+        result.text
+    );
     assert!(
         result
             .text
@@ -620,21 +760,49 @@ async fn a_401_is_flagged_unauthorized_and_a_403_names_the_scope() {
         "{}",
         result.text
     );
+    assert_eq!(h.requests().await, [get_job(), get_job(), get_log()]);
+
+    // Warm: a log cached for the test token; other callers' access checks
+    // refused, as revoked (401) or without the scope (403).
+    let h = harness().await;
+    serve(&h, LOG, "failed").await;
+    h.ok("read_logs", args(json!({}))).await;
+    const REVOKED: &str = "bkua_revoked0123456789abcdefghijkl";
+    serve_access_check(&h, REVOKED, ResponseTemplate::new(401)).await;
+    serve_access_check(&h, OTHER, ResponseTemplate::new(403)).await;
+    let result = h.call_as(REVOKED, "tail_logs", args(json!({}))).await;
+    assert!(result.is_error && result.unauthorized, "{}", result.text);
+    assert!(
+        result
+            .text
+            .contains(&format!("HEAD {JOB_PATH}/log: 401 Unauthorized")),
+        "{}",
+        result.text
+    );
+    let result = h.call_as(OTHER, "read_logs", args(json!({}))).await;
+    assert!(result.is_error && !result.unauthorized, "{}", result.text);
+    assert!(
+        result
+            .text
+            .contains(&format!("HEAD {JOB_PATH}/log: 403 Forbidden")),
+        "{}",
+        result.text
+    );
+    assert!(
+        result
+            .text
+            .contains("needs the token scope read_build_logs"),
+        "{}",
+        result.text
+    );
+    assert_eq!(h.requests().await, [get_job(), get_log(), head(), head()]);
+    assert_eq!(h.tokens().await, [TOKEN, TOKEN, REVOKED, OTHER]);
 }
 
 #[tokio::test]
 async fn a_failed_download_is_reported_with_the_call() {
     let h = harness().await;
-    Mock::given(method("HEAD"))
-        .and(path(format!("{JOB_PATH}/log")))
-        .respond_with(ResponseTemplate::new(200).insert_header("content-length", "10"))
-        .mount(&h.server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(JOB_PATH))
-        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("job.json")))
-        .mount(&h.server)
-        .await;
+    serve_job(&h, "failed").await;
     Mock::given(method("GET"))
         .and(path(format!("{JOB_PATH}/log")))
         .respond_with(ResponseTemplate::new(503).set_body_string(r#"{"message": "down"}"#))
@@ -648,6 +816,8 @@ async fn a_failed_download_is_reported_with_the_call() {
         "{error}"
     );
     assert!(error.contains("retry shortly"), "{error}");
+    // The download retried once (the harness's retry policy).
+    assert_eq!(h.requests().await, [get_job(), get_log(), get_log()]);
 }
 
 /// A log of `rows` rows of about 100 characters each.
@@ -729,22 +899,22 @@ async fn a_big_tail_keeps_the_newest_rows_and_a_big_search_continues() {
 
 #[tokio::test]
 async fn a_huge_uncached_log_is_tailed_with_a_ranged_request() {
-    let mut h = harness().await;
-    let cache_dir = tempfile::tempdir().unwrap();
-    h.ctx.logs = Arc::new(bk_logs::Engine::new(
-        bk_logs::LogCache::new(cache_dir.path(), 1 << 30).unwrap(),
-        bk_logs::EngineOptions {
-            tail_range_above: 1000,
-            ..Default::default()
-        },
-    ));
+    let h = harness_with_engine(bk_logs::EngineOptions {
+        tail_range_above: 1000,
+        ..Default::default()
+    })
+    .await;
     let total: u64 = 5_000_000;
     let tail = b"ial line\r\n\x1b_bk;t=1745322210000\x07second to \x1b[1mlast\x1b[0m\r\n\x1b_bk;t=1745322210001\x07last\r\n";
-    Mock::given(method("HEAD"))
+    serve_job(&h, "failed").await;
+    // The whole log announces its size (Content-Length) and is dropped
+    // unread; then only its end is asked for.
+    let mut whole = vec![b'x'; usize::try_from(total).unwrap() - tail.len()];
+    whole.extend_from_slice(tail);
+    Mock::given(method("GET"))
         .and(path(format!("{JOB_PATH}/log")))
-        .respond_with(
-            ResponseTemplate::new(200).insert_header("content-length", total.to_string().as_str()),
-        )
+        .respond_with(ResponseTemplate::new(200).set_body_raw(whole, "text/plain"))
+        .expect(1)
         .mount(&h.server)
         .await;
     Mock::given(method("GET"))
@@ -758,29 +928,42 @@ async fn a_huge_uncached_log_is_tailed_with_a_ranged_request() {
                 )
                 .set_body_raw(tail.to_vec(), "text/plain"),
         )
+        .with_priority(1)
         .expect(1)
         .mount(&h.server)
         .await;
     let result = h.ok("tail_logs", args(json!({"tail": 2}))).await;
-    assert_eq!(h.requests().await, [head(), get_log()]);
+    assert_eq!(h.requests().await, [get_job(), get_log(), get_log()]);
+    let ranges: Vec<Option<String>> = h
+        .server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.headers
+                .get("range")
+                .map(|v| v.to_str().unwrap().to_owned())
+        })
+        .collect();
+    assert_eq!(ranges, [None, None, Some("bytes=-3072".to_owned())]);
     assert_eq!(contents(&result["entries"]), ["second to last", "last"]);
     assert_eq!(result["total_bytes"], total);
     assert_eq!(result["row_numbers_relative"], true);
     assert!(result.get("total_rows").is_none());
     insta::assert_json_snapshot!(snap(result));
+    // Nothing was cached.
+    let key = bk_logs::EntryKey::new("acme", "b63254c0-3271-4a98-8270-7cfbd6c2f14e");
+    assert!(h.ctx.logs.cache().open(&key).unwrap().is_none());
 }
 
 #[tokio::test]
 async fn a_log_over_the_size_limit_points_to_tail_logs() {
-    let mut h = harness().await;
-    let cache_dir = tempfile::tempdir().unwrap();
-    h.ctx.logs = Arc::new(bk_logs::Engine::new(
-        bk_logs::LogCache::new(cache_dir.path(), 1 << 30).unwrap(),
-        bk_logs::EngineOptions {
-            max_log_bytes: 100,
-            ..Default::default()
-        },
-    ));
+    let h = harness_with_engine(bk_logs::EngineOptions {
+        max_log_bytes: 100,
+        ..Default::default()
+    })
+    .await;
     serve(&h, LOG, "failed").await;
     for call in [args(json!({})), args(json!({"pattern": "x"}))] {
         let tool = if call.get("pattern").is_some() {
@@ -790,10 +973,17 @@ async fn a_log_over_the_size_limit_points_to_tail_logs() {
         };
         let error = h.err(tool, call).await;
         assert!(error.contains("too large"), "{error}");
+        assert!(
+            error.contains(&format!("the log is {} bytes", LOG.len())),
+            "{error}"
+        );
         assert!(error.contains("Use tail_logs"), "{error}");
     }
-    // Only the access check: nothing was downloaded.
-    assert_eq!(h.requests().await, [head(), head()]);
+    // The download announced its size and was dropped unread: nothing was
+    // cached, so each call asked again.
+    assert_eq!(h.requests().await, downloads(2));
+    let key = bk_logs::EntryKey::new("acme", "b63254c0-3271-4a98-8270-7cfbd6c2f14e");
+    assert!(h.ctx.logs.cache().open(&key).unwrap().is_none());
 }
 
 #[test]
@@ -855,13 +1045,15 @@ async fn a_damaged_cache_entry_is_rebuilt_not_served() {
             .unwrap()
             .starts_with("step 0050: xxx")
     );
-    // tail found the damage; the query that followed rebuilt the entry.
+    // tail found the damage; the query that followed rebuilt the entry
+    // (the same caller's access was checked moments ago: no HEAD).
     assert_eq!(
-        h.requests().await[3..],
-        [head(), head(), head(), get_job(), get_log()]
+        h.requests().await,
+        [get_job(), get_log(), get_job(), get_log()]
     );
     let read = h.ok("read_logs", args(json!({"limit": 2}))).await;
     assert_eq!(read["entries"][1]["rn"], 1);
+    assert_eq!(h.requests().await.len(), 4);
 }
 
 fn digest_texts(lines: &Value) -> Vec<(u64, String, u64)> {
@@ -884,7 +1076,7 @@ async fn tail_logs_digest_centres_on_the_last_specific_error() {
     let h = harness().await;
     serve(&h, LOG, "failed").await;
     let digest = h.ok("tail_logs", args(json!({"digest": true}))).await;
-    assert_eq!(h.requests().await, [head(), get_job(), get_log()]);
+    assert_eq!(h.requests().await, [get_job(), get_log()]);
     // "Exited with status 1" is the generic exit line; the summary says why.
     assert_eq!(digest["error_row"], 11);
     assert_eq!(digest["error_line"], "2 failed, 2 passed");

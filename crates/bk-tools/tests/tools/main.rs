@@ -15,6 +15,7 @@ mod compare;
 mod investigations;
 mod logs;
 mod pipelines;
+mod read_cache;
 mod skills;
 mod test_engine;
 mod triage;

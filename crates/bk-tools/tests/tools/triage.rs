@@ -50,7 +50,15 @@ fn test(id: &str, reliability: f64, passed: u64) -> Value {
 
 async fn scenario(h: &Harness) {
     // Build 500 on feature/a: lint and unit failed, e2e failed then passed
-    // on retry, deploy failed (it alternates on main).
+    // on retry, deploy failed (it alternates on main). Its jobs, retried
+    // attempts included, come with it.
+    let mut flaky_attempt = job("j-e2e-1", "e2e", "failed");
+    flaky_attempt["retried"] = json!(true);
+    flaky_attempt["retried_in_job_id"] = json!("j-e2e-2");
+    let mut retry = job("j-e2e-2", "e2e", "passed");
+    retry["retries_count"] = json!(1);
+    retry["retry_type"] = json!("automatic");
+    retry["retry_source"] = json!({"job_id": "j-e2e-1", "retry_type": "automatic"});
     let mut red = build(
         500,
         "feature/a",
@@ -58,6 +66,9 @@ async fn scenario(h: &Harness) {
         vec![
             job("j-lint", "lint", "failed"),
             job("j-unit", "unit", "failed"),
+            flaky_attempt,
+            retry,
+            job("j-deploy", "deploy", "failed"),
         ],
     );
     red["id"] = json!(BUILD_UUID);
@@ -65,35 +76,10 @@ async fn scenario(h: &Harness) {
         json!({"runs": [{"id": "run-500", "suite": {"id": "s", "slug": "rspec"}}]});
     mock(
         h,
-        Mock::given(method("GET")).and(path(format!("{PIPELINE}/builds/500"))),
+        Mock::given(method("GET"))
+            .and(path(format!("{PIPELINE}/builds/500")))
+            .and(query_param("include_retried_jobs", "true")),
         red,
-    )
-    .await;
-    let mut flaky_attempt = job("j-e2e-1", "e2e", "failed");
-    flaky_attempt["retried"] = json!(true);
-    flaky_attempt["retried_in_job_id"] = json!("j-e2e-2");
-    mock(
-        h,
-        Mock::given(method("GET"))
-            .and(path(format!("{PIPELINE}/builds/500/jobs")))
-            .and(query_param("state[]", "failed")),
-        json!({"items": [job("j-lint", "lint", "failed"), job("j-unit", "unit", "failed"), job("j-deploy", "deploy", "failed"), flaky_attempt], "links": {}}),
-    )
-    .await;
-    mock(
-        h,
-        Mock::given(method("GET"))
-            .and(path(format!("{PIPELINE}/builds/500/jobs")))
-            .and(query_param("state[]", "canceled")),
-        json!({"items": [], "links": {}}),
-    )
-    .await;
-    mock(
-        h,
-        Mock::given(method("GET"))
-            .and(path(format!("{PIPELINE}/builds/500/jobs")))
-            .and(query_param("state[]", "broken")),
-        json!({"items": [], "links": {}}),
     )
     .await;
     mock(
@@ -266,24 +252,35 @@ async fn every_failure_gets_a_verdict_with_evidence() {
             "{verdict}"
         );
     }
-    // Bounded calls: no log is read, and history is one list call.
+    // Bounded calls: the build comes with its jobs (retried attempts
+    // included, for flaky jobs), then its pipeline (for the default branch);
+    // then, together, the default branch's history in one list, and the
+    // tests: this build's failures and tests, and the default branch's
+    // latest build's failures. No job list, no job and no log is read.
     let requests = h.requests().await;
-    assert!(
-        !requests.iter().any(|r| r.contains("/log")),
-        "{requests:#?}"
-    );
+    let analytics = "/v2/analytics/organizations/acme";
+    let main = format!("GET {PIPELINE}/builds?branch%5B%5D=main&state%5B%5D=finished");
     assert_eq!(
-        requests
-            .iter()
-            .filter(|r| r.contains("per_page=11"))
-            .count(),
-        1
+        requests[..2],
+        [
+            format!("GET {PIPELINE}/builds/500?include_retried_jobs=true&include_test_engine=true"),
+            format!("GET {PIPELINE}"),
+        ]
     );
-    assert!(
-        requests.len() <= 13,
-        "{} calls: {requests:#?}",
-        requests.len()
-    );
+    let mut rest = requests[2..].to_vec();
+    rest.sort();
+    let mut expected = vec![
+        format!("{main}&exclude_pipeline=true&per_page=11"),
+        format!("GET {analytics}/suites/rspec/runs/run-500/failed_executions?page=1&per_page=100"),
+        format!("GET {analytics}/builds/{BUILD_UUID}/tests?per_page=100"),
+        format!("{main}&exclude_jobs=true&exclude_pipeline=true&per_page=2"),
+        format!(
+            "GET {PIPELINE}/builds/499?exclude_jobs=true&exclude_pipeline=true&include_test_engine=true"
+        ),
+        format!("GET {analytics}/suites/rspec/runs/run-499/failed_executions?page=1&per_page=100"),
+    ];
+    expected.sort();
+    assert_eq!(rest, expected, "{requests:#?}");
 }
 
 #[tokio::test]

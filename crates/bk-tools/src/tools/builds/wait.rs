@@ -70,8 +70,10 @@ impl Handler for WaitForBuild {
         let started = Instant::now();
         let mut last: Option<Build> = None;
         let mut stopped: Option<String> = None;
+        // Each poll must see the build now: no cached or remembered answer.
+        let polling = ctx.client.fresh_reads();
         loop {
-            let poll = ctx.client.get_build(org, pipeline, number, &params);
+            let poll = polling.get_build(org, pipeline, number, &params);
             // Every poll, the first included, ends within the wait limit.
             let limit = timeout.saturating_sub(started.elapsed()).max(MIN_POLL_TIME);
             let result = tokio::select! {

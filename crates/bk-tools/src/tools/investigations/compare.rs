@@ -125,6 +125,18 @@ pub(crate) async fn full_build(
     pipeline: &str,
     number: u64,
 ) -> Result<Build, ToolError> {
+    build_with_jobs(ctx, org, pipeline, number, false).await
+}
+
+/// A build with its jobs (with `retried`, earlier attempts too) and Test
+/// Engine runs, in one request.
+pub(crate) async fn build_with_jobs(
+    ctx: &ToolContext,
+    org: &str,
+    pipeline: &str,
+    number: u64,
+    retried: bool,
+) -> Result<Build, ToolError> {
     ctx.client
         .get_build(
             org,
@@ -132,7 +144,7 @@ pub(crate) async fn full_build(
             number,
             &GetBuild {
                 include_test_engine: Some(true),
-                include_retried_jobs: Some(false),
+                include_retried_jobs: Some(retried),
                 ..GetBuild::default()
             },
         )
@@ -413,6 +425,7 @@ async fn compare_job_errors(
         pipeline,
         number,
         job_id: &job.id,
+        state: job.state.as_ref(),
     };
     let base_lines = async {
         match base_job {
@@ -422,6 +435,7 @@ async fn compare_job_errors(
                     pipeline,
                     number: base_number,
                     job_id: &base_job.id,
+                    state: base_job.state.as_ref(),
                 };
                 job_error_lines(ctx, &location, ERROR_LINES_PER_LOG)
                     .await

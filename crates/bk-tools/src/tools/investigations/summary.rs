@@ -20,7 +20,7 @@ use async_trait::async_trait;
 use bk_logs::digest::{Digest, DigestOptions, normalize};
 use buildkite_api::{
     Annotation, AnnotationStyle, Build, Error as ApiError, FailedExecution, GetBuild, Job,
-    JobState, ListAnnotations, ListFailedExecutions, ListJobs, ListTests,
+    JobState, ListAnnotations, ListFailedExecutions, ListTests,
 };
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -131,9 +131,12 @@ impl Handler for GetBuildFailureSummary {
                 &org,
                 &pipeline,
                 number,
+                // Every job, retried attempts included, in this one request:
+                // the failing jobs, their states and their retries come
+                // from it, not from requests of their own.
                 &GetBuild {
-                    exclude_jobs: Some(true),
                     exclude_pipeline: Some(true),
+                    include_retried_jobs: Some(true),
                     include_test_engine: Some(true),
                     ..GetBuild::default()
                 },
@@ -156,19 +159,14 @@ impl Handler for GetBuildFailureSummary {
 
         // Jobs (then their logs), annotations and tests are independent:
         // fetch them together.
+        let jobs = failing_jobs(&build, max_jobs);
         let jobs_and_logs = async {
-            let jobs = failing_jobs(ctx, &org, &pipeline, number, max_jobs).await?;
-            let (flaky, logs) = tokio::join!(
-                confirmed_flaky(ctx, &org, &pipeline, number, &jobs.flaky),
-                async {
-                    if include_logs {
-                        job_logs(ctx, &org, &pipeline, number, &jobs.reported, &args).await
-                    } else {
-                        Ok(Vec::new())
-                    }
-                }
-            );
-            Ok::<_, ToolError>((jobs, flaky?, logs?))
+            let logs = if include_logs {
+                job_logs(ctx, &org, &pipeline, number, &jobs.reported, &args).await?
+            } else {
+                Vec::new()
+            };
+            Ok::<_, ToolError>(logs)
         };
         let (jobs_and_logs, annotations, tests) = tokio::join!(
             jobs_and_logs,
@@ -187,7 +185,8 @@ impl Handler for GetBuildFailureSummary {
                 }
             },
         );
-        let (jobs, flaky_jobs, logs) = jobs_and_logs?;
+        let logs = jobs_and_logs?;
+        let flaky_jobs = &jobs.flaky;
         let mut job_items = jobs.reported.iter().map(job_item).collect::<Vec<_>>();
         for (item, log) in job_items.iter_mut().zip(logs) {
             if let (Value::Object(item), Some(log)) = (item, log) {
@@ -274,7 +273,7 @@ fn build_item(build: &Build) -> Value {
 pub(crate) struct FailingJobs {
     /// The jobs to report, at most `max_jobs`.
     pub reported: Vec<Job>,
-    /// Earlier attempts that failed and whose retry did not.
+    /// Earlier attempts that failed and whose last retry passed.
     pub flaky: Vec<Job>,
     /// More failing jobs exist than are reported.
     pub truncated: bool,
@@ -290,83 +289,67 @@ const DOWNSTREAM: [JobState; 4] = [
 
 /// The build's failing jobs in report order (failed, timed out and expired,
 /// hard before soft; then canceled; then downstream), at most `max_jobs`,
-/// and the attempts that failed but whose retry did not.
-pub(crate) async fn failing_jobs(
-    ctx: &ToolContext,
-    org: &str,
-    pipeline: &str,
-    number: u64,
-    max_jobs: usize,
-) -> Result<FailingJobs, ToolError> {
-    let per_page = u32::try_from(max_jobs + 1).unwrap_or(100).min(100);
-    let query = |state: &[JobState], retried: bool, per_page: u32| ListJobs {
-        state: state.to_vec(),
-        include_retried_jobs: Some(retried),
-        per_page: Some(per_page),
-        ..ListJobs::default()
+/// and the attempts that failed but whose last retry passed: all from the
+/// build's own job list (fetched with its retried jobs), so finding them
+/// costs no request.
+pub(crate) fn failing_jobs(build: &Build, max_jobs: usize) -> FailingJobs {
+    let all = &build.jobs;
+    let in_states = |states: &[JobState], job: &Job| {
+        job.state
+            .as_ref()
+            .is_some_and(|state| states.contains(state))
     };
-    // Primary failures with their retried attempts (to spot flaky jobs),
-    // canceled and downstream jobs, all at once.
-    let (primary_query, canceled_query, downstream_query) = (
-        query(&PRIMARY, true, 100),
-        query(&[JobState::Canceled], false, per_page),
-        query(&DOWNSTREAM, false, per_page),
-    );
-    let (primary, canceled, downstream) = tokio::join!(
-        ctx.client.list_jobs(org, pipeline, number, &primary_query),
-        ctx.client.list_jobs(org, pipeline, number, &canceled_query),
-        ctx.client
-            .list_jobs(org, pipeline, number, &downstream_query),
-    );
-    let scopes: &[&str] = &["read_builds"];
-    let primary = primary.context("the build's failed jobs", scopes)?;
-    let canceled = canceled.context("the build's canceled jobs", scopes)?;
-    let downstream = downstream.context("the build's downstream jobs", scopes)?;
-
-    let (attempts, mut current): (Vec<Job>, Vec<Job>) = primary
-        .items
+    let (attempts, mut current): (Vec<&Job>, Vec<&Job>) = all
         .iter()
-        .cloned()
+        .filter(|job| in_states(&PRIMARY, job))
         .partition(|job| job.retried == Some(true));
     // Hard failures before soft ones.
     current.sort_by_key(|job| job.soft_failed == Some(true));
-    let failing_ids: HashSet<&str> = current
+    let current_only = |job: &&Job| job.retried != Some(true);
+    let canceled: Vec<&Job> = all
         .iter()
-        .chain(&canceled.items)
-        .map(|j| j.id.as_str())
+        .filter(|job| in_states(&[JobState::Canceled], job))
+        .filter(current_only)
         .collect();
-    let by_id: HashMap<&str, &Job> = attempts.iter().map(|j| (j.id.as_str(), j)).collect();
+    let downstream: Vec<&Job> = all
+        .iter()
+        .filter(|job| in_states(&DOWNSTREAM, job))
+        .filter(current_only)
+        .collect();
+    let by_id: HashMap<&str, &Job> = all.iter().map(|j| (j.id.as_str(), j)).collect();
     let flaky: Vec<Job> = attempts
         .iter()
         .filter(|job| {
-            // Follow the retries to the last attempt: flaky if it did not fail.
-            let mut last = job.retried_in_job_id.as_deref();
+            // Follow the retries to the last attempt: flaky if it passed.
+            let mut last = job
+                .retried_in_job_id
+                .as_deref()
+                .and_then(|id| by_id.get(id));
             let mut hops = 0;
-            while let Some(next) = last.and_then(|id| by_id.get(id)) {
-                last = next.retried_in_job_id.as_deref();
+            while let Some(next) = last
+                .and_then(|job| job.retried_in_job_id.as_deref())
+                .and_then(|id| by_id.get(id))
+            {
+                last = Some(next);
                 hops += 1;
                 if hops > 50 {
                     break;
                 }
             }
-            last.is_some_and(|id| !failing_ids.contains(id))
+            last.is_some_and(|job| job.state == Some(JobState::Passed))
         })
-        .cloned()
+        .map(|job| (*job).clone())
         .collect();
-
-    let mut reported: Vec<Job> = current;
-    reported.extend(canceled.items.iter().cloned());
-    reported.extend(downstream.items.iter().cloned());
-    let truncated = reported.len() > max_jobs
-        || canceled.has_more()
-        || downstream.has_more()
-        || primary.has_more();
+    let mut reported: Vec<Job> = current.into_iter().cloned().collect();
+    reported.extend(canceled.into_iter().cloned());
+    reported.extend(downstream.into_iter().cloned());
+    let truncated = reported.len() > max_jobs;
     reported.truncate(max_jobs);
-    Ok(FailingJobs {
+    FailingJobs {
         reported,
         flaky,
         truncated,
-    })
+    }
 }
 
 /// A job, as the summary shows it.
@@ -405,47 +388,6 @@ fn job_item(job: &Job) -> Value {
         item.insert("agent".into(), json!(agent));
     }
     Value::Object(item)
-}
-
-/// The flaky candidates whose last retry passed (fetched, at most
-/// `max` of them, concurrently). A retry that is still running, or that
-/// failed in a way the lists missed, does not make a job flaky.
-async fn confirmed_flaky(
-    ctx: &ToolContext,
-    org: &str,
-    pipeline: &str,
-    number: u64,
-    candidates: &[Job],
-) -> Result<Vec<Job>, ToolError> {
-    const MAX_CHECKED: usize = 10;
-    let checks = candidates.iter().take(MAX_CHECKED).map(|job| async move {
-        let Some(retry) = job.retried_in_job_id.as_deref() else {
-            return Ok::<_, ToolError>(None);
-        };
-        let job_ref = buildkite_api::JobRef::in_build(
-            org.to_owned(),
-            pipeline.to_owned(),
-            number,
-            retry.to_owned(),
-        );
-        let last = ctx
-            .client
-            .get_job(&job_ref)
-            .await
-            .context("a retried job's retry", &["read_builds"])?;
-        Ok(matches!(last.state, Some(JobState::Passed)).then(|| job.clone()))
-    });
-    let mut confirmed = Vec::new();
-    for checked in futures_util::future::join_all(checks).await {
-        match checked {
-            Ok(Some(job)) => confirmed.push(job),
-            Ok(None) => {}
-            Err(error) if error.is_unauthorized() => return Err(error),
-            // Unknown: not reported as flaky.
-            Err(_) => {}
-        }
-    }
-    Ok(confirmed)
 }
 
 fn flaky_job_item(job: &Job) -> Value {
@@ -501,6 +443,7 @@ async fn job_logs(
         }
         let ctx = ctx.clone();
         let (org, pipeline, job_id) = (org.to_owned(), pipeline.to_owned(), job.id.clone());
+        let state = job.state.clone();
         let permits = Arc::clone(&permits);
         let task = tasks.spawn(
             async move {
@@ -510,6 +453,7 @@ async fn job_logs(
                     pipeline: &pipeline,
                     number,
                     job_id: &job_id,
+                    state: state.as_ref(),
                 };
                 let fields = if raw {
                     job_log_tail(&ctx, &location, lines)

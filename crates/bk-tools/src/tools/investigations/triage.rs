@@ -27,7 +27,7 @@ use crate::error::{ApiResultExt, ToolError};
 use crate::registry::Toolset;
 use crate::shape::ToolOutput;
 use crate::tool::{Access, Handler, ToolContext, ToolMeta};
-use crate::tools::investigations::compare::{full_build, job_key};
+use crate::tools::investigations::compare::{build_with_jobs, job_key};
 use crate::tools::investigations::summary::{failing_jobs, has_test_runs, run_failures, test_key};
 
 const SCOPES: &[&str] = &["read_builds", "read_build_logs", "read_suites"];
@@ -73,7 +73,8 @@ impl Handler for TriageBuildFailures {
         let pipeline = args.pipeline_slug.to_string();
         let number = args.build_number.get();
         let history_size = args.history_builds.map_or(10, Bounded::as_u32);
-        let build = full_build(ctx, &org, &pipeline, number).await?;
+        // With its retried attempts: flaky jobs come from this one list.
+        let build = build_with_jobs(ctx, &org, &pipeline, number, true).await?;
         let default_branch = default_branch(ctx, &org, &pipeline, &build).await?;
         ctx.report_progress(
             1.0,
@@ -84,12 +85,11 @@ impl Handler for TriageBuildFailures {
             ),
         );
 
-        let (jobs, history, tests) = tokio::join!(
-            failing_jobs(ctx, &org, &pipeline, number, MAX_JOBS),
+        let jobs = failing_jobs(&build, MAX_JOBS);
+        let (history, tests) = tokio::join!(
             branch_history(ctx, &org, &pipeline, &default_branch, &build, history_size),
             test_verdict_inputs(ctx, &org, &pipeline, &build, &default_branch),
         );
-        let jobs = jobs?;
         let history = history?;
         ctx.report_progress(
             2.0,
