@@ -466,6 +466,7 @@ mod tests {
             text: "boom".into(),
             is_error: true,
             unauthorized: false,
+            api_requests: 0,
         };
         assert_eq!(
             tool_result_message(Provider::OpenAi, &call, &result),

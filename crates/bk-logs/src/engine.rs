@@ -223,6 +223,11 @@ impl Engine {
         let mut access = self.access_map();
         if access.len() >= ACCESS_MEMORY {
             access.retain(|_, at| at.elapsed() < recheck);
+            // Still full of fresh checks: forget them all (callers are then
+            // checked again), rather than scan the map on every insert.
+            if access.len() >= ACCESS_MEMORY / 2 {
+                access.clear();
+            }
         }
         access.insert((caller, key.clone()), Instant::now());
     }

@@ -13,11 +13,12 @@ use common::{
 };
 use rmcp::model::CallToolRequestParams;
 use serde_json::{Value, json};
-use wiremock::matchers::{method, path};
+use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 const TOKEN_A: &str = "bkua_alice0000aaaaaaaaaaaaaaaaaaaaaaaaa";
 const TOKEN_B: &str = "bkua_bob11111bbbbbbbbbbbbbbbbbbbbbbbbbb";
+const TOKEN_C: &str = "bkua_carol222cccccccccccccccccccccccccc";
 
 /// The user fixture renamed.
 fn user(name: &str) -> Value {
@@ -38,21 +39,67 @@ struct UserPerToken {
 impl Respond for UserPerToken {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         self.arrivals.lock().expect("arrivals").push(Instant::now());
-        let values: Vec<&str> = request
-            .headers
-            .get_all("authorization")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect();
-        let body = match values.as_slice() {
-            [one] if *one == bearer(TOKEN_A) => user("Alice"),
-            [one] if *one == bearer(TOKEN_B) => user("Bob"),
-            _ => return json_fixture(401, "error_401.json"),
+        let Some(owner) = owner(request) else {
+            return json_fixture(401, "error_401.json");
         };
         ResponseTemplate::new(200)
-            .set_body_json(body)
+            .set_body_json(user(owner))
             .set_delay(self.delay)
     }
+}
+
+/// The owner of a token, as the mock API knows it.
+fn owner(request: &Request) -> Option<&'static str> {
+    let values: Vec<&str> = request
+        .headers
+        .get_all("authorization")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    match values.as_slice() {
+        [one] if *one == bearer(TOKEN_A) => Some("Alice"),
+        [one] if *one == bearer(TOKEN_B) => Some("Bob"),
+        _ => None,
+    }
+}
+
+/// `GET /v2/organizations/acme/pipelines/{slug}`: the pipeline named after
+/// the token's owner and the slug, 401 for an unknown token; each
+/// request's arrival time is recorded.
+#[derive(Clone)]
+struct PipelinePerToken {
+    arrivals: Arc<Mutex<Vec<Instant>>>,
+    delay: Duration,
+}
+
+impl Respond for PipelinePerToken {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        self.arrivals.lock().expect("arrivals").push(Instant::now());
+        let Some(owner) = owner(request) else {
+            return json_fixture(401, "error_401.json");
+        };
+        let slug = request.url.path().rsplit('/').next().unwrap_or_default();
+        let mut pipeline = fixture("pipeline.json");
+        pipeline["slug"] = json!(slug);
+        pipeline["name"] = json!(format!("{owner}'s {slug}"));
+        ResponseTemplate::new(200)
+            .set_body_json(pipeline)
+            .set_delay(self.delay)
+    }
+}
+
+/// Calls `tool` with `args` through `peer`.
+async fn call_on(
+    peer: rmcp::Peer<rmcp::RoleClient>,
+    tool: &'static str,
+    args: Value,
+) -> rmcp::model::CallToolResult {
+    let Value::Object(args) = args else {
+        panic!("arguments must be an object")
+    };
+    peer.call_tool(CallToolRequestParams::new(tool).with_arguments(args))
+        .await
+        .expect(tool)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -62,10 +109,19 @@ async fn passthrough_tokens_stay_with_their_caller_under_load() {
     let api = MockServer::start().await;
     let arrivals = Arc::new(Mutex::new(Vec::new()));
     Mock::given(method("GET"))
-        .and(path("/v2/user"))
-        .respond_with(UserPerToken {
+        .and(path_regex("^/v2/organizations/acme/pipelines/[^/]+$"))
+        .respond_with(PipelinePerToken {
             arrivals: Arc::clone(&arrivals),
             delay: DELAY,
+        })
+        .mount(&api)
+        .await;
+    let user_arrivals = Arc::new(Mutex::new(Vec::new()));
+    Mock::given(method("GET"))
+        .and(path("/v2/user"))
+        .respond_with(UserPerToken {
+            arrivals: Arc::clone(&user_arrivals),
+            delay: Duration::from_secs(1),
         })
         .mount(&api)
         .await;
@@ -79,31 +135,30 @@ async fn passthrough_tokens_stay_with_their_caller_under_load() {
             .contains("passthrough_authorization=true")
     );
 
+    // 100 different reads at once, the two callers interleaved: each
+    // reaches the API with its caller's token.
     let alice = server.client("/mcp", Some(TOKEN_A), &[]).await;
     let bob = server.client("/mcp", Some(TOKEN_B), &[]).await;
     let mut calls = tokio::task::JoinSet::new();
     for i in 0..PER_TOKEN * 2 {
-        // Interleave the two callers.
         let (peer, expected) = if i % 2 == 0 {
             (alice.peer().clone(), "Alice")
         } else {
             (bob.peer().clone(), "Bob")
         };
+        let args = json!({"org_slug": "acme", "pipeline_slug": format!("app-{i}")});
         calls.spawn(async move {
-            let result = peer
-                .call_tool(CallToolRequestParams::new("current_user"))
-                .await
-                .expect("current_user");
-            (expected, result)
+            let result = call_on(peer, "get_pipeline", args).await;
+            (expected, format!("{expected}'s app-{i}"), result)
         });
     }
     let started = Instant::now();
     let mut answered = Vec::new();
     while let Some(joined) = common::within("the concurrent calls", calls.join_next()).await {
-        let (expected, result) = joined.expect("the call task");
+        let (expected, name, result) = joined.expect("the call task");
         assert_ne!(result.is_error, Some(true), "{}", text(&result));
         let got: Value = serde_json::from_str(text(&result)).expect("JSON");
-        assert_eq!(got["name"], expected, "a caller got someone else's user");
+        assert_eq!(got["name"], name, "a caller got someone else's pipeline");
         answered.push(expected);
     }
     assert_eq!(
@@ -134,6 +189,32 @@ async fn passthrough_tokens_stay_with_their_caller_under_load() {
     );
     assert_eq!(auth.iter().filter(|v| v[0] == a).count(), PER_TOKEN);
     assert_eq!(auth.iter().filter(|v| v[0] == b).count(), PER_TOKEN);
+
+    // 100 identical reads at once: shared per token (one request in flight,
+    // the others wait for its answer), never across tokens.
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..PER_TOKEN * 2 {
+        let (peer, expected) = if i % 2 == 0 {
+            (alice.peer().clone(), "Alice")
+        } else {
+            (bob.peer().clone(), "Bob")
+        };
+        calls.spawn(async move { (expected, call_on(peer, "current_user", json!({})).await) });
+    }
+    while let Some(joined) = common::within("the identical calls", calls.join_next()).await {
+        let (expected, result) = joined.expect("the call task");
+        assert_ne!(result.is_error, Some(true), "{}", text(&result));
+        let got: Value = serde_json::from_str(text(&result)).expect("JSON");
+        assert_eq!(got["name"], expected, "a caller got someone else's user");
+    }
+    assert_eq!(user_arrivals.lock().expect("arrivals").len(), 2);
+    let auth = authorizations(&api).await;
+    let users: Vec<&Vec<String>> = auth[PER_TOKEN * 2..].iter().collect();
+    assert_eq!(users.len(), 2, "{users:?}");
+    assert!(
+        users.contains(&&vec![a]) && users.contains(&&vec![b]),
+        "{users:?}"
+    );
 }
 
 #[tokio::test]
@@ -478,15 +559,21 @@ async fn the_shared_log_cache_does_not_serve_one_callers_log_to_another() {
     const LOG: &[u8] = b"--- deploy\r\nusing the staging database\r\nExited with status 1\r\n";
     let api = MockServer::start().await;
     let alice = || wiremock::matchers::header("authorization", bearer(TOKEN_A).as_str());
-    Mock::given(method("HEAD"))
-        .and(path(format!("{JOB}/log")))
-        .and(alice())
-        .respond_with(
-            ResponseTemplate::new(200)
-                .insert_header("content-length", LOG.len().to_string().as_str()),
-        )
-        .mount(&api)
-        .await;
+    // Alice and Carol may read the log.
+    for token in [TOKEN_A, TOKEN_C] {
+        Mock::given(method("HEAD"))
+            .and(path(format!("{JOB}/log")))
+            .and(wiremock::matchers::header(
+                "authorization",
+                bearer(token).as_str(),
+            ))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .insert_header("content-length", LOG.len().to_string().as_str()),
+            )
+            .mount(&api)
+            .await;
+    }
     let mut job = fixture("job.json");
     job["state"] = json!("failed");
     Mock::given(method("GET"))
@@ -530,14 +617,18 @@ async fn the_shared_log_cache_does_not_serve_one_callers_log_to_another() {
         "{}",
         text(&result)
     );
-    // Bob got only the access check; Alice's second tail is served from
-    // the cache after her own access check.
-    call_ok(&alice, "tail_logs", args).await;
+    // Carol's first read is served from the cache after her own access
+    // check; Alice's second needs none, her download a moment ago having
+    // proved her access (a check is reused for a minute).
+    let carol = server.client("/mcp", Some(TOKEN_C), &[]).await;
+    let again = call_ok(&carol, "tail_logs", args.clone()).await;
+    assert_eq!(again["entries"], tail["entries"]);
+    let again = call_ok(&alice, "tail_logs", args).await;
+    assert_eq!(again["entries"], tail["entries"]);
     let log = format!("{JOB}/log");
     assert_eq!(
         requests(&api).await,
         [
-            format!("HEAD {log}"),
             format!("GET {JOB}"),
             format!("GET {log}"),
             format!("HEAD {log}"),
@@ -545,6 +636,10 @@ async fn the_shared_log_cache_does_not_serve_one_callers_log_to_another() {
         ]
     );
     let auth = authorizations(&api).await;
-    let (a, b) = (vec![bearer(TOKEN_A)], vec![bearer(TOKEN_B)]);
-    assert_eq!(auth, [a.clone(), a.clone(), a.clone(), b, a]);
+    let (a, b, c) = (
+        vec![bearer(TOKEN_A)],
+        vec![bearer(TOKEN_B)],
+        vec![bearer(TOKEN_C)],
+    );
+    assert_eq!(auth, [a.clone(), a, b, c]);
 }

@@ -89,7 +89,7 @@ async fn mount_api(api: &MockServer) {
         .respond_with(json_fixture(200, "test.json"))
         .mount(api)
         .await;
-    // Logs: the access check, the job, the raw log.
+    // Logs: the access check (on a cached log), the job, the raw log.
     let job_path = format!("{BUILD}/jobs/{JOB_ID}");
     Mock::given(method("HEAD"))
         .and(path(format!("{job_path}/log")))
@@ -322,13 +322,10 @@ async fn initialize_list_and_one_call_per_toolset() {
         json!({"org_slug": "acme", "pipeline_slug": "app", "build_number": "42", "job_id": JOB_ID, "tail": 2}),
     )
     .await;
+    // The job's state, then the log (the download is its own access check).
     assert_eq!(
         seen.new_requests(&api).await,
-        [
-            format!("HEAD {job_path}/log"),
-            format!("GET {job_path}"),
-            format!("GET {job_path}/log"),
-        ]
+        [format!("GET {job_path}"), format!("GET {job_path}/log")]
     );
     assert_eq!(tail["total_rows"], 14);
     let rows: Vec<&Value> = tail["entries"]
@@ -371,7 +368,7 @@ async fn initialize_list_and_one_call_per_toolset() {
 
     // Every request carried the server's token, once.
     let auth = authorizations(&api).await;
-    assert_eq!(auth.len(), 11);
+    assert_eq!(auth.len(), 10);
     assert!(auth.iter().all(|a| *a == [bearer(TOKEN)]), "{auth:?}");
 
     // A bad argument is an error result that names it, and sends nothing.
@@ -443,15 +440,13 @@ async fn stateful_mode_keeps_a_session() {
     assert_eq!(tool_names(&client).await, expected_names(|_| true));
     let page = call_ok(&client, "list_clusters", json!({"org_slug": "acme"})).await;
     assert_eq!(page["items"][0]["name"], "Open Source");
-    // Again on the same session.
+    // Again on the same session: answered from the API read cache (same
+    // token, within its 15 s).
     let page = call_ok(&client, "list_clusters", json!({"org_slug": "acme"})).await;
     assert_eq!(page["items"][0]["name"], "Open Source");
     assert_eq!(
         requests(&api).await,
-        [
-            "GET /v2/organizations/acme/clusters?page=1&per_page=30",
-            "GET /v2/organizations/acme/clusters?page=1&per_page=30"
-        ]
+        ["GET /v2/organizations/acme/clusters?page=1&per_page=30"]
     );
     client.cancel().await.expect("client closes");
 }
@@ -488,34 +483,52 @@ async fn a_call_past_the_request_timeout_is_stopped_with_an_error() {
     assert_eq!(requests(&api).await, ["GET /v2/user"]);
 }
 
+/// The `api.requests` the `mcp.request` span of each finished call of
+/// `tool` recorded, in order, from the server's JSON debug log (waiting
+/// until `calls` of them are there).
+async fn api_requests_recorded(server: &common::Server, tool: &str, calls: usize) -> Vec<u64> {
+    common::within("the calls' debug lines", async {
+        loop {
+            let recorded: Vec<u64> = server
+                .stderr()
+                .iter()
+                .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+                .filter(|line| {
+                    line["fields"]["message"] == "tool call finished"
+                        && line["span"]["name"] == "mcp.request"
+                        && line["span"]["mcp.tool_name"] == tool
+                })
+                .map(|line| {
+                    line["span"]["api.requests"]
+                        .as_u64()
+                        .unwrap_or_else(|| panic!("no api.requests on the span: {line}"))
+                })
+                .collect();
+            if recorded.len() >= calls {
+                break recorded;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+}
+
 #[tokio::test]
 async fn investigations_get_build_failure_summary() {
     let api = MockServer::start().await;
+    // The build, every job inline (build.json's failed job among them).
     mount_get(&api, BUILD, json_fixture(200, "build.json")).await;
-    let mut failed = fixture("job.json");
-    failed["state"] = json!("failed");
-    for (state, items) in [
-        ("failed", json!([failed])),
-        ("canceled", json!([])),
-        ("broken", json!([])),
-    ] {
-        Mock::given(method("GET"))
-            .and(path(format!("{BUILD}/jobs")))
-            .and(query_param("state[]", state))
-            .and(authorized())
-            .respond_with(
-                ResponseTemplate::new(200).set_body_json(json!({"items": items, "links": {}})),
-            )
-            .mount(&api)
-            .await;
-    }
     mount_get(
         &api,
         &format!("{BUILD}/annotations"),
         json_fixture(200, "annotations.json"),
     )
     .await;
-    let server = launch(&api).token(TOKEN).start().await;
+    let server = launch(&api)
+        .token(TOKEN)
+        .args(&["--debug", "--log-format", "json"])
+        .start()
+        .await;
     let client = server.client("/mcp", None, &[]).await;
     let summary = call_ok(
         &client,
@@ -526,12 +539,24 @@ async fn investigations_get_build_failure_summary() {
     .await;
     let mut received = requests(&api).await;
     received.sort();
-    assert_eq!(received.len(), 5, "{received:#?}");
-    assert!(received[0].ends_with("/annotations?scope=all&page=1&per_page=100"));
+    assert_eq!(
+        received,
+        [
+            format!("GET {BUILD}/annotations?scope=all&page=1&per_page=100"),
+            format!(
+                "GET {BUILD}?exclude_pipeline=true&include_retried_jobs=true&include_test_engine=true"
+            ),
+        ]
+    );
     assert_eq!(summary["jobs"][0]["id"], JOB_ID, "{summary}");
     assert_eq!(summary["annotations"][0]["style"], "error");
     let auth = authorizations(&api).await;
     assert!(auth.iter().all(|a| *a == [bearer(TOKEN)]), "{auth:?}");
+    // The call's span counts the requests it sent: what the API received.
+    assert_eq!(
+        api_requests_recorded(&server, "get_build_failure_summary", 1).await,
+        [received.len() as u64]
+    );
     client.cancel().await.expect("client closes");
 }
 

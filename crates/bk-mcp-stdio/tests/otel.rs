@@ -225,6 +225,9 @@ mod export {
         assert_eq!(ok.str("mcp.method"), Some("tools/call"), "{ok:#?}");
         assert_eq!(ok.bool("error"), Some(false), "{ok:#?}");
         assert!(ok.int("result.bytes").unwrap_or(0) > 50, "{ok:#?}");
+        // The API requests it sent: the one the API received.
+        assert_eq!(ok.number("api.requests"), Some(1), "{ok:#?}");
+        assert_eq!(api.received_requests().await.unwrap().len(), 1);
         assert_eq!(ok.str("mcp.client.name"), Some("otel-test"), "{ok:#?}");
         assert_eq!(ok.str("mcp.client.version"), Some("0.9.1"), "{ok:#?}");
         assert!(!ok.is_error(), "{ok:#?}");

@@ -226,16 +226,19 @@ async fn logs_tail_logs() {
         .respond_with(ResponseTemplate::new(200).set_body_raw(LOG.to_vec(), "text/plain"))
         .mount(&api)
         .await;
-    let server = start(&api).await;
+    // Access is checked on every cached read (by default a check is reused
+    // for a minute), so the second call below sends one.
+    let server = Launch::new()
+        .args(&["--log-access-recheck", "0"])
+        .start(&api)
+        .await;
     let args = json!({"org_slug": "acme", "pipeline_slug": "app", "build_number": "42", "job_id": JOB_ID, "tail": 3});
     let tail = server.ok("tail_logs", args.clone()).await;
+    // The job's state (how long to cache its log), then the log: the
+    // download is its own access check.
     assert_eq!(
         requests(&api).await,
-        [
-            format!("HEAD {job_path}/log"),
-            format!("GET {job_path}"),
-            format!("GET {job_path}/log"),
-        ]
+        [format!("GET {job_path}"), format!("GET {job_path}/log")]
     );
     assert_eq!(tail["total_rows"], 6, "{tail}");
     let entries = tail["entries"].as_array().unwrap();
@@ -254,8 +257,8 @@ async fn logs_tail_logs() {
     // Served from the log cache (a finished job): only the access check.
     let again = server.ok("tail_logs", args).await;
     assert_eq!(again["entries"], tail["entries"]);
-    assert_eq!(requests(&api).await.len(), 4);
-    assert_eq!(requests(&api).await[3], format!("HEAD {job_path}/log"));
+    assert_eq!(requests(&api).await.len(), 3);
+    assert_eq!(requests(&api).await[2], format!("HEAD {job_path}/log"));
     assert_all_sent_token(&api, TOKEN).await;
     let stats = server.ok("read_logs", json!({"org_slug": "acme", "pipeline_slug": "app", "build_number": "42", "job_id": JOB_ID, "seek": 1, "limit": 1})).await;
     assert_eq!(
@@ -341,24 +344,18 @@ async fn skills_list_and_load() {
 #[tokio::test]
 async fn investigations_get_build_failure_summary() {
     let api = MockServer::start().await;
-    get(&api, BUILD, json_response(200, "build.json")).await;
-    let mut failed = fixture("job.json");
-    failed["state"] = json!("failed");
-    for (state, items) in [
-        ("failed", json!([failed])),
-        ("canceled", json!([])),
-        ("broken", json!([])),
-    ] {
-        Mock::given(method("GET"))
-            .and(path(format!("{BUILD}/jobs")))
-            .and(wiremock::matchers::query_param("state[]", state))
-            .and(authorized())
-            .respond_with(
-                ResponseTemplate::new(200).set_body_json(json!({"items": items, "links": {}})),
-            )
-            .mount(&api)
-            .await;
-    }
+    // The build with every job, retried attempts included: the failed
+    // job, and an earlier attempt of the passed one that failed (flaky).
+    let mut build = fixture("build.json");
+    let passed = build["jobs"][1].clone();
+    assert_eq!(passed["state"], "passed");
+    let mut attempt = passed.clone();
+    attempt["id"] = json!("0198f2f3-0000-4a8e-8b78-0d9157a0e35f");
+    attempt["state"] = json!("failed");
+    attempt["retried"] = json!(true);
+    attempt["retried_in_job_id"] = passed["id"].clone();
+    build["jobs"].as_array_mut().unwrap().push(attempt);
+    get(&api, BUILD, ResponseTemplate::new(200).set_body_json(build)).await;
     get(
         &api,
         &format!("{BUILD}/annotations"),
@@ -372,23 +369,24 @@ async fn investigations_get_build_failure_summary() {
     let summary = server.ok("get_build_failure_summary", args).await;
     let mut received = requests(&api).await;
     received.sort();
+    // The build (its jobs inline) and the annotations: no job lists.
     assert_eq!(
         received,
         [
             format!("GET {BUILD}/annotations?scope=all&page=1&per_page=100"),
             format!(
-                "GET {BUILD}/jobs?state%5B%5D=broken&state%5B%5D=waiting_failed&state%5B%5D=blocked_failed&state%5B%5D=unblocked_failed&include_retried_jobs=false&per_page=11"
+                "GET {BUILD}?exclude_pipeline=true&include_retried_jobs=true&include_test_engine=true"
             ),
-            format!("GET {BUILD}/jobs?state%5B%5D=canceled&include_retried_jobs=false&per_page=11"),
-            format!(
-                "GET {BUILD}/jobs?state%5B%5D=failed&state%5B%5D=timed_out&state%5B%5D=expired&include_retried_jobs=true&per_page=100"
-            ),
-            format!("GET {BUILD}?exclude_jobs=true&exclude_pipeline=true&include_test_engine=true"),
         ]
     );
     assert_all_sent_token(&api, TOKEN).await;
     assert_eq!(summary["jobs"][0]["id"], JOB_ID, "{summary}");
     assert_eq!(summary["jobs"][0]["state"], "failed");
+    assert_eq!(summary["jobs"].as_array().unwrap().len(), 1, "{summary}");
+    assert_eq!(
+        summary["flaky_jobs"][0]["id"], "0198f2f3-0000-4a8e-8b78-0d9157a0e35f",
+        "{summary}"
+    );
     assert_eq!(summary["annotations"][0]["style"], "error");
     assert!(
         summary["annotations"][0]["text"]

@@ -145,8 +145,8 @@ pub struct ServerArgs {
     #[arg(long, env = "BKLOG_ACCESS_RECHECK", default_value_t = bk_logs::DEFAULT_ACCESS_RECHECK.as_secs(), value_name = "SECONDS", global = true)]
     pub log_access_recheck: u64,
 
-    /// Seconds an API read answer is reused for the same caller (0: off). Identical
-    /// concurrent reads are coalesced whatever this says.
+    /// Seconds an API read answer is reused for the same caller; identical concurrent
+    /// reads are then merged into one request (0: both off).
     #[arg(long, env = "BK_MCP_API_CACHE_TTL", default_value_t = buildkite_api::DEFAULT_READ_CACHE_TTL.as_secs(), value_name = "SECONDS", global = true)]
     pub api_cache_ttl: u64,
 

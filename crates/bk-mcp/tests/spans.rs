@@ -1,6 +1,7 @@
 //! The `mcp.request` span around every MCP request, seen by a capturing
-//! `tracing` layer (no OpenTelemetry needed): method, tool name, result size
-//! and error, and the REST client's `buildkite.api` spans as its children.
+//! `tracing` layer (no OpenTelemetry needed): method, tool name, result size,
+//! API requests sent and error, and the REST client's `buildkite.api` spans
+//! as its children.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -203,6 +204,14 @@ async fn a_tool_call_is_a_span_with_its_api_calls_inside() {
         "{span:#?}"
     );
     assert_eq!(span.field("mcp.client.version"), Some("1.2.3"), "{span:#?}");
+    // The API requests the call sent: what the API received.
+    let received = api.received_requests().await.unwrap().len();
+    assert_eq!(received, 1);
+    assert_eq!(
+        span.field("api.requests"),
+        Some(received.to_string().as_str()),
+        "{span:#?}"
+    );
 
     // The REST client's span (when it has one) is a child of the request's.
     let api_spans = spans.named("buildkite.api");
@@ -291,6 +300,7 @@ async fn failed_calls_are_marked_as_errors() {
             .is_some_and(|b| b.parse::<u64>().unwrap() > 0),
         "{span:#?}"
     );
+    assert_eq!(span.field("api.requests"), Some("0"), "{span:#?}");
 
     // An API failure: the tool's result is an error, and so is its API call.
     let result = client
@@ -316,5 +326,13 @@ async fn failed_calls_are_marked_as_errors() {
         .unwrap_or_else(|| panic!("no API span under the call: {:#?}", spans.all()));
     assert_eq!(api_span.field("status"), Some("404"), "{api_span:#?}");
     assert_eq!(api_span.field("error"), Some("true"), "{api_span:#?}");
+    // Failed requests count too (the build's and its annotations').
+    let received = api.received_requests().await.unwrap().len();
+    assert_eq!(received, 2);
+    assert_eq!(
+        span.field("api.requests"),
+        Some(received.to_string().as_str()),
+        "{span:#?}"
+    );
     client.cancel().await.unwrap();
 }

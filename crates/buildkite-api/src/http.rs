@@ -213,17 +213,17 @@ impl Client {
         }
         let info = self.info(&request)?;
         let url = self.url_for(&request)?.to_string();
+        let key = ReadKey::new(self.credential_id(), &url, &request.headers);
         // A fresh read (a poll, `force_refresh`) is sent whatever the call
         // or the cache already has.
         if !self.fresh
-            && let Some(read) = self.scope.as_ref().and_then(|scope| scope.read(&url))
+            && let Some(read) = self.scope.as_ref().and_then(|scope| scope.read(key.text()))
         {
             return Ok((info, read.headers.clone(), read.body.clone()));
         }
-        let key = ReadKey::new(self.credential_id(), &url);
         let remember = |read: &Arc<CachedRead>| {
             if let Some(scope) = &self.scope {
-                scope.remember(&url, read);
+                scope.remember(key.text(), read);
             }
         };
         let shared = self.inner.reads.enabled();
@@ -234,29 +234,26 @@ impl Client {
             }
             return result;
         }
+        // This caller sends it: as the leader of a flight, unless it wants
+        // fresh data (a fresh read is not handed to callers that did not ask
+        // for one, nor does it wait on theirs).
+        let mut leader = None;
         if !self.fresh {
             if let Some(read) = self.inner.reads.get(&key).await {
                 remember(&read);
                 return Ok((info, read.headers.clone(), read.body.clone()));
             }
-            if let Joined::Follower(flight) = self.inner.reads.join(&key) {
-                if let Some(read) = ReadCache::wait(flight).await {
-                    remember(&read);
-                    return Ok((info, read.headers.clone(), read.body.clone()));
+            match self.inner.reads.join(&key) {
+                Joined::Follower(flight) => {
+                    if let Some(read) = ReadCache::wait(flight).await {
+                        remember(&read);
+                        return Ok((info, read.headers.clone(), read.body.clone()));
+                    }
+                    // The leader failed: this caller asks for itself.
                 }
-                // The leader failed: this caller asks for itself.
-                return self.fetch_and_read(request).await;
+                Joined::Leader(joined) => leader = Some(joined),
             }
         }
-        // This caller sends it (as the leader of a flight unless fresh: a
-        // fresh read is not shared with callers that did not ask for one).
-        let leader = match self.fresh {
-            false => match self.inner.reads.join(&key) {
-                Joined::Leader(leader) => Some(leader),
-                Joined::Follower(_) => None,
-            },
-            true => None,
-        };
         let result = self.fetch_and_read(request).await;
         let read = result
             .as_ref()

@@ -103,11 +103,23 @@ pub(crate) struct ReadKey {
 }
 
 impl ReadKey {
-    pub(crate) fn new(credential: CredentialId, url: &str) -> Self {
-        ReadKey {
-            credential,
-            url: url.to_owned(),
+    /// The key of a read of `url` by `credential`, with the request's own
+    /// headers (an `Accept` or `Buildkite-Version` changes the answer's
+    /// shape, so it is part of what was asked).
+    pub(crate) fn new(credential: CredentialId, url: &str, headers: &HeaderMap) -> Self {
+        let mut url = url.to_owned();
+        for (name, value) in headers {
+            url.push('\n');
+            url.push_str(name.as_str());
+            url.push(':');
+            url.push_str(&String::from_utf8_lossy(value.as_bytes()));
         }
+        ReadKey { credential, url }
+    }
+
+    /// The URL and the request's headers, as one text (the call's memo key).
+    pub(crate) fn text(&self) -> &str {
+        &self.url
     }
 }
 

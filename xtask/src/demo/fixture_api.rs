@@ -1207,6 +1207,27 @@ mod tests {
         .await;
         assert_eq!(build["jobs"].as_array().unwrap().len(), 7);
         assert_eq!(build["test_engine"]["runs"].as_array().unwrap().len(), 2);
+        // The failure summary's one request: every job, retried attempts
+        // (linked to their retry) included, without the pipeline.
+        let build = get_json(
+            &api,
+            &format!(
+                "{BUILD}?exclude_pipeline=true&include_retried_jobs=true&include_test_engine=true"
+            ),
+        )
+        .await;
+        let jobs = build["jobs"].as_array().unwrap();
+        assert_eq!(jobs.len(), 7);
+        let retried = jobs.iter().find(|job| job["retried"] == true).unwrap();
+        let retry = jobs
+            .iter()
+            .find(|job| job["id"] == retried["retried_in_job_id"])
+            .unwrap();
+        assert_eq!(
+            (&retried["state"], &retry["state"]),
+            (&json!("failed"), &json!("passed"))
+        );
+        assert!(build.get("pipeline").is_none() && build["test_engine"].is_object());
 
         let failed = get_json(&api, &format!("{BUILD}/jobs?state%5B%5D=failed&state%5B%5D=timed_out&include_retried_jobs=true&per_page=100")).await;
         assert_eq!(failed["items"].as_array().unwrap().len(), 4);
