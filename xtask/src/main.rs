@@ -14,6 +14,7 @@
 //! - `docs [--check]`: writes `docs/tools.md` from the tool registry (with
 //!   `--check`, fails when the file is stale).
 
+mod bench_api;
 mod bench_mcp;
 mod bench_scale;
 mod conformance;
@@ -112,6 +113,7 @@ fn main() -> ExitCode {
         Some("gen-log") => gen_log(&args[1..]),
         Some("bench-logs") => bench_logs(&args[1..]),
         Some("conformance") => conformance::run(&args[1..]),
+        Some("bench-api") => bench_api::run(&args[1..]),
         Some("bench-mcp") => bench_mcp::run(&args[1..]),
         Some("bench-scale") => bench_scale::run(&args[1..]),
         Some("demo") => demo::run(&args[1..]),
@@ -134,6 +136,7 @@ tasks:
   gen-log <path> [--size N] [--seed N] write a generated job log (size like 100MiB, 1GiB)
   bench-logs [--size N]                benchmark the log engine (release build, needs rg)
   conformance                          MCP conformance suite and Python client against the binaries
+  bench-api [--agents 1,3,5]           API requests per tool (cold, warm) on the demo build, and investigations per minute under a 200/min budget
   bench-mcp                            benchmark the MCP frontends (release build)
   bench-scale [--quick]                1 replica vs 3 sharing a real S3 gateway and Redis (release build)
   demo [--record]                      play an investigation of the bundled demo organisation
