@@ -119,24 +119,32 @@ pub fn run(args: &[String]) -> Result<(), String> {
     };
     if cfg!(debug_assertions) {
         // A debug load generator and fake API would measure themselves.
-        let built = cargo_build_release(&["xtask"])?;
-        let xtask = executable(&built, "xtask")?;
-        let status = Command::new(&xtask)
-            .arg("bench-mcp")
-            .args(args)
-            .arg("--stdio-bin")
-            .arg(&stdio_bin)
-            .arg("--http-bin")
-            .arg(&http_bin)
-            .status()
-            .map_err(|e| format!("cannot run {}: {e}", xtask.display()))?;
-        return if status.success() {
-            Ok(())
-        } else {
-            Err(format!("bench-mcp failed ({status})"))
-        };
+        let mut extra = args.to_vec();
+        extra.extend([
+            "--stdio-bin".to_owned(),
+            stdio_bin.display().to_string(),
+            "--http-bin".to_owned(),
+            http_bin.display().to_string(),
+        ]);
+        return run_in_release("bench-mcp", &extra);
     }
     bench(&options, &stdio_bin, &http_bin)
+}
+
+/// Runs `cargo xtask TASK ARGS` as a release build of xtask: a debug load
+/// generator (or fake API) would measure itself.
+pub fn run_in_release(task: &str, args: &[String]) -> Result<(), String> {
+    let xtask = executable(&cargo_build_release(&["xtask"])?, "xtask")?;
+    let status = Command::new(&xtask)
+        .arg(task)
+        .args(args)
+        .status()
+        .map_err(|e| format!("cannot run {}: {e}", xtask.display()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{task} failed ({status})"))
+    }
 }
 
 /// `cargo build --release -p …`, returning (target name, executable) pairs.

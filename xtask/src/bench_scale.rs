@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use crate::bench_mcp::load::{self, Call, Stop};
 use crate::bench_mcp::process::{environment, http_server};
-use crate::bench_mcp::{TOKEN, cargo_build_release, executable};
+use crate::bench_mcp::{TOKEN, cargo_build_release, executable, run_in_release};
 use crate::fake_api::{Accept, FakeApi, LogRoutes, Setup};
 use crate::server_process::ServerProcess;
 
@@ -73,20 +73,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
         None => executable(&cargo_build_release(&["bk-mcp-http"])?, "bk-mcp-http")?,
     };
     if cfg!(debug_assertions) {
-        // A debug load generator would measure itself.
-        let xtask = executable(&cargo_build_release(&["xtask"])?, "xtask")?;
-        let status = std::process::Command::new(&xtask)
-            .arg("bench-scale")
-            .args(args)
-            .arg("--http-bin")
-            .arg(&http_bin)
-            .status()
-            .map_err(|e| format!("cannot run {}: {e}", xtask.display()))?;
-        return if status.success() {
-            Ok(())
-        } else {
-            Err(format!("bench-scale failed ({status})"))
-        };
+        let mut extra = args.to_vec();
+        extra.extend(["--http-bin".to_owned(), http_bin.display().to_string()]);
+        return run_in_release("bench-scale", &extra);
     }
     let workload = if options.quick {
         Workload {

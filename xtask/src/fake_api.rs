@@ -295,27 +295,40 @@ async fn job_handler(
     shared.reply(&headers, &Bytes::from(body.to_string()))
 }
 
-async fn log_handler(
-    State(shared): State<Arc<Shared>>,
-    axum::extract::Path(params): axum::extract::Path<Vec<(String, String)>>,
-    headers: HeaderMap,
-) -> Response {
+/// The job's log, for a caller the API accepts; else the answer to send.
+async fn log_for(
+    shared: &Shared,
+    params: &[(String, String)],
+    headers: &HeaderMap,
+) -> Result<(String, Bytes), Response> {
     let job = params
         .iter()
         .find(|(k, _)| k == "job")
         .map_or("", |(_, v)| v.as_str());
     let Some(log) = shared.log_of(job).await else {
-        return not_found().await;
+        return Err(not_found().await);
     };
-    let refused = shared.reply(&headers, &Bytes::new());
+    let refused = shared.reply(headers, &Bytes::new());
     if refused.status() != StatusCode::OK {
-        return refused;
+        return Err(refused);
     }
+    Ok((job.to_owned(), log))
+}
+
+async fn log_handler(
+    State(shared): State<Arc<Shared>>,
+    axum::extract::Path(params): axum::extract::Path<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Response {
+    let (job, log) = match log_for(&shared, &params, &headers).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
     *shared
         .downloads
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .entry(job.to_owned())
+        .entry(job)
         .or_default() += 1;
     ([(header::CONTENT_TYPE, "text/plain")], log).into_response()
 }
@@ -325,22 +338,14 @@ async fn log_size(
     axum::extract::Path(params): axum::extract::Path<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> Response {
-    let job = params
-        .iter()
-        .find(|(k, _)| k == "job")
-        .map_or("", |(_, v)| v.as_str());
-    let Some(log) = shared.log_of(job).await else {
-        return not_found().await;
-    };
-    let refused = shared.reply(&headers, &Bytes::new());
-    if refused.status() != StatusCode::OK {
-        return refused;
+    match log_for(&shared, &params, &headers).await {
+        Ok((_, log)) => (
+            [(header::CONTENT_LENGTH, log.len().to_string())],
+            Bytes::new(),
+        )
+            .into_response(),
+        Err(response) => response,
     }
-    (
-        [(header::CONTENT_LENGTH, log.len().to_string())],
-        Bytes::new(),
-    )
-        .into_response()
 }
 
 async fn not_found() -> Response {
