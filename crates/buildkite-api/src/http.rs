@@ -364,10 +364,10 @@ impl Client {
         let started = Instant::now();
         let info = self.describe(method, url);
         let mut retry = 0;
-        let organization = self
-            .is_api_origin(url)
-            .then(|| organization_of(url.path()))
-            .flatten();
+        // A replay is not paced: its recorded rate-limit headers describe
+        // a window long gone.
+        let paced = self.is_api_origin(url) && !matches!(self.inner.traffic, Traffic::Replay(_));
+        let organization = paced.then(|| organization_of(url.path())).flatten();
         loop {
             if let Some(org) = organization {
                 self.pace(
@@ -473,6 +473,7 @@ impl Client {
         }
         if !rate_limit.is_empty()
             && self.is_api_origin(url)
+            && !matches!(self.inner.traffic, Traffic::Replay(_))
             && let Some(org) = organization_of(url.path())
         {
             self.inner.pacer.observe(org, &rate_limit);
