@@ -399,17 +399,17 @@ impl SharedTier {
             Err(error) => {
                 tracing::warn!(%error, "cannot reopen a log entry to share it");
                 if let Some(lease) = lease {
-                    self.spawn_or_block(release_task(self.clone(), lease));
+                    self.spawn_background(release_task(self.clone(), lease));
                 }
                 return;
             }
         };
         let tier = self.clone();
         let name = key.shared_name();
-        self.spawn_or_block(async move { tier.upload(name, file, len, lease).await });
+        self.spawn_background(async move { tier.upload(name, file, len, lease).await });
     }
 
-    fn spawn_or_block(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+    fn spawn_background(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 runtime.spawn(task);
