@@ -67,6 +67,24 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// The first of `count` consecutive free ports on 127.0.0.1 (the gateway
+/// takes its port and the next nine, for the monitor and the OSD). They
+/// are below Linux's range for ports picked by the kernel (32768 and up),
+/// so servers started on port 0 meanwhile do not take them.
+pub fn free_port_block(count: u16) -> u16 {
+    for _ in 0..200 {
+        let first = fastrand::u16(20_000..32_000);
+        let all_free = (first..first + count)
+            .map(|port| std::net::TcpListener::bind(("127.0.0.1", port)))
+            .collect::<Result<Vec<_>, _>>()
+            .is_ok();
+        if all_free {
+            return first;
+        }
+    }
+    panic!("no block of {count} free ports on 127.0.0.1")
+}
+
 /// Waits until something accepts connections on `port`.
 pub async fn wait_for_port(what: &str, port: u16, limit: Duration) {
     let started = Instant::now();
@@ -231,7 +249,7 @@ fn script() -> PathBuf {
     workspace().join("deploy/local/ceph-rgw.sh")
 }
 
-async fn run_script(args: &[&str]) {
+async fn try_script(args: &[&str]) -> Result<(), String> {
     let output = Command::new("bash")
         .arg(script())
         .args(args)
@@ -239,28 +257,50 @@ async fn run_script(args: &[&str]) {
         .output()
         .await
         .expect("bash runs");
-    assert!(
-        output.status.success(),
-        "ceph-rgw.sh {} failed:\n{}\n{}",
-        args.join(" "),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "ceph-rgw.sh {} failed:\n{}\n{}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
+}
+
+async fn run_script(args: &[&str]) {
+    if let Err(failure) = try_script(args).await {
+        panic!("{failure}");
+    }
 }
 
 impl Gateway {
     /// Starts a one-node cluster and its gateway, and creates the bucket.
+    /// Ports are picked free, but another process may take one meanwhile:
+    /// a start that fails is tried again on other ports, twice.
     pub async fn start() -> Gateway {
-        let dir = tempfile::Builder::new()
-            .prefix("bk-rgw-")
-            .tempdir()
-            .expect("gateway dir");
-        let port = free_port();
-        let path = dir.path().display().to_string();
-        run_script(&["start", &path, &port.to_string(), ACCESS_KEY, SECRET_KEY]).await;
-        let gateway = Gateway { dir, port };
-        run_script(&["mkbucket", &path, BUCKET]).await;
-        gateway
+        let mut failures = Vec::new();
+        for _ in 0..3 {
+            let dir = tempfile::Builder::new()
+                .prefix("bk-rgw-")
+                .tempdir()
+                .expect("gateway dir");
+            let port = free_port_block(10);
+            let path = dir.path().display().to_string();
+            match try_script(&["start", &path, &port.to_string(), ACCESS_KEY, SECRET_KEY]).await {
+                Ok(()) => {
+                    let gateway = Gateway { dir, port };
+                    run_script(&["mkbucket", &path, BUCKET]).await;
+                    return gateway;
+                }
+                Err(failure) => failures.push(failure),
+            }
+        }
+        panic!(
+            "the gateway did not start in 3 tries:\n{}",
+            failures.join("\n---\n")
+        );
     }
 
     /// The endpoint replicas are given as `AWS_ENDPOINT_URL`.
