@@ -198,7 +198,7 @@ impl Client {
     /// then is it sent (see [`crate::read_cache`]).
     async fn send_and_read(&self, request: ApiRequest) -> Result<(RequestInfo, HeaderMap, Bytes)> {
         if request.method != Method::GET || request.body.is_some() {
-            let write = request.method != Method::GET;
+            let write = !request.is_idempotent();
             let result = self.fetch_and_read(request).await;
             if write {
                 // Reads after a write see what it changed: no answer read
