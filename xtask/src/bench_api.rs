@@ -10,9 +10,10 @@
 //!    same call again (warm).
 //! 2. N agents at once, each with its own token (passed through), run
 //!    investigations (`get_build_failure_summary` then
-//!    `triage_build_failures`) back to back, each as a new caller and with
-//!    the read cache off (so each pays its own requests; the build's logs,
-//!    once on disk, cost each new caller an access check), while the proxy enforces a
+//!    `triage_build_failures`) back to back, each investigation as a new
+//!    caller (so each pays its own requests: the read cache, per caller,
+//!    helps only within one investigation, and the build's logs, once on
+//!    disk, cost each new caller an access check), while the proxy enforces a
 //!    budget of 200 requests per minute with the real `RateLimit-*` headers
 //!    and answers 429 past it. The budget's window is cut to 6 s (20
 //!    requests per window: the same rate), so a run takes seconds. It
@@ -178,7 +179,7 @@ async fn bench(binary: &Path, options: &Options) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
 
     // A failed job of the red build with a log, for the log tools.
-    let server = start_server(binary, &proxy.url, &scratch.path().join("probe"), &[])?;
+    let server = start_server(binary, &proxy.url, &scratch.path().join("probe"))?;
     let summary = call(
         &client,
         &server.url,
@@ -215,7 +216,6 @@ async fn bench(binary: &Path, options: &Options) -> Result<(), String> {
             binary,
             &proxy.url,
             &scratch.path().join(format!("tool-{index}")),
-            &[],
         )?;
         let token = format!("bkua_bench_tool_{index}");
         proxy.reset();
@@ -246,7 +246,6 @@ async fn bench(binary: &Path, options: &Options) -> Result<(), String> {
             binary,
             &proxy.url,
             &scratch.path().join(format!("budget-{agents}")),
-            &[],
         )?;
         proxy.set_budget(Some(LIMIT));
         let started = Instant::now();
@@ -343,12 +342,7 @@ fn summarise(requests: &[String]) -> String {
         .join(", ")
 }
 
-fn start_server(
-    binary: &Path,
-    api: &str,
-    cache: &Path,
-    extra: &[&str],
-) -> Result<ServerProcess, String> {
+fn start_server(binary: &Path, api: &str, cache: &Path) -> Result<ServerProcess, String> {
     let mut command = Command::new(binary);
     command
         .args([
@@ -357,7 +351,6 @@ fn start_server(
             "--passthrough-http-header",
             "Authorization",
         ])
-        .args(extra)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("BUILDKITE_BASE_URL", api)

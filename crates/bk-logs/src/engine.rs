@@ -286,12 +286,12 @@ impl Engine {
         let downloaded = self.download(key, source, &status, want).await;
         match downloaded {
             Ok(Refreshed::Log(log)) => {
+                // A lease is only taken for a finished job, whose entry
+                // is shared.
                 if status.terminal
                     && let Some(tier) = &self.shared
                 {
                     tier.publish(key, &log, lease);
-                } else if let Some(tier) = &self.shared {
-                    tier.abandon(lease).await;
                 }
                 refresh.completed.fetch_add(1, Ordering::Release);
                 Ok(Refreshed::Log(log))
