@@ -150,6 +150,12 @@ pub struct ServerArgs {
     #[arg(long, env = "BK_MCP_API_CACHE_TTL", default_value_t = buildkite_api::DEFAULT_READ_CACHE_TTL.as_secs(), value_name = "SECONDS", global = true)]
     pub api_cache_ttl: u64,
 
+    /// Seconds a finished build's annotations and Test Engine results are reused for the
+    /// same caller, under the build's finish time (a retried job makes them new); never
+    /// less than --api-cache-ttl, and off with it.
+    #[arg(long, env = "BK_MCP_API_CACHE_SETTLED_TTL", default_value_t = buildkite_api::DEFAULT_SETTLED_READ_TTL.as_secs(), value_name = "SECONDS", global = true)]
+    pub api_cache_settled_ttl: u64,
+
     /// Largest tool result, in bytes of JSON text; longer results are trimmed and say how to fetch the rest.
     #[arg(long, env = "BK_MCP_RESPONSE_BUDGET", default_value_t = Limits::default().response_budget, global = true)]
     pub response_budget: usize,
@@ -244,6 +250,7 @@ impl Default for ServerArgs {
             log_cache_max_bytes: bk_logs::DEFAULT_MAX_CACHE_BYTES,
             log_access_recheck: bk_logs::DEFAULT_ACCESS_RECHECK.as_secs(),
             api_cache_ttl: buildkite_api::DEFAULT_READ_CACHE_TTL.as_secs(),
+            api_cache_settled_ttl: buildkite_api::DEFAULT_SETTLED_READ_TTL.as_secs(),
             response_budget: Limits::default().response_budget,
             no_redact: false,
             http_headers: Vec::new(),
@@ -319,6 +326,8 @@ pub struct Settings {
     pub log_access_recheck: Duration,
     /// How long API read answers are reused per caller.
     pub api_cache_ttl: Duration,
+    /// How long settled read answers (a finished build's) are reused.
+    pub api_cache_settled_ttl: Duration,
     /// Live, recorded or replayed API traffic.
     pub traffic: ApiTraffic,
 }
@@ -498,6 +507,7 @@ impl ServerArgs {
             max_log_line_bytes: self.max_log_line_bytes,
             log_access_recheck: Duration::from_secs(self.log_access_recheck),
             api_cache_ttl: Duration::from_secs(self.api_cache_ttl),
+            api_cache_settled_ttl: Duration::from_secs(self.api_cache_settled_ttl),
             traffic,
         })
     }

@@ -107,7 +107,9 @@ impl Core {
         if let Some(token) = &settings.token {
             builder = builder.token(token.expose_secret());
         }
-        builder = builder.read_cache_ttl(settings.api_cache_ttl);
+        builder = builder
+            .read_cache_ttl(settings.api_cache_ttl)
+            .settled_read_ttl(settings.api_cache_settled_ttl);
         for (name, value) in &settings.headers {
             builder = builder.header(name, value);
         }
@@ -491,8 +493,15 @@ impl ServerHandler for McpServer {
         let started = Instant::now();
         let forwarder = ProgressForwarder::for_request(&context);
         // The call's own client: it counts the call's API requests, even
-        // when the time limit cuts the call short.
-        let client = client.for_call(name);
+        // when the time limit cuts the call short. Sessions sharing one
+        // token still get fair shares of the organization's rate limit.
+        let mut client = client.for_call(name);
+        if let Some(session) = Self::http_parts(&context)
+            .and_then(|parts| parts.headers.get("mcp-session-id"))
+            .and_then(|value| value.to_str().ok())
+        {
+            client = client.for_caller(session);
+        }
         let counted = client.clone();
         let tool_ctx = ToolContext {
             client,

@@ -15,7 +15,9 @@ use crate::pacing::Pacer;
 use crate::rate_limit::RateLimit;
 #[cfg(doc)]
 use crate::read_cache::DEFAULT_READ_CACHE_TTL;
-use crate::read_cache::{CallScope, CredentialId, DEFAULT_READ_CACHE_BYTES, ReadCache};
+use crate::read_cache::{
+    CallScope, CredentialId, DEFAULT_READ_CACHE_BYTES, DEFAULT_SETTLED_READ_TTL, ReadCache,
+};
 use crate::retry::RetryPolicy;
 
 /// The API root used when no base URL is given.
@@ -67,6 +69,12 @@ pub struct Client {
     pub(crate) scope: Option<Arc<CallScope>>,
     /// Skip the shared read cache (a call's `force_refresh`).
     pub(crate) fresh: bool,
+    /// The version of the settled thing this handle reads, if it reads one
+    /// ([`Client::settled_reads`]).
+    pub(crate) settled: Option<Arc<str>>,
+    /// Who calls, beyond the credentials: an MCP session, say. Callers
+    /// share the organization's rate limit fairly ([`Client::for_caller`]).
+    pub(crate) caller: Option<Arc<str>>,
 }
 
 pub(crate) struct Inner {
@@ -107,12 +115,8 @@ impl Client {
     /// so it is cheap enough to make per request.
     pub fn with_token(&self, token: Option<ApiToken>) -> Client {
         Client {
-            inner: Arc::clone(&self.inner),
             token,
-            call_headers: Arc::clone(&self.call_headers),
-            tool: self.tool.clone(),
-            scope: self.scope.clone(),
-            fresh: self.fresh,
+            ..self.clone()
         }
     }
 
@@ -145,6 +149,39 @@ impl Client {
             fresh: true,
             ..self.clone()
         }
+    }
+
+    /// A handle for reads of something that has stopped changing, such as
+    /// a finished build's annotations and Test Engine results. `version`
+    /// names the state read (the build's id and finish time, say): answers
+    /// are kept the longer settled TTL under it, and a new version (a
+    /// retried job finishing) never gets an old answer.
+    pub fn settled_reads(&self, version: &str) -> Client {
+        Client {
+            settled: Some(Arc::from(version)),
+            ..self.clone()
+        }
+    }
+
+    /// A handle for one caller among many that share this client's
+    /// credentials (an MCP session, say): when the organization's rate
+    /// limit runs short, each caller gets a fair share of what is left.
+    /// Callers with different credentials are told apart without it.
+    pub fn for_caller(&self, caller: &str) -> Client {
+        Client {
+            caller: Some(Arc::from(caller)),
+            ..self.clone()
+        }
+    }
+
+    /// Who calls, for fair shares of the rate limit: the credentials and
+    /// the caller's label.
+    pub(crate) fn caller_key(&self) -> crate::pacing::CallerKey {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        self.credential_id().hash(&mut hasher);
+        self.caller.hash(&mut hasher);
+        hasher.finish()
     }
 
     /// Who this handle acts as, for caches: a keyed hash of its token and
@@ -185,12 +222,8 @@ impl Client {
             merged.insert(name.clone(), value.clone());
         }
         Client {
-            inner: Arc::clone(&self.inner),
-            token: self.token.clone(),
             call_headers: Arc::new(merged),
-            tool: self.tool.clone(),
-            scope: self.scope.clone(),
-            fresh: self.fresh,
+            ..self.clone()
         }
     }
 
@@ -243,6 +276,7 @@ pub struct ClientBuilder {
     retry: RetryPolicy,
     traffic: Traffic,
     read_cache_ttl: Duration,
+    settled_read_ttl: Duration,
     read_cache_bytes: u64,
 }
 
@@ -261,6 +295,7 @@ impl Default for ClientBuilder {
             // Off unless asked for: a library caller's repeated reads go out
             // as written. bk-mcp turns it on (DEFAULT_READ_CACHE_TTL).
             read_cache_ttl: Duration::ZERO,
+            settled_read_ttl: DEFAULT_SETTLED_READ_TTL,
             read_cache_bytes: DEFAULT_READ_CACHE_BYTES,
         }
     }
@@ -317,6 +352,14 @@ impl ClientBuilder {
     /// [`DEFAULT_READ_CACHE_TTL`] is what the MCP server uses).
     pub fn read_cache_ttl(mut self, ttl: Duration) -> Self {
         self.read_cache_ttl = ttl;
+        self
+    }
+
+    /// How long settled read answers are reused ([`Client::settled_reads`];
+    /// default [`DEFAULT_SETTLED_READ_TTL`], never less than the read cache
+    /// TTL). Only while the read cache is on.
+    pub fn settled_read_ttl(mut self, ttl: Duration) -> Self {
+        self.settled_read_ttl = ttl;
         self
     }
 
@@ -393,7 +436,11 @@ impl ClientBuilder {
                 request_timeout: self.request_timeout,
                 last_rate_limit: Mutex::new(RateLimit::default()),
                 traffic: self.traffic,
-                reads: ReadCache::new(self.read_cache_ttl, self.read_cache_bytes),
+                reads: ReadCache::new(
+                    self.read_cache_ttl,
+                    self.settled_read_ttl,
+                    self.read_cache_bytes,
+                ),
                 pacer: Pacer::default(),
             }),
             token,
@@ -401,6 +448,8 @@ impl ClientBuilder {
             tool: None,
             scope: None,
             fresh: false,
+            settled: None,
+            caller: None,
         })
     }
 }

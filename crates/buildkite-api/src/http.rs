@@ -213,7 +213,13 @@ impl Client {
         }
         let info = self.info(&request)?;
         let url = self.url_for(&request)?.to_string();
-        let key = ReadKey::new(self.credential_id(), &url, &request.headers);
+        let key = ReadKey::new(
+            self.credential_id(),
+            &url,
+            &request.headers,
+            self.settled.as_deref(),
+        );
+        let settled = self.settled.is_some();
         // A fresh read (a poll, `force_refresh`) is sent whatever the call
         // or the cache already has.
         if !self.fresh
@@ -230,7 +236,7 @@ impl Client {
         if !shared {
             let result = self.fetch_and_read(request).await;
             if let Ok((_, headers, body)) = &result {
-                remember(&Arc::new(CachedRead::new(headers, body.clone())));
+                remember(&Arc::new(CachedRead::new(headers, body.clone(), settled)));
             }
             return result;
         }
@@ -258,7 +264,7 @@ impl Client {
         let read = result
             .as_ref()
             .ok()
-            .map(|(_, headers, body)| Arc::new(CachedRead::new(headers, body.clone())));
+            .map(|(_, headers, body)| Arc::new(CachedRead::new(headers, body.clone(), settled)));
         if let Some(read) = &read {
             remember(read);
         }
@@ -409,7 +415,11 @@ impl Client {
         let started = Instant::now();
         loop {
             let left = left.saturating_sub(started.elapsed());
-            match self.inner.pacer.admit(org, !request.is_idempotent(), left) {
+            match self
+                .inner
+                .pacer
+                .admit(org, self.caller_key(), !request.is_idempotent(), left)
+            {
                 Admission::Go => return Ok(()),
                 Admission::Wait(wait) => {
                     tracing::debug!(request = %info, wait_ms = wait.as_millis() as u64, "pacing: waiting for the organization's rate-limit window");

@@ -54,7 +54,9 @@ pub use page::{
     collect_pages,
 };
 pub use rate_limit::{RateLimit, RateLimitWindow};
-pub use read_cache::{CredentialId, DEFAULT_READ_CACHE_BYTES, DEFAULT_READ_CACHE_TTL};
+pub use read_cache::{
+    CredentialId, DEFAULT_READ_CACHE_BYTES, DEFAULT_READ_CACHE_TTL, DEFAULT_SETTLED_READ_TTL,
+};
 pub use resources::PageParams;
 pub use resources::agents::ListAgents;
 pub use resources::annotations::ListAnnotations;

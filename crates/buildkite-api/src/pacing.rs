@@ -13,6 +13,12 @@
 //!   within it fails at once with a rate-limit error saying when to retry.
 //! - After a reset, the window is taken as full until the next answer says
 //!   otherwise.
+//! - Callers share fairly. A caller (a credential, or one MCP session of a
+//!   shared credential) that has already had its share of the window (the
+//!   window over the callers active in the last ten seconds) may take more
+//!   only while enough is left for every other active caller's unused
+//!   share; otherwise it waits a moment and asks again. While every active
+//!   caller's share is covered, nobody waits.
 //!
 //! Requests outside an organization (`/v2/user`, `/v2/access-token`) are
 //! not paced. Without rate-limit headers (another API, a replay), nothing
@@ -28,14 +34,55 @@ use crate::rate_limit::RateLimit;
 const DEFAULT_WINDOW: Duration = Duration::from_secs(60);
 /// Organizations whose view is kept before the oldest are dropped.
 const MAX_ORGANIZATIONS: usize = 1000;
+/// A caller that asked within this long shares the window.
+const ACTIVE_FOR: Duration = Duration::from_secs(10);
+/// How long a caller past its fair share waits before asking again.
+const FAIR_SHARE_POLL: Duration = Duration::from_millis(200);
+
+/// Who asks, for fair shares: a hash of the credentials and the caller's
+/// own label ([`crate::Client::for_caller`]).
+pub(crate) type CallerKey = u64;
+
+/// One caller's use of an organization's window.
+#[derive(Debug, Clone, Copy)]
+struct CallerUse {
+    /// Requests it sent in this window.
+    used: u64,
+    last_asked: Instant,
+}
 
 /// One organization's window, as last seen and counted down since.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Window {
     limit: u64,
     remaining: u64,
     resets_at: Instant,
     seen_at: Instant,
+    /// The callers active lately, and what each used of this window.
+    callers: HashMap<CallerKey, CallerUse>,
+}
+
+impl Window {
+    /// Whether `caller`, past its fair share, must let the other active
+    /// callers have theirs first. `available` is what reads may still use.
+    fn owes_others(&self, caller: CallerKey, reserve: u64, available: u64) -> bool {
+        let active = self.callers.len() as u64;
+        if active <= 1 {
+            return false;
+        }
+        let share = self.limit.saturating_sub(reserve).div_ceil(active);
+        let used = self.callers.get(&caller).map_or(0, |me| me.used);
+        if used < share {
+            return false;
+        }
+        let owed: u64 = self
+            .callers
+            .iter()
+            .filter(|(key, _)| **key != caller)
+            .map(|(_, other)| share.saturating_sub(other.used))
+            .sum();
+        available <= owed
+    }
 }
 
 /// The organizations' windows.
@@ -62,27 +109,70 @@ impl Pacer {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Whether a request for `org` may go now; counts it if so. `max_wait`
-    /// is how long the caller may still wait.
-    pub(crate) fn admit(&self, org: &str, write: bool, max_wait: Duration) -> Admission {
+    /// Whether `caller`'s request for `org` may go now; counts it if so.
+    /// `max_wait` is how long the caller may still wait.
+    pub(crate) fn admit(
+        &self,
+        org: &str,
+        caller: CallerKey,
+        write: bool,
+        max_wait: Duration,
+    ) -> Admission {
+        self.admit_at(Instant::now(), org, caller, write, max_wait)
+    }
+
+    fn admit_at(
+        &self,
+        now: Instant,
+        org: &str,
+        caller: CallerKey,
+        write: bool,
+        max_wait: Duration,
+    ) -> Admission {
         let mut windows = self.windows();
         let Some(window) = windows.get_mut(org) else {
             return Admission::Go;
         };
-        let now = Instant::now();
         if now >= window.resets_at {
             // A new window: full until an answer says otherwise.
             window.remaining = window.limit;
             window.resets_at = now + DEFAULT_WINDOW;
+            for other in window.callers.values_mut() {
+                other.used = 0;
+            }
         }
-        let reserve = if write { 0 } else { (window.limit / 20).max(1) };
+        window
+            .callers
+            .retain(|_, other| now.saturating_duration_since(other.last_asked) < ACTIVE_FOR);
+        window
+            .callers
+            .entry(caller)
+            .or_insert(CallerUse {
+                used: 0,
+                last_asked: now,
+            })
+            .last_asked = now;
+        let reserve_for_writes = (window.limit / 20).max(1);
+        let reserve = if write { 0 } else { reserve_for_writes };
+        let until_reset = window.resets_at.saturating_duration_since(now);
         if window.remaining > reserve {
-            window.remaining -= 1;
-            return Admission::Go;
+            let available = window.remaining - reserve;
+            if write || !window.owes_others(caller, reserve_for_writes, available) {
+                window.remaining -= 1;
+                if let Some(me) = window.callers.get_mut(&caller) {
+                    me.used += 1;
+                }
+                return Admission::Go;
+            }
+            // Past its share while others are still owed theirs: a moment.
+            return if FAIR_SHARE_POLL > max_wait {
+                Admission::TooLong(until_reset.max(FAIR_SHARE_POLL))
+            } else {
+                Admission::Wait(FAIR_SHARE_POLL + Duration::from_millis(fastrand::u64(0..50)))
+            };
         }
         // Spread the waiters a little so they do not all return at once.
-        let wait = window.resets_at.saturating_duration_since(now)
-            + Duration::from_millis(fastrand::u64(20..250));
+        let wait = until_reset + Duration::from_millis(fastrand::u64(20..250));
         if wait > max_wait {
             Admission::TooLong(wait)
         } else {
@@ -113,11 +203,12 @@ impl Pacer {
                 windows.remove(&oldest);
             }
         }
-        let entry = windows.entry(org.to_owned()).or_insert(Window {
+        let entry = windows.entry(org.to_owned()).or_insert_with(|| Window {
             limit,
             remaining,
             resets_at,
             seen_at: now,
+            callers: HashMap::new(),
         });
         // Answers arrive out of order: within one window, the lowest count
         // is the latest news.
@@ -165,34 +256,37 @@ mod tests {
     fn reads_keep_a_reserve_for_writes() {
         let pacer = Pacer::default();
         assert_eq!(
-            pacer.admit("acme", false, Duration::ZERO),
+            pacer.admit("acme", 1, false, Duration::ZERO),
             Admission::Go,
             "unknown: go"
         );
         pacer.observe("acme", &seen(200, 12, 30));
         // 12 left, a reserve of 10: two reads go, the third waits.
         assert_eq!(
-            pacer.admit("acme", false, Duration::from_secs(60)),
+            pacer.admit("acme", 1, false, Duration::from_secs(60)),
             Admission::Go
         );
         assert_eq!(
-            pacer.admit("acme", false, Duration::from_secs(60)),
+            pacer.admit("acme", 1, false, Duration::from_secs(60)),
             Admission::Go
         );
         assert!(matches!(
-            pacer.admit("acme", false, Duration::from_secs(60)),
+            pacer.admit("acme", 1, false, Duration::from_secs(60)),
             Admission::Wait(w) if w >= Duration::from_secs(29) && w <= Duration::from_secs(31)
         ));
         // Writes use the reserve, down to nothing.
         for _ in 0..10 {
-            assert_eq!(pacer.admit("acme", true, Duration::ZERO), Admission::Go);
+            assert_eq!(pacer.admit("acme", 1, true, Duration::ZERO), Admission::Go);
         }
         assert!(matches!(
-            pacer.admit("acme", true, Duration::from_secs(1)),
+            pacer.admit("acme", 1, true, Duration::from_secs(1)),
             Admission::TooLong(_)
         ));
         // Other organizations have budgets of their own.
-        assert_eq!(pacer.admit("other", false, Duration::ZERO), Admission::Go);
+        assert_eq!(
+            pacer.admit("other", 1, false, Duration::ZERO),
+            Admission::Go
+        );
     }
 
     #[test]
@@ -200,7 +294,7 @@ mod tests {
         let pacer = Pacer::default();
         pacer.observe("acme", &seen(20, 0, 0));
         assert_eq!(
-            pacer.admit("acme", false, Duration::ZERO),
+            pacer.admit("acme", 1, false, Duration::ZERO),
             Admission::Go,
             "reset already"
         );
@@ -208,12 +302,77 @@ mod tests {
         pacer.observe("acme", &seen(20, 5, 40));
         pacer.observe("acme", &seen(20, 9, 40));
         for _ in 0..4 {
-            assert_eq!(pacer.admit("acme", false, Duration::ZERO), Admission::Go);
+            assert_eq!(pacer.admit("acme", 1, false, Duration::ZERO), Admission::Go);
         }
         assert!(matches!(
-            pacer.admit("acme", false, Duration::ZERO),
+            pacer.admit("acme", 1, false, Duration::ZERO),
             Admission::TooLong(_)
         ));
+    }
+
+    #[test]
+    fn callers_past_their_share_let_the_others_have_theirs() {
+        let pacer = Pacer::default();
+        let start = Instant::now();
+        let long = Duration::from_secs(60);
+        // 40 a window, 2 kept for writes: 38 for reads.
+        pacer.observe("acme", &seen(40, 40, 60));
+        let (a, b) = (1, 2);
+        // Alone, a caller takes what it needs.
+        for _ in 0..30 {
+            assert_eq!(pacer.admit_at(start, "acme", a, false, long), Admission::Go);
+        }
+        // Another caller shows up: its share (19) is mostly unused, and
+        // only 8 reads are left, so the first caller waits a moment...
+        assert_eq!(pacer.admit_at(start, "acme", b, false, long), Admission::Go);
+        assert!(matches!(
+            pacer.admit_at(start, "acme", a, false, long),
+            Admission::Wait(wait) if wait < Duration::from_secs(1)
+        ));
+        // ... while the other goes, and a write is never held up.
+        assert_eq!(pacer.admit_at(start, "acme", b, false, long), Admission::Go);
+        assert_eq!(pacer.admit_at(start, "acme", a, true, long), Admission::Go);
+        // A caller that cannot wait at all is told when the window resets.
+        assert!(matches!(
+            pacer.admit_at(start, "acme", a, false, Duration::ZERO),
+            Admission::TooLong(wait) if wait > Duration::from_secs(50)
+        ));
+        // Once the other has been quiet a while, the first goes on.
+        let later = start + ACTIVE_FOR + Duration::from_secs(1);
+        assert_eq!(pacer.admit_at(later, "acme", a, false, long), Admission::Go);
+    }
+
+    #[test]
+    fn two_busy_callers_each_get_half_of_the_window() {
+        let pacer = Pacer::default();
+        let now = Instant::now();
+        // 200 a window, 10 kept for writes: a share of 95 for each of two.
+        pacer.observe("acme", &seen(200, 200, 60));
+        for _ in 0..90 {
+            assert_eq!(
+                pacer.admit_at(now, "acme", 2, false, Duration::ZERO),
+                Admission::Go
+            );
+            assert_eq!(
+                pacer.admit_at(now, "acme", 1, false, Duration::ZERO),
+                Admission::Go
+            );
+        }
+        // 10 reads left: each caller is owed 5 of them.
+        for _ in 0..5 {
+            assert_eq!(
+                pacer.admit_at(now, "acme", 1, false, Duration::ZERO),
+                Admission::Go
+            );
+        }
+        assert!(matches!(
+            pacer.admit_at(now, "acme", 1, false, Duration::ZERO),
+            Admission::TooLong(_)
+        ));
+        assert_eq!(
+            pacer.admit_at(now, "acme", 2, false, Duration::ZERO),
+            Admission::Go
+        );
     }
 
     #[test]

@@ -11,6 +11,12 @@
 //!   retries a job).
 //! - Concurrent identical reads (same credentials, same URL) are coalesced:
 //!   one request, and the others wait for its answer.
+//! - Settled reads live longer: answers about a thing that has stopped
+//!   changing (a finished build's annotations and Test Engine results) are
+//!   kept the settled TTL (a minute by default), under a version of that
+//!   thing (the build's id and finish time). A retried job re-opens the
+//!   build, its next finish time is another version, and the old answers
+//!   are never used for it.
 //!
 //! The shared cache and the coalescing are off unless the client is built
 //! with a read-cache TTL; the call scope works whatever it says.
@@ -32,6 +38,8 @@ use tokio::sync::watch;
 
 /// Default time a read answer is reused.
 pub const DEFAULT_READ_CACHE_TTL: Duration = Duration::from_secs(15);
+/// Default time a settled read answer is reused (see [`crate::Client::settled_reads`]).
+pub const DEFAULT_SETTLED_READ_TTL: Duration = Duration::from_secs(60);
 /// Default bound on the answers kept, in bytes.
 pub const DEFAULT_READ_CACHE_BYTES: u64 = 64 << 20;
 
@@ -73,10 +81,12 @@ impl CredentialId {
 pub(crate) struct CachedRead {
     pub(crate) headers: HeaderMap,
     pub(crate) body: Bytes,
+    /// Whether it is kept the settled TTL rather than the ordinary one.
+    pub(crate) settled: bool,
 }
 
 impl CachedRead {
-    pub(crate) fn new(headers: &HeaderMap, body: Bytes) -> Self {
+    pub(crate) fn new(headers: &HeaderMap, body: Bytes, settled: bool) -> Self {
         let kept = headers
             .iter()
             .filter(|(name, _)| {
@@ -88,6 +98,7 @@ impl CachedRead {
         CachedRead {
             headers: kept,
             body,
+            settled,
         }
     }
 
@@ -105,9 +116,19 @@ pub(crate) struct ReadKey {
 impl ReadKey {
     /// The key of a read of `url` by `credential`, with the request's own
     /// headers (an `Accept` or `Buildkite-Version` changes the answer's
-    /// shape, so it is part of what was asked).
-    pub(crate) fn new(credential: CredentialId, url: &str, headers: &HeaderMap) -> Self {
+    /// shape, so it is part of what was asked), and for a settled read the
+    /// version of the thing read.
+    pub(crate) fn new(
+        credential: CredentialId,
+        url: &str,
+        headers: &HeaderMap,
+        settled: Option<&str>,
+    ) -> Self {
         let mut url = url.to_owned();
+        if let Some(version) = settled {
+            url.push_str("\nsettled:");
+            url.push_str(version);
+        }
         for (name, value) in headers {
             url.push('\n');
             url.push_str(name.as_str());
@@ -155,13 +176,48 @@ pub(crate) struct Leader {
     sender: watch::Sender<Option<Option<Arc<CachedRead>>>>,
 }
 
+/// How long an answer is kept: the ordinary TTL, or the settled one.
+struct Lifetimes {
+    ordinary: Duration,
+    settled: Duration,
+}
+
+impl moka::Expiry<ReadKey, Arc<CachedRead>> for Lifetimes {
+    fn expire_after_create(
+        &self,
+        _: &ReadKey,
+        answer: &Arc<CachedRead>,
+        _: std::time::Instant,
+    ) -> Option<Duration> {
+        Some(if answer.settled {
+            self.settled
+        } else {
+            self.ordinary
+        })
+    }
+
+    fn expire_after_update(
+        &self,
+        key: &ReadKey,
+        answer: &Arc<CachedRead>,
+        now: std::time::Instant,
+        _: Option<Duration>,
+    ) -> Option<Duration> {
+        self.expire_after_create(key, answer, now)
+    }
+}
+
 impl ReadCache {
-    /// A cache keeping answers `ttl` within `max_bytes`; a zero `ttl` or
-    /// size keeps none and coalesces nothing.
-    pub(crate) fn new(ttl: Duration, max_bytes: u64) -> Self {
+    /// A cache keeping answers `ttl` (settled ones `settled_ttl`, never
+    /// less than `ttl`) within `max_bytes`; a zero `ttl` or size keeps none
+    /// and coalesces nothing.
+    pub(crate) fn new(ttl: Duration, settled_ttl: Duration, max_bytes: u64) -> Self {
         let answers = (!ttl.is_zero() && max_bytes > 0).then(|| {
             moka::future::Cache::builder()
-                .time_to_live(ttl)
+                .expire_after(Lifetimes {
+                    ordinary: ttl,
+                    settled: settled_ttl.max(ttl),
+                })
                 .max_capacity(max_bytes)
                 .weigher(|_: &ReadKey, value: &Arc<CachedRead>| value.weight())
                 .build()

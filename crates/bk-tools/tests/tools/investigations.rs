@@ -11,12 +11,13 @@
 //! logs with timestamp markers, ANSI colour, groups and `\r` redraws).
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path, path_regex, query_param};
 use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
-use crate::common::{Harness, authorized, harness};
+use crate::common::{Harness, authorized, harness, harness_with};
 
 const TOOL: &str = "get_build_failure_summary";
 const BUILD: &str = "/v2/organizations/acme/pipelines/web/builds/1234";
@@ -551,6 +552,47 @@ async fn a_red_build_is_summarised_with_every_kind_of_failure() {
     assert_eq!(second.first(), Some(&get_build()), "the build comes first");
     assert_eq!(sorted(second.to_vec()), sorted(warm()));
     assert_eq!(again, summary);
+}
+
+/// A finished build's annotations and Test Engine results are settled
+/// reads: with the read cache on, summarising it again after the ordinary
+/// TTL (but within the settled one) reads only the build, and the log that
+/// could not be read. A retried job that finishes gives the build another
+/// finish time, and then they are read afresh.
+#[tokio::test]
+async fn a_finished_build_summarised_again_reads_only_the_build() {
+    let h = harness_with(bk_logs::EngineOptions::default(), Duration::from_millis(50)).await;
+    scenario(&h).await;
+    let summary = summarise(&h, args(json!({}))).await;
+    assert_requests(&h, cold()).await;
+
+    // Past the ordinary TTL, within the settled one (60 s by default).
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    let again = summarise(&h, args(json!({}))).await;
+    let received = h.requests().await;
+    let again_sent = &received[cold().len()..];
+    assert_eq!(
+        sorted(again_sent.to_vec()),
+        sorted(vec![get_build(), log_request(TERRAFORM)]),
+        "only the build, and the log that was gone"
+    );
+    assert_eq!(again, summary);
+
+    // Someone retried a job and the build finished again: a new version.
+    let mut refinished = fixture("build.json");
+    refinished["finished_at"] = json!("2026-08-14T09:48:30.512Z");
+    Mock::given(method("GET"))
+        .and(path(BUILD))
+        .and(authorized())
+        .respond_with(json_body(&refinished))
+        .with_priority(1)
+        .mount(&h.server)
+        .await;
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    summarise(&h, args(json!({}))).await;
+    let received = h.requests().await;
+    let third = &received[cold().len() + 2..];
+    assert_eq!(sorted(third.to_vec()), sorted(warm()));
 }
 
 /// The log fixtures are raw Buildkite logs, as the API sends them: the

@@ -144,6 +144,7 @@ impl Handler for GetBuildFailureSummary {
             .await
             .context("the build", &["read_builds"])?;
         let mut warnings: Vec<String> = Vec::new();
+        let ctx = &super::settled_for(ctx, &build);
         ctx.report_progress(
             1.0,
             None,

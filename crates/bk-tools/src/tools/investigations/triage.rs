@@ -361,15 +361,18 @@ async fn test_verdict_inputs(
     if !has_test_runs(build) {
         return Ok(None);
     }
+    let settled = super::settled_for(ctx, build);
     let mut warnings = Vec::new();
     let test_params = ListTests {
         per_page: Some(100),
         ..ListTests::default()
     };
     let (failures, default_build, tests) = tokio::join!(
-        run_failures(ctx, org, build, MAX_RUNS, PER_RUN, false),
+        run_failures(&settled, org, build, MAX_RUNS, PER_RUN, false),
         latest_default_build_with_runs(ctx, org, pipeline, default_branch, build),
-        ctx.client.list_build_tests(org, &build.id, &test_params),
+        settled
+            .client
+            .list_build_tests(org, &build.id, &test_params),
     );
     let (failures, _) = failures?;
     let failed: Vec<(String, FailedExecution)> = failures
