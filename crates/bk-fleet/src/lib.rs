@@ -13,7 +13,9 @@
 
 mod leases;
 mod object_tier;
+mod rate_budget;
 mod redis_link;
+pub mod testing;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +25,7 @@ use bk_logs::shared::{DownloadLeases, SharedOptions, SharedTier};
 
 pub use leases::RedisLeases;
 pub use object_tier::ObjectTier;
+pub use rate_budget::RedisBudget;
 pub use redis_link::{RedisLink, describe_url};
 
 /// A configuration problem, in one line, without credentials.
@@ -120,6 +123,20 @@ impl Fleet {
             reports.push(self.redis_health.report());
         }
         reports
+    }
+
+    /// The organizations' rate-limit windows shared in Redis, for the API
+    /// client ([`buildkite_api::ClientBuilder::shared_budget`]); `None`
+    /// without Redis. A command that takes longer than 250 ms is given up
+    /// (the replica then paces alone): it sits in front of every request.
+    pub fn rate_budget(&self) -> Option<Arc<dyn buildkite_api::SharedBudget>> {
+        let link = self.redis.as_ref()?;
+        Some(Arc::new(RedisBudget::new(
+            Arc::clone(link),
+            Arc::clone(&self.redis_health),
+            REDIS_NAMESPACE,
+            Duration::from_millis(250),
+        )))
     }
 
     /// Checks Redis now (a `PING` within the time limit), updating its

@@ -268,64 +268,11 @@ mod tests {
     //! one, a failure in CI), then with it gone.
 
     use super::*;
+    use bk_fleet::testing::RedisServer;
     use rmcp::model::InitializeRequestParams;
-    use std::process::{Child, Command, Stdio};
 
-    struct RedisProcess(Child);
-
-    impl Drop for RedisProcess {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-
-    /// A Redis server on a free port, or `None` (skipped) without one.
-    fn redis_server() -> Option<(RedisProcess, u16)> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port");
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        let child = match child {
-            Ok(child) => child,
-            Err(error) => {
-                let message = format!(
-                    "SKIPPED: the Redis session store tests need redis-server ({error}); `apt-get install redis-server`"
-                );
-                assert!(
-                    !std::env::var("CI").is_ok_and(|v| v == "true" || v == "1"),
-                    "{message} (CI=true: a missing component is a failure)"
-                );
-                eprintln!("{message}");
-                return None;
-            }
-        };
-        let process = RedisProcess(child);
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "redis-server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Some((process, port))
-    }
-
-    fn link(port: u16) -> Arc<RedisLink> {
-        Arc::new(
-            RedisLink::open(
-                &format!("redis://127.0.0.1:{port}/0"),
-                Duration::from_millis(500),
-            )
-            .expect("a Redis URL"),
-        )
+    fn link(url: &str) -> Arc<RedisLink> {
+        Arc::new(RedisLink::open(url, Duration::from_millis(500)).expect("a Redis URL"))
     }
 
     fn notification(n: u32) -> ServerSseMessage {
@@ -345,13 +292,13 @@ mod tests {
 
     #[tokio::test]
     async fn sessions_and_events_live_in_redis_and_survive_its_loss() {
-        let Some((redis, port)) = redis_server() else {
+        let Some(redis) = RedisServer::start("the Redis session store tests") else {
             return;
         };
         let health = Arc::new(DependencyHealth::new("redis", Duration::from_millis(100)));
         // Two replicas: two stores over two links to one Redis.
-        let first = RedisSessions::new(link(port), Arc::clone(&health));
-        let second = RedisSessions::new(link(port), Arc::clone(&health));
+        let first = RedisSessions::new(link(&redis.url()), Arc::clone(&health));
+        let second = RedisSessions::new(link(&redis.url()), Arc::clone(&health));
         let params: InitializeRequestParams = serde_json::from_value(serde_json::json!({
             "protocolVersion": "2025-06-18",
             "capabilities": {},
@@ -368,8 +315,8 @@ mod tests {
         second.delete("s-1").await.expect("delete");
         assert!(first.load("s-1").await.expect("load").is_none());
 
-        let writer = RedisEvents::new(link(port), Arc::clone(&health));
-        let reader = RedisEvents::new(link(port), Arc::clone(&health));
+        let writer = RedisEvents::new(link(&redis.url()), Arc::clone(&health));
+        let reader = RedisEvents::new(link(&redis.url()), Arc::clone(&health));
         let mut ids = Vec::new();
         for n in 1..=3 {
             ids.push(

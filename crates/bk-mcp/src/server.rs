@@ -114,6 +114,22 @@ impl Core {
             builder = builder.header(name, value);
         }
         builder = with_traffic(builder, &settings.traffic)?;
+        // A recording or replay shares nothing: its logs are its own, and
+        // its rate limits are of another time.
+        let fleet = if settings.traffic == ApiTraffic::Live {
+            bk_fleet::Fleet::new(
+                settings.shared_cache_url.as_deref(),
+                settings.redis_url.as_deref(),
+                bk_logs::shared::SharedOptions::default(),
+            )
+        } else {
+            bk_fleet::Fleet::new(None, None, bk_logs::shared::SharedOptions::default())
+        }
+        .map_err(|e| ConfigError::new(format!("shared cache: {e}")))?;
+        // Replicas pace to one view of each organization's rate limit.
+        if let Some(budget) = fleet.rate_budget() {
+            builder = builder.shared_budget(budget);
+        }
         let client = builder.build().map_err(|e| match &e {
             // A bad base URL names the setting; anything else (TLS set-up)
             // says what it is itself.
@@ -153,17 +169,6 @@ impl Core {
             .with_parser_options(bk_logs::parse::ParserOptions {
                 max_line_bytes: settings.max_log_line_bytes,
             });
-        // A recording or replay shares nothing: its logs are its own.
-        let fleet = if har_cache.is_some() {
-            bk_fleet::Fleet::new(None, None, bk_logs::shared::SharedOptions::default())
-        } else {
-            bk_fleet::Fleet::new(
-                settings.shared_cache_url.as_deref(),
-                settings.redis_url.as_deref(),
-                bk_logs::shared::SharedOptions::default(),
-            )
-        }
-        .map_err(|e| ConfigError::new(format!("shared cache: {e}")))?;
         let mut engine = bk_logs::Engine::new(
             cache,
             bk_logs::EngineOptions {

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::har::{HarRecorder, HarReplay};
 use crate::http::Traffic;
 use crate::pacing::Pacer;
+use crate::pacing::SharedBudget;
 use crate::rate_limit::RateLimit;
 #[cfg(doc)]
 use crate::read_cache::DEFAULT_READ_CACHE_TTL;
@@ -87,6 +88,8 @@ pub(crate) struct Inner {
     pub(crate) traffic: Traffic,
     pub(crate) reads: ReadCache,
     pub(crate) pacer: Pacer,
+    /// The replicas' shared view of each organization's window, if any.
+    pub(crate) shared_budget: Option<Arc<dyn SharedBudget>>,
 }
 
 impl fmt::Debug for Client {
@@ -140,6 +143,13 @@ impl Client {
     /// counts); 0 outside a call ([`Client::for_call`]).
     pub fn requests_sent(&self) -> u64 {
         self.scope.as_ref().map_or(0, |scope| scope.requests())
+    }
+
+    /// If the organization's rate limit stopped a request of this handle's
+    /// call ([`Client::for_call`]): how long until the window resets. A tool
+    /// that returns what it has says so, and when to try again.
+    pub fn rate_limited(&self) -> Option<Duration> {
+        self.scope.as_ref().and_then(|scope| scope.rate_limited())
     }
 
     /// A handle that reads fresh data: the shared read cache is skipped (and
@@ -278,6 +288,7 @@ pub struct ClientBuilder {
     read_cache_ttl: Duration,
     settled_read_ttl: Duration,
     read_cache_bytes: u64,
+    shared_budget: Option<Arc<dyn SharedBudget>>,
 }
 
 impl Default for ClientBuilder {
@@ -297,6 +308,7 @@ impl Default for ClientBuilder {
             read_cache_ttl: Duration::ZERO,
             settled_read_ttl: DEFAULT_SETTLED_READ_TTL,
             read_cache_bytes: DEFAULT_READ_CACHE_BYTES,
+            shared_budget: None,
         }
     }
 }
@@ -366,6 +378,14 @@ impl ClientBuilder {
     /// Bound on the read answers kept, in bytes (default 64 MiB).
     pub fn read_cache_bytes(mut self, bytes: u64) -> Self {
         self.read_cache_bytes = bytes;
+        self
+    }
+
+    /// Shares each organization's rate-limit window with the other
+    /// replicas of a service (see [`SharedBudget`]), so together they pace
+    /// to one budget instead of each spending it all.
+    pub fn shared_budget(mut self, budget: Arc<dyn SharedBudget>) -> Self {
+        self.shared_budget = Some(budget);
         self
     }
 
@@ -442,6 +462,7 @@ impl ClientBuilder {
                     self.read_cache_bytes,
                 ),
                 pacer: Pacer::default(),
+                shared_budget: self.shared_budget,
             }),
             token,
             call_headers: Arc::new(HeaderMap::new()),

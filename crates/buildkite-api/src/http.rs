@@ -17,7 +17,7 @@ use url::{Position, Url};
 use crate::client::Client;
 use crate::error::{Error, RequestInfo, Result, TransportKind, one_line, parse_error_body};
 use crate::har;
-use crate::pacing::{Admission, organization_of};
+use crate::pacing::{Admission, SharedAdmission, organization_of, reported_window};
 use crate::page::{CursorPage, Page};
 use crate::path::ApiPath;
 use crate::rate_limit::RateLimit;
@@ -327,9 +327,20 @@ impl Client {
         let mut method = request.method.clone();
         let mut body = request.body.clone();
         for _ in 0..=MAX_REDIRECTS {
-            let response = self
+            let response = match self
                 .send_with_retries(&request, &method, &url, body.clone())
-                .await?;
+                .await
+            {
+                Ok(response) => response,
+                Err(error) => {
+                    if let (Error::RateLimited { retry_after, .. }, Some(scope)) =
+                        (&error, &self.scope)
+                    {
+                        scope.note_rate_limited(*retry_after);
+                    }
+                    return Err(error);
+                }
+            };
             let status = response.status();
             if !status.is_redirection() || request.keep_redirects {
                 return Ok(response);
@@ -420,22 +431,28 @@ impl Client {
                 .pacer
                 .admit(org, self.caller_key(), !request.is_idempotent(), left)
             {
-                Admission::Go => return Ok(()),
+                Admission::Go => {
+                    let Some(shared) = &self.inner.shared_budget else {
+                        return Ok(());
+                    };
+                    match shared.take(org, !request.is_idempotent()).await {
+                        SharedAdmission::Go | SharedAdmission::Unknown => return Ok(()),
+                        SharedAdmission::Wait(wait) => {
+                            let wait = wait + Duration::from_millis(fastrand::u64(20..250));
+                            let left = left.saturating_sub(started.elapsed());
+                            if wait > left {
+                                return Err(rate_limited_unsent(info, org, wait));
+                            }
+                            tracing::debug!(request = %info, wait_ms = wait.as_millis() as u64, "pacing: the replicas have spent the organization's rate-limit window");
+                            tokio::time::sleep(wait).await;
+                        }
+                    }
+                }
                 Admission::Wait(wait) => {
                     tracing::debug!(request = %info, wait_ms = wait.as_millis() as u64, "pacing: waiting for the organization's rate-limit window");
                     tokio::time::sleep(wait).await;
                 }
-                Admission::TooLong(wait) => {
-                    return Err(Error::RateLimited {
-                        request: info.clone(),
-                        message: format!(
-                            "not sent: the organization {org:?} has used its API rate limit for this window, and it resets in {} s, later than this call can wait",
-                            wait.as_secs().max(1)
-                        ),
-                        retry_after: Some(wait),
-                        rate_limit: Box::new(RateLimit::default()),
-                    });
-                }
+                Admission::TooLong(wait) => return Err(rate_limited_unsent(info, org, wait)),
             }
         }
     }
@@ -487,6 +504,11 @@ impl Client {
             && let Some(org) = organization_of(url.path())
         {
             self.inner.pacer.observe(org, &rate_limit);
+            if let (Some(shared), Some((limit, remaining, reset))) =
+                (&self.inner.shared_budget, reported_window(&rate_limit))
+            {
+                shared.observe(org, limit, remaining, reset).await;
+            }
         }
         tracing::debug!(
             request = %info,
@@ -797,6 +819,20 @@ pub(crate) fn decode<T: DeserializeOwned>(info: &RequestInfo, body: &[u8]) -> Re
         message: e.to_string(),
         excerpt: one_line(&String::from_utf8_lossy(body), EXCERPT_CHARS),
     })
+}
+
+/// The error of a request the pacer did not send: the organization's
+/// window resets in `wait`, later than the call can wait.
+fn rate_limited_unsent(info: &RequestInfo, org: &str, wait: Duration) -> Error {
+    Error::RateLimited {
+        request: info.clone(),
+        message: format!(
+            "not sent: the organization {org:?} has used its API rate limit for this window, and it resets in {} s, later than this call can wait",
+            wait.as_secs().max(1)
+        ),
+        retry_after: Some(wait),
+        rate_limit: Box::new(RateLimit::default()),
+    }
 }
 
 /// Builds the error for an unsuccessful response, reading at most

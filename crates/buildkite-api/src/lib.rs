@@ -49,6 +49,7 @@ pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL, USER_AGENT};
 pub use credentials::ApiToken;
 pub use error::{Error, FieldError, RequestInfo, Result, TransportKind};
 pub use models::*;
+pub use pacing::{SharedAdmission, SharedBudget, SharedFuture};
 pub use page::{
     Collected, CursorLinks, CursorPage, MAX_PER_PAGE, Page, PageLinks, collect_cursor_pages,
     collect_pages,

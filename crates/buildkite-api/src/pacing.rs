@@ -20,11 +20,19 @@
 //!   share; otherwise it waits a moment and asks again. While every active
 //!   caller's share is covered, nobody waits.
 //!
+//! Replicas of one service share their view through a [`SharedBudget`]
+//! (Redis, in `bk-fleet`): a request the local view lets go also takes one
+//! from the shared window, and waits when the replicas together have spent
+//! it. Without an answer from the shared budget (down, slow), the local view
+//! decides alone.
+//!
 //! Requests outside an organization (`/v2/user`, `/v2/access-token`) are
 //! not paced. Without rate-limit headers (another API, a replay), nothing
 //! waits.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -83,6 +91,41 @@ impl Window {
             .sum();
         available <= owed
     }
+}
+
+/// What a [`SharedBudget`] says of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SharedAdmission {
+    /// Taken from the shared window: send.
+    Go,
+    /// The replicas have spent the window: wait this long (its reset).
+    Wait(Duration),
+    /// No shared view (none yet, or the store did not answer): the local
+    /// view decides.
+    Unknown,
+}
+
+/// A future of a [`SharedBudget`].
+pub type SharedFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Each organization's rate-limit window as every replica of a service sees
+/// it, kept in a store they share. Implementations answer fast or not at
+/// all: a failure or a timeout is [`SharedAdmission::Unknown`].
+pub trait SharedBudget: Send + Sync + std::fmt::Debug {
+    /// Takes one request from `org`'s shared window, keeping a twentieth
+    /// of it for writes unless `write`.
+    fn take<'a>(&'a self, org: &'a str, write: bool) -> SharedFuture<'a, SharedAdmission>;
+
+    /// Records what an answer said of `org`'s window: its `limit`, what is
+    /// `remaining`, and the time until it resets. Within one window the
+    /// lowest count wins (answers arrive out of order).
+    fn observe<'a>(
+        &'a self,
+        org: &'a str,
+        limit: u64,
+        remaining: u64,
+        reset: Duration,
+    ) -> SharedFuture<'a, ()>;
 }
 
 /// The organizations' windows.
@@ -226,6 +269,19 @@ impl Pacer {
         entry.resets_at = resets_at;
         entry.seen_at = now;
     }
+}
+
+/// The organization window an answer reported: limit, remaining, and the
+/// time to its reset.
+pub(crate) fn reported_window(rate: &RateLimit) -> Option<(u64, u64, Duration)> {
+    let window = rate.organization?;
+    Some((
+        window.limit?,
+        window.remaining?,
+        window
+            .reset_secs
+            .map_or(DEFAULT_WINDOW, Duration::from_secs),
+    ))
 }
 
 /// The organization a request path is about: `/v2/organizations/{org}/…`,

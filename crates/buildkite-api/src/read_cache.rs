@@ -300,11 +300,14 @@ impl ReadCache {
     }
 }
 
-/// One tool call's requests: counted, and each read remembered.
+/// One tool call's requests: counted, each read remembered, and whether
+/// the rate limit stopped any of them.
 #[derive(Debug, Default)]
 pub struct CallScope {
     requests: AtomicU64,
     reads: Mutex<HashMap<String, Arc<CachedRead>>>,
+    /// When the rate limit that stopped a request of this call resets.
+    rate_limited_until: Mutex<Option<std::time::Instant>>,
 }
 
 impl CallScope {
@@ -316,6 +319,31 @@ impl CallScope {
     /// Requests sent so far (each attempt and redirect hop counts).
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Notes that the rate limit stopped a request, to reset after
+    /// `retry_after` (unknown: a minute, Buildkite's window).
+    pub(crate) fn note_rate_limited(&self, retry_after: Option<Duration>) {
+        let until = std::time::Instant::now() + retry_after.unwrap_or(Duration::from_secs(60));
+        let mut noted = self
+            .rate_limited_until
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *noted = Some(noted.map_or(until, |earlier| earlier.max(until)));
+    }
+
+    /// If the rate limit stopped a request of this call: how long until
+    /// it resets (at least a second).
+    pub fn rate_limited(&self) -> Option<Duration> {
+        let noted = *self
+            .rate_limited_until
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        noted.map(|until| {
+            until
+                .saturating_duration_since(std::time::Instant::now())
+                .max(Duration::from_secs(1))
+        })
     }
 
     pub(crate) fn count_request(&self) {

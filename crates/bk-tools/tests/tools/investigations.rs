@@ -595,6 +595,48 @@ async fn a_finished_build_summarised_again_reads_only_the_build() {
     assert_eq!(sorted(third.to_vec()), sorted(warm()));
 }
 
+/// When the organization's rate limit runs out mid-call, the summary
+/// still answers with what it could read, says that the limit cut it
+/// short, and when to call again.
+#[tokio::test]
+async fn a_rate_limit_mid_call_gives_what_was_read_and_when_to_retry() {
+    let h = harness().await;
+    let spent = ResponseTemplate::new(429)
+        .insert_header("ratelimit-limit", "200")
+        .insert_header("ratelimit-remaining", "0")
+        .insert_header("ratelimit-reset", "30")
+        .set_body_json(json!({"message": "You have exceeded your API rate limit"}));
+    mount_annotations(&h, spent, 1).await;
+    scenario(&h).await;
+    let summary = summarise(&h, args(json!({}))).await;
+    assert_eq!(summary["build"]["number"], 1234, "the build was read");
+    let warnings = summary["warnings"].to_string();
+    assert!(
+        warnings.contains("annotations unavailable") && warnings.contains("rate limit"),
+        "{warnings}"
+    );
+    let note = &summary["rate_limited"];
+    let retry = note["retry_after_seconds"].as_u64().unwrap_or_default();
+    assert!((25..=30).contains(&retry), "{note}");
+    assert!(
+        note["note"]
+            .as_str()
+            .unwrap()
+            .contains("cut this answer short"),
+        "{note}"
+    );
+
+    // Without a limit in the way, there is no such note.
+    let h = harness().await;
+    scenario(&h).await;
+    assert!(
+        summarise(&h, args(json!({})))
+            .await
+            .get("rate_limited")
+            .is_none()
+    );
+}
+
 /// The log fixtures are raw Buildkite logs, as the API sends them: the
 /// digests above only mean something if they were made from those.
 #[test]

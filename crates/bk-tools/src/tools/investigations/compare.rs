@@ -114,6 +114,7 @@ impl Handler for CompareBuilds {
         if !warnings.is_empty() {
             out.insert("warnings".into(), json!(warnings));
         }
+        super::note_rate_limit(ctx, &mut out);
         Ok(ToolOutput::json(Value::Object(out)))
     }
 }

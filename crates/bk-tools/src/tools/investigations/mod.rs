@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use buildkite_api::Build;
+use serde_json::{Map, Value, json};
 
 use crate::tool::{Tool, ToolContext, tool};
 
@@ -33,5 +34,21 @@ pub(crate) fn settled_for(ctx: &ToolContext, build: &Build) -> ToolContext {
             ..ctx.clone()
         },
         _ => ctx.clone(),
+    }
+}
+
+/// When the organization's rate limit stopped some of the call's reads,
+/// says so in `out` (`rate_limited`): the answer has what could be read,
+/// the sections with errors are what the limit cut, and when to try again.
+pub(crate) fn note_rate_limit(ctx: &ToolContext, out: &mut Map<String, Value>) {
+    if let Some(wait) = ctx.client.rate_limited() {
+        let seconds = wait.as_secs().max(1);
+        out.insert(
+            "rate_limited".into(),
+            json!({
+                "note": format!("Buildkite's rate limit for this organization cut this answer short: it has what could be read, and the sections with errors were not. Call again in {seconds} s for the whole answer."),
+                "retry_after_seconds": seconds,
+            }),
+        );
     }
 }

@@ -224,6 +224,7 @@ impl Handler for GetBuildFailureSummary {
         if !warnings.is_empty() {
             out.insert("warnings".into(), json!(warnings));
         }
+        super::note_rate_limit(ctx, &mut out);
 
         let limit = args
             .content_limit_bytes

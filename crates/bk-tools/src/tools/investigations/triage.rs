@@ -154,6 +154,7 @@ impl Handler for TriageBuildFailures {
         if !warnings.is_empty() {
             out.insert("warnings".into(), json!(warnings));
         }
+        super::note_rate_limit(ctx, &mut out);
         ctx.report_progress(3.0, Some(3.0), "verdicts ready");
         Ok(ToolOutput::json(Value::Object(out)).trim_list("verdicts", |kept| {
             json!({"note": format!("only the first {kept} verdicts fit; use get_build_failure_summary for details")})
