@@ -215,7 +215,7 @@ async fn serve_log(h: &Harness, id: &str, log: Vec<u8>) {
 
 /// Mounts the whole red build. Tests override one call by mounting a mock
 /// with a higher priority (a lower number) first.
-async fn scenario(h: &Harness) {
+pub(crate) async fn scenario(h: &Harness) {
     mount_build(h, &fixture("build.json")).await;
     mount_annotations(h, json_body(&fixture("annotations.json")), 5).await;
     let executions = |name| json_body(&fixture(name));

@@ -15,6 +15,7 @@ mod compare;
 mod investigations;
 mod logs;
 mod pipelines;
+mod rate_limit;
 mod read_cache;
 mod skills;
 mod test_engine;

@@ -48,7 +48,7 @@ fn test(id: &str, reliability: f64, passed: u64) -> Value {
            "executions_count_by_result": {"passed": passed, "failed": 1}})
 }
 
-async fn scenario(h: &Harness) {
+pub(crate) async fn scenario(h: &Harness) {
     // Build 500 on feature/a: lint and unit failed, e2e failed then passed
     // on retry, deploy failed (it alternates on main). Its jobs, retried
     // attempts included, come with it.
