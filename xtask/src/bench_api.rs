@@ -7,7 +7,9 @@
 //! on 127.0.0.1 (the proxy is this file's; the fixture API is the demo's):
 //!
 //! 1. Per tool, on a fresh server: the requests of a cold call, then of the
-//!    same call again (warm).
+//!    same call again (warm), then again once the read cache's TTL is over
+//!    (later: the TTL is cut to 2 s here; a finished build's settled reads
+//!    and the log access checks still hold, as they do for a minute).
 //! 2. N agents at once, each with its own token (passed through), run
 //!    investigations (`get_build_failure_summary` then
 //!    `triage_build_failures`) back to back, each investigation as a new
@@ -210,12 +212,16 @@ async fn bench(binary: &Path, options: &Options) -> Result<(), String> {
         BUILD.2
     );
     println!();
-    println!("{:<28} {:>6} {:>6}   cold requests", "tool", "cold", "warm");
+    println!(
+        "{:<28} {:>6} {:>6} {:>6}   cold requests",
+        "tool", "cold", "warm", "later"
+    );
     for (index, tool) in calls(&job).iter().enumerate() {
-        let server = start_server(
+        let server = start_server_with(
             binary,
             &proxy.url,
             &scratch.path().join(format!("tool-{index}")),
+            &[("BK_MCP_API_CACHE_TTL", "2")],
         )?;
         let token = format!("bkua_bench_tool_{index}");
         proxy.reset();
@@ -223,11 +229,15 @@ async fn bench(binary: &Path, options: &Options) -> Result<(), String> {
         let cold = proxy.take();
         call(&client, &server.url, &token, tool.name, &tool.arguments).await?;
         let warm = proxy.take();
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        call(&client, &server.url, &token, tool.name, &tool.arguments).await?;
+        let later = proxy.take();
         println!(
-            "{:<28} {:>6} {:>6}   {}",
+            "{:<28} {:>6} {:>6} {:>6}   {}",
             tool.name,
             cold.len(),
             warm.len(),
+            later.len(),
             summarise(&cold)
         );
     }
@@ -343,6 +353,16 @@ fn summarise(requests: &[String]) -> String {
 }
 
 fn start_server(binary: &Path, api: &str, cache: &Path) -> Result<ServerProcess, String> {
+    start_server_with(binary, api, cache, &[])
+}
+
+/// As [`start_server`], with more environment variables.
+fn start_server_with(
+    binary: &Path,
+    api: &str,
+    cache: &Path,
+    env: &[(&str, &str)],
+) -> Result<ServerProcess, String> {
     let mut command = Command::new(binary);
     command
         .args([
@@ -355,7 +375,8 @@ fn start_server(binary: &Path, api: &str, cache: &Path) -> Result<ServerProcess,
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("BUILDKITE_BASE_URL", api)
         .env("BKLOG_CACHE_URL", cache)
-        .env("BK_MCP_REQUEST_TIMEOUT", "120");
+        .env("BK_MCP_REQUEST_TIMEOUT", "120")
+        .envs(env.iter().copied());
     ServerProcess::start(&mut command, None, Duration::from_secs(20))
 }
 

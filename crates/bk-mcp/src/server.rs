@@ -500,7 +500,12 @@ impl ServerHandler for McpServer {
         // The call's own client: it counts the call's API requests, even
         // when the time limit cuts the call short. Sessions sharing one
         // token still get fair shares of the organization's rate limit.
-        let mut client = client.for_call(name);
+        // Pacing to the rate limit stops short of the call's time limit,
+        // leaving a tenth of it to answer with what was read.
+        let mut client = match self.core.call_timeout {
+            Some(limit) => client.for_call_until(name, started + limit - limit / 10),
+            None => client.for_call(name),
+        };
         if let Some(session) = Self::http_parts(&context)
             .and_then(|parts| parts.headers.get("mcp-session-id"))
             .and_then(|value| value.to_str().ok())

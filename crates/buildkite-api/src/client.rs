@@ -134,6 +134,18 @@ impl Client {
         }
     }
 
+    /// As [`Client::for_call`], for a call that must answer by
+    /// `deadline`: waits for the organization's rate limit never run past
+    /// it (the request fails unsent instead, and the call can answer with
+    /// what it has).
+    pub fn for_call_until(&self, tool: &str, deadline: std::time::Instant) -> Client {
+        Client {
+            tool: Some(Arc::from(tool)),
+            scope: Some(Arc::new(CallScope::until(deadline))),
+            ..self.clone()
+        }
+    }
+
     /// Whether this handle belongs to a tool call ([`Client::for_call`]).
     pub fn in_call(&self) -> bool {
         self.scope.is_some()

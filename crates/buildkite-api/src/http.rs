@@ -387,13 +387,12 @@ impl Client {
         let organization = paced.then(|| organization_of(url.path())).flatten();
         loop {
             if let Some(org) = organization {
-                self.pace(
-                    org,
-                    request,
-                    &info,
-                    policy.budget.saturating_sub(started.elapsed()),
-                )
-                .await?;
+                // Never past the retry budget, nor the call's own deadline.
+                let mut left = policy.budget.saturating_sub(started.elapsed());
+                if let Some(deadline) = self.scope.as_ref().and_then(|scope| scope.deadline()) {
+                    left = left.min(deadline.saturating_duration_since(Instant::now()));
+                }
+                self.pace(org, request, &info, left).await?;
             }
             let (error, wait) = match self
                 .attempt(request, method, url, body.clone(), &info, retry)

@@ -308,12 +308,27 @@ pub struct CallScope {
     reads: Mutex<HashMap<String, Arc<CachedRead>>>,
     /// When the rate limit that stopped a request of this call resets.
     rate_limited_until: Mutex<Option<std::time::Instant>>,
+    /// When the call must have its answer: pacing never waits past it.
+    deadline: Option<std::time::Instant>,
 }
 
 impl CallScope {
     /// A scope for one call.
     pub fn new() -> Self {
         CallScope::default()
+    }
+
+    /// A scope for a call that must answer by `deadline`.
+    pub fn until(deadline: std::time::Instant) -> Self {
+        CallScope {
+            deadline: Some(deadline),
+            ..CallScope::default()
+        }
+    }
+
+    /// When the call must have its answer, if it has a deadline.
+    pub fn deadline(&self) -> Option<std::time::Instant> {
+        self.deadline
     }
 
     /// Requests sent so far (each attempt and redirect hop counts).

@@ -162,3 +162,44 @@ async fn a_wait_past_the_budget_fails_at_once_saying_when_to_retry() {
         "the paced request was never sent"
     );
 }
+
+#[tokio::test]
+async fn a_call_with_a_deadline_never_waits_past_it() {
+    let (server, _) = budget_api(3, Duration::from_secs(30)).await;
+    // The retry budget would allow a wait for the reset; the call's
+    // deadline does not.
+    let client = client(&server, Duration::from_secs(60)).for_call_until(
+        "list_pipelines",
+        Instant::now() + Duration::from_millis(300),
+    );
+    // Other pages: one call reads each URL once.
+    let page = |n| buildkite_api::ListPipelines {
+        page: Some(n),
+        ..Default::default()
+    };
+    client
+        .list_pipelines("acme", &page(1))
+        .await
+        .expect("first");
+    client
+        .list_pipelines("acme", &page(2))
+        .await
+        .expect("second");
+    let started = Instant::now();
+    let error = client
+        .list_pipelines("acme", &page(3))
+        .await
+        .expect_err("paced out");
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "waited {:?}",
+        started.elapsed()
+    );
+    assert!(matches!(error, Error::RateLimited { .. }), "{error:?}");
+    assert!(
+        client
+            .rate_limited()
+            .is_some_and(|wait| wait > Duration::from_secs(20)),
+        "the call knows the rate limit stopped it, and for how long"
+    );
+}

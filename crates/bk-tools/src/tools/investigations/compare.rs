@@ -523,10 +523,15 @@ async fn test_changes(
     if !has_test_runs(build) {
         return Ok(None);
     }
+    // Each build's Test Engine results are settled once it has finished.
+    let (settled, settled_base) = (
+        super::settled_for(ctx, build),
+        super::settled_for(ctx, base),
+    );
     let (failures, base_failures) =
-        tokio::join!(run_failures(ctx, org, build, 5, 100, false), async {
+        tokio::join!(run_failures(&settled, org, build, 5, 100, false), async {
             if has_test_runs(base) {
-                run_failures(ctx, org, base, 5, 100, false)
+                run_failures(&settled_base, org, base, 5, 100, false)
                     .await
                     .map(|(f, _)| f)
             } else {
