@@ -17,7 +17,9 @@ use url::{Position, Url};
 use crate::client::Client;
 use crate::error::{Error, RequestInfo, Result, TransportKind, one_line, parse_error_body};
 use crate::har;
-use crate::pacing::{Admission, SharedAdmission, organization_of, reported_window};
+use crate::pacing::{
+    Admission, Limited, SharedAdmission, Windows, organization_of, reported_window,
+};
 use crate::page::{CursorPage, Page};
 use crate::path::ApiPath;
 use crate::rate_limit::RateLimit;
@@ -425,10 +427,12 @@ impl Client {
         let started = Instant::now();
         loop {
             let left = left.saturating_sub(started.elapsed());
+            let token = self.credential_id().as_text();
+            let windows = Windows { org, token: &token };
             match self
                 .inner
                 .pacer
-                .admit(org, self.caller_key(), !request.is_idempotent(), left)
+                .admit(windows, self.caller_key(), !request.is_idempotent(), left)
             {
                 Admission::Go => {
                     let Some(shared) = &self.inner.shared_budget else {
@@ -440,7 +444,12 @@ impl Client {
                             let wait = wait + Duration::from_millis(fastrand::u64(20..250));
                             let left = left.saturating_sub(started.elapsed());
                             if wait > left {
-                                return Err(rate_limited_unsent(info, org, wait));
+                                return Err(rate_limited_unsent(
+                                    info,
+                                    org,
+                                    wait,
+                                    Limited::Organization,
+                                ));
                             }
                             tracing::debug!(request = %info, wait_ms = wait.as_millis() as u64, "pacing: the replicas have spent the organization's rate-limit window");
                             tokio::time::sleep(wait).await;
@@ -448,10 +457,12 @@ impl Client {
                     }
                 }
                 Admission::Wait(wait) => {
-                    tracing::debug!(request = %info, wait_ms = wait.as_millis() as u64, "pacing: waiting for the organization's rate-limit window");
+                    tracing::debug!(request = %info, wait_ms = wait.as_millis() as u64, "pacing: waiting for a rate-limit window");
                     tokio::time::sleep(wait).await;
                 }
-                Admission::TooLong(wait) => return Err(rate_limited_unsent(info, org, wait)),
+                Admission::TooLong(wait, limited) => {
+                    return Err(rate_limited_unsent(info, org, wait, limited));
+                }
             }
         }
     }
@@ -502,7 +513,10 @@ impl Client {
             && !matches!(self.inner.traffic, Traffic::Replay(_))
             && let Some(org) = organization_of(url.path())
         {
-            self.inner.pacer.observe(org, &rate_limit);
+            let token = self.credential_id().as_text();
+            self.inner
+                .pacer
+                .observe(Windows { org, token: &token }, &rate_limit);
             if let (Some(shared), Some((limit, remaining, reset))) =
                 (&self.inner.shared_budget, reported_window(&rate_limit))
             {
@@ -820,13 +834,17 @@ pub(crate) fn decode<T: DeserializeOwned>(info: &RequestInfo, body: &[u8]) -> Re
     })
 }
 
-/// The error of a request the pacer did not send: the organization's
-/// window resets in `wait`, later than the call can wait.
-fn rate_limited_unsent(info: &RequestInfo, org: &str, wait: Duration) -> Error {
+/// The error of a request the pacer did not send: the window that is
+/// spent (`limited`) resets in `wait`, later than the call can wait.
+fn rate_limited_unsent(info: &RequestInfo, org: &str, wait: Duration, limited: Limited) -> Error {
+    let whose = match limited {
+        Limited::Organization => format!("the organization {org:?} has used its API rate limit"),
+        Limited::Token => "this API token has used its own rate limit".to_owned(),
+    };
     Error::RateLimited {
         request: info.clone(),
         message: format!(
-            "not sent: the organization {org:?} has used its API rate limit for this window, and it resets in {} s, later than this call can wait",
+            "not sent: {whose} for this window, and it resets in {} s, later than this call can wait",
             wait.as_secs().max(1)
         ),
         retry_after: Some(wait),

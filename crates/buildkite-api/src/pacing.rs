@@ -26,6 +26,10 @@
 //! it. Without an answer from the shared budget (down, slow), the local view
 //! decides alone.
 //!
+//! A token's own window (`RateLimit-User-*`) is kept the same way, and a
+//! request goes only when both its organization's and its token's window
+//! let it.
+//!
 //! Requests outside an organization (`/v2/user`, `/v2/access-token`) are
 //! not paced. Without rate-limit headers (another API, a replay), nothing
 //! waits.
@@ -71,6 +75,56 @@ struct Window {
 }
 
 impl Window {
+    /// Whether `caller`'s request may go now by this window, without
+    /// counting it (the caller is noted as active).
+    fn decide(
+        &mut self,
+        now: Instant,
+        caller: CallerKey,
+        write: bool,
+        max_wait: Duration,
+    ) -> Admission {
+        if now >= self.resets_at {
+            // A new window: full until an answer says otherwise.
+            self.remaining = self.limit;
+            self.resets_at = now + DEFAULT_WINDOW;
+            for other in self.callers.values_mut() {
+                other.used = 0;
+            }
+        }
+        self.callers
+            .retain(|_, other| now.saturating_duration_since(other.last_asked) < ACTIVE_FOR);
+        self.callers
+            .entry(caller)
+            .or_insert(CallerUse {
+                used: 0,
+                last_asked: now,
+            })
+            .last_asked = now;
+        let reserve_for_writes = (self.limit / 20).max(1);
+        let reserve = if write { 0 } else { reserve_for_writes };
+        let until_reset = self.resets_at.saturating_duration_since(now);
+        if self.remaining > reserve {
+            let available = self.remaining - reserve;
+            if write || !self.owes_others(caller, reserve_for_writes, available) {
+                return Admission::Go;
+            }
+            // Past its share while others are still owed theirs: a moment.
+            return if FAIR_SHARE_POLL > max_wait {
+                Admission::TooLong(until_reset.max(FAIR_SHARE_POLL), Limited::Organization)
+            } else {
+                Admission::Wait(FAIR_SHARE_POLL + Duration::from_millis(fastrand::u64(0..50)))
+            };
+        }
+        // Spread the waiters a little so they do not all return at once.
+        let wait = until_reset + Duration::from_millis(fastrand::u64(20..250));
+        if wait > max_wait {
+            Admission::TooLong(wait, Limited::Organization)
+        } else {
+            Admission::Wait(wait)
+        }
+    }
+
     /// Whether `caller`, past its fair share, must let the other active
     /// callers have theirs first. `available` is what reads may still use.
     fn owes_others(&self, caller: CallerKey, reserve: u64, available: u64) -> bool {
@@ -128,10 +182,19 @@ pub trait SharedBudget: Send + Sync + std::fmt::Debug {
     ) -> SharedFuture<'a, ()>;
 }
 
-/// The organizations' windows.
+/// The organizations' windows, and each token's own.
 #[derive(Debug, Default)]
 pub(crate) struct Pacer {
     windows: Mutex<HashMap<String, Window>>,
+}
+
+/// Which window a request waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Limited {
+    /// The organization's (`RateLimit-*`).
+    Organization,
+    /// The token's own (`RateLimit-User-*`).
+    Token,
 }
 
 /// What [`Pacer::admit`] decided.
@@ -142,7 +205,21 @@ pub(crate) enum Admission {
     /// Wait this long, then ask again.
     Wait(Duration),
     /// The wait would pass the caller's limit: give up, retry after this.
-    TooLong(Duration),
+    TooLong(Duration, Limited),
+}
+
+/// The windows one request counts against: its organization's, and its
+/// token's own (the key of [`Pacer::observe`]'s `user` window).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Windows<'a> {
+    pub(crate) org: &'a str,
+    pub(crate) token: &'a str,
+}
+
+impl Windows<'_> {
+    fn token_key(&self) -> String {
+        format!("token {}", self.token)
+    }
 }
 
 impl Pacer {
@@ -152,82 +229,66 @@ impl Pacer {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Whether `caller`'s request for `org` may go now; counts it if so.
-    /// `max_wait` is how long the caller may still wait.
+    /// Whether `caller`'s request may go now; counts it against both its
+    /// windows if so (never against one only). `max_wait` is how long the
+    /// caller may still wait.
     pub(crate) fn admit(
         &self,
-        org: &str,
+        windows: Windows<'_>,
         caller: CallerKey,
         write: bool,
         max_wait: Duration,
     ) -> Admission {
-        self.admit_at(Instant::now(), org, caller, write, max_wait)
+        self.admit_at(Instant::now(), windows, caller, write, max_wait)
     }
 
     fn admit_at(
         &self,
         now: Instant,
-        org: &str,
+        which: Windows<'_>,
         caller: CallerKey,
         write: bool,
         max_wait: Duration,
     ) -> Admission {
+        let token_key = which.token_key();
+        let keys = [
+            (which.org, Limited::Organization),
+            (token_key.as_str(), Limited::Token),
+        ];
         let mut windows = self.windows();
-        let Some(window) = windows.get_mut(org) else {
-            return Admission::Go;
-        };
-        if now >= window.resets_at {
-            // A new window: full until an answer says otherwise.
-            window.remaining = window.limit;
-            window.resets_at = now + DEFAULT_WINDOW;
-            for other in window.callers.values_mut() {
-                other.used = 0;
+        for (key, limited) in keys {
+            let Some(window) = windows.get_mut(key) else {
+                continue;
+            };
+            match window.decide(now, caller, write, max_wait) {
+                Admission::Go => {}
+                Admission::TooLong(wait, _) => return Admission::TooLong(wait, limited),
+                wait => return wait,
             }
         }
-        window
-            .callers
-            .retain(|_, other| now.saturating_duration_since(other.last_asked) < ACTIVE_FOR);
-        window
-            .callers
-            .entry(caller)
-            .or_insert(CallerUse {
-                used: 0,
-                last_asked: now,
-            })
-            .last_asked = now;
-        let reserve_for_writes = (window.limit / 20).max(1);
-        let reserve = if write { 0 } else { reserve_for_writes };
-        let until_reset = window.resets_at.saturating_duration_since(now);
-        if window.remaining > reserve {
-            let available = window.remaining - reserve;
-            if write || !window.owes_others(caller, reserve_for_writes, available) {
-                window.remaining -= 1;
+        for (key, _) in keys {
+            if let Some(window) = windows.get_mut(key) {
+                window.remaining = window.remaining.saturating_sub(1);
                 if let Some(me) = window.callers.get_mut(&caller) {
                     me.used += 1;
                 }
-                return Admission::Go;
             }
-            // Past its share while others are still owed theirs: a moment.
-            return if FAIR_SHARE_POLL > max_wait {
-                Admission::TooLong(until_reset.max(FAIR_SHARE_POLL))
-            } else {
-                Admission::Wait(FAIR_SHARE_POLL + Duration::from_millis(fastrand::u64(0..50)))
-            };
         }
-        // Spread the waiters a little so they do not all return at once.
-        let wait = until_reset + Duration::from_millis(fastrand::u64(20..250));
-        if wait > max_wait {
-            Admission::TooLong(wait)
-        } else {
-            Admission::Wait(wait)
+        Admission::Go
+    }
+
+    /// Takes in what an answer for `org` said of the organization's window
+    /// and of its token's own.
+    pub(crate) fn observe(&self, which: Windows<'_>, rate: &RateLimit) {
+        if let Some(window) = rate.organization {
+            self.observe_window(which.org, window);
+        }
+        if let Some(window) = rate.user {
+            self.observe_window(&which.token_key(), window);
         }
     }
 
-    /// Takes in what an answer for `org` said of the organization's window.
-    pub(crate) fn observe(&self, org: &str, rate: &RateLimit) {
-        let Some(window) = rate.organization else {
-            return;
-        };
+    fn observe_window(&self, key: &str, window: crate::rate_limit::RateLimitWindow) {
         let (Some(limit), Some(remaining)) = (window.limit, window.remaining) else {
             return;
         };
@@ -237,7 +298,7 @@ impl Pacer {
                 .reset_secs
                 .map_or(DEFAULT_WINDOW, Duration::from_secs);
         let mut windows = self.windows();
-        if windows.len() >= MAX_ORGANIZATIONS && !windows.contains_key(org) {
+        if windows.len() >= MAX_ORGANIZATIONS && !windows.contains_key(key) {
             let oldest = windows
                 .iter()
                 .min_by_key(|(_, w)| w.seen_at)
@@ -246,7 +307,7 @@ impl Pacer {
                 windows.remove(&oldest);
             }
         }
-        let entry = windows.entry(org.to_owned()).or_insert_with(|| Window {
+        let entry = windows.entry(key.to_owned()).or_insert_with(|| Window {
             limit,
             remaining,
             resets_at,
@@ -297,6 +358,15 @@ mod tests {
     use super::*;
     use crate::rate_limit::RateLimitWindow;
 
+    const ACME: Windows<'static> = Windows {
+        org: "acme",
+        token: "t1",
+    };
+    const OTHER: Windows<'static> = Windows {
+        org: "other",
+        token: "t1",
+    };
+
     fn seen(limit: u64, remaining: u64, reset: u64) -> RateLimit {
         RateLimit {
             organization: Some(RateLimitWindow {
@@ -312,57 +382,54 @@ mod tests {
     fn reads_keep_a_reserve_for_writes() {
         let pacer = Pacer::default();
         assert_eq!(
-            pacer.admit("acme", 1, false, Duration::ZERO),
+            pacer.admit(ACME, 1, false, Duration::ZERO),
             Admission::Go,
             "unknown: go"
         );
-        pacer.observe("acme", &seen(200, 12, 30));
+        pacer.observe(ACME, &seen(200, 12, 30));
         // 12 left, a reserve of 10: two reads go, the third waits.
         assert_eq!(
-            pacer.admit("acme", 1, false, Duration::from_secs(60)),
+            pacer.admit(ACME, 1, false, Duration::from_secs(60)),
             Admission::Go
         );
         assert_eq!(
-            pacer.admit("acme", 1, false, Duration::from_secs(60)),
+            pacer.admit(ACME, 1, false, Duration::from_secs(60)),
             Admission::Go
         );
         assert!(matches!(
-            pacer.admit("acme", 1, false, Duration::from_secs(60)),
+            pacer.admit(ACME, 1, false, Duration::from_secs(60)),
             Admission::Wait(w) if w >= Duration::from_secs(29) && w <= Duration::from_secs(31)
         ));
         // Writes use the reserve, down to nothing.
         for _ in 0..10 {
-            assert_eq!(pacer.admit("acme", 1, true, Duration::ZERO), Admission::Go);
+            assert_eq!(pacer.admit(ACME, 1, true, Duration::ZERO), Admission::Go);
         }
         assert!(matches!(
-            pacer.admit("acme", 1, true, Duration::from_secs(1)),
-            Admission::TooLong(_)
+            pacer.admit(ACME, 1, true, Duration::from_secs(1)),
+            Admission::TooLong(..)
         ));
         // Other organizations have budgets of their own.
-        assert_eq!(
-            pacer.admit("other", 1, false, Duration::ZERO),
-            Admission::Go
-        );
+        assert_eq!(pacer.admit(OTHER, 1, false, Duration::ZERO), Admission::Go);
     }
 
     #[test]
     fn a_window_is_full_again_after_its_reset() {
         let pacer = Pacer::default();
-        pacer.observe("acme", &seen(20, 0, 0));
+        pacer.observe(ACME, &seen(20, 0, 0));
         assert_eq!(
-            pacer.admit("acme", 1, false, Duration::ZERO),
+            pacer.admit(ACME, 1, false, Duration::ZERO),
             Admission::Go,
             "reset already"
         );
         // Late answers of the same window never raise the count.
-        pacer.observe("acme", &seen(20, 5, 40));
-        pacer.observe("acme", &seen(20, 9, 40));
+        pacer.observe(ACME, &seen(20, 5, 40));
+        pacer.observe(ACME, &seen(20, 9, 40));
         for _ in 0..4 {
-            assert_eq!(pacer.admit("acme", 1, false, Duration::ZERO), Admission::Go);
+            assert_eq!(pacer.admit(ACME, 1, false, Duration::ZERO), Admission::Go);
         }
         assert!(matches!(
-            pacer.admit("acme", 1, false, Duration::ZERO),
-            Admission::TooLong(_)
+            pacer.admit(ACME, 1, false, Duration::ZERO),
+            Admission::TooLong(..)
         ));
     }
 
@@ -372,30 +439,30 @@ mod tests {
         let start = Instant::now();
         let long = Duration::from_secs(60);
         // 40 a window, 2 kept for writes: 38 for reads.
-        pacer.observe("acme", &seen(40, 40, 60));
+        pacer.observe(ACME, &seen(40, 40, 60));
         let (a, b) = (1, 2);
         // Alone, a caller takes what it needs.
         for _ in 0..30 {
-            assert_eq!(pacer.admit_at(start, "acme", a, false, long), Admission::Go);
+            assert_eq!(pacer.admit_at(start, ACME, a, false, long), Admission::Go);
         }
         // Another caller shows up: its share (19) is mostly unused, and
         // only 8 reads are left, so the first caller waits a moment...
-        assert_eq!(pacer.admit_at(start, "acme", b, false, long), Admission::Go);
+        assert_eq!(pacer.admit_at(start, ACME, b, false, long), Admission::Go);
         assert!(matches!(
-            pacer.admit_at(start, "acme", a, false, long),
+            pacer.admit_at(start, ACME, a, false, long),
             Admission::Wait(wait) if wait < Duration::from_secs(1)
         ));
         // ... while the other goes, and a write is never held up.
-        assert_eq!(pacer.admit_at(start, "acme", b, false, long), Admission::Go);
-        assert_eq!(pacer.admit_at(start, "acme", a, true, long), Admission::Go);
+        assert_eq!(pacer.admit_at(start, ACME, b, false, long), Admission::Go);
+        assert_eq!(pacer.admit_at(start, ACME, a, true, long), Admission::Go);
         // A caller that cannot wait at all is told when the window resets.
         assert!(matches!(
-            pacer.admit_at(start, "acme", a, false, Duration::ZERO),
-            Admission::TooLong(wait) if wait > Duration::from_secs(50)
+            pacer.admit_at(start, ACME, a, false, Duration::ZERO),
+            Admission::TooLong(wait, Limited::Organization) if wait > Duration::from_secs(50)
         ));
         // Once the other has been quiet a while, the first goes on.
         let later = start + ACTIVE_FOR + Duration::from_secs(1);
-        assert_eq!(pacer.admit_at(later, "acme", a, false, long), Admission::Go);
+        assert_eq!(pacer.admit_at(later, ACME, a, false, long), Admission::Go);
     }
 
     #[test]
@@ -403,32 +470,63 @@ mod tests {
         let pacer = Pacer::default();
         let now = Instant::now();
         // 200 a window, 10 kept for writes: a share of 95 for each of two.
-        pacer.observe("acme", &seen(200, 200, 60));
+        pacer.observe(ACME, &seen(200, 200, 60));
         for _ in 0..90 {
             assert_eq!(
-                pacer.admit_at(now, "acme", 2, false, Duration::ZERO),
+                pacer.admit_at(now, ACME, 2, false, Duration::ZERO),
                 Admission::Go
             );
             assert_eq!(
-                pacer.admit_at(now, "acme", 1, false, Duration::ZERO),
+                pacer.admit_at(now, ACME, 1, false, Duration::ZERO),
                 Admission::Go
             );
         }
         // 10 reads left: each caller is owed 5 of them.
         for _ in 0..5 {
             assert_eq!(
-                pacer.admit_at(now, "acme", 1, false, Duration::ZERO),
+                pacer.admit_at(now, ACME, 1, false, Duration::ZERO),
                 Admission::Go
             );
         }
         assert!(matches!(
-            pacer.admit_at(now, "acme", 1, false, Duration::ZERO),
-            Admission::TooLong(_)
+            pacer.admit_at(now, ACME, 1, false, Duration::ZERO),
+            Admission::TooLong(..)
         ));
         assert_eq!(
-            pacer.admit_at(now, "acme", 2, false, Duration::ZERO),
+            pacer.admit_at(now, ACME, 2, false, Duration::ZERO),
             Admission::Go
         );
+    }
+
+    #[test]
+    fn a_token_waits_for_its_own_window_too() {
+        let pacer = Pacer::default();
+        let long = Duration::from_secs(60);
+        // Plenty left in the organization; 3 left for this token.
+        pacer.observe(
+            ACME,
+            &RateLimit {
+                user: Some(RateLimitWindow {
+                    limit: Some(20),
+                    remaining: Some(3),
+                    reset_secs: Some(30),
+                }),
+                ..seen(200, 150, 30)
+            },
+        );
+        // A reserve of one: two reads go, then the token's window is spent.
+        assert_eq!(pacer.admit(ACME, 1, false, long), Admission::Go);
+        assert_eq!(pacer.admit(ACME, 1, false, long), Admission::Go);
+        assert!(matches!(
+            pacer.admit(ACME, 1, false, Duration::ZERO),
+            Admission::TooLong(_, Limited::Token)
+        ));
+        // Another token of the organization is not held up.
+        let colleague = Windows {
+            org: "acme",
+            token: "t2",
+        };
+        assert_eq!(pacer.admit(colleague, 2, false, long), Admission::Go);
     }
 
     #[test]
