@@ -1,11 +1,13 @@
 //! `triage_build_failures`: one verdict per failed job and test, against
 //! the default branch's recent builds and Test Engine.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, ResponseTemplate};
 
-use crate::common::{Harness, authorized, fixture, harness};
+use crate::common::{Harness, authorized, fixture, harness, harness_with};
 
 const PIPELINE: &str = "/v2/organizations/acme/pipelines/web";
 const BUILD_UUID: &str = "0190aaaa-0000-4000-8000-000000000500";
@@ -281,6 +283,45 @@ async fn every_failure_gets_a_verdict_with_evidence() {
     ];
     expected.sort();
     assert_eq!(rest, expected, "{requests:#?}");
+}
+
+/// With the read cache on (the server's default): a triage repeated at
+/// once sends nothing; after the ordinary TTL, the finished build's Test
+/// Engine results are settled reads and are not sent again, while the
+/// build, the pipeline and the default branch's history are.
+#[tokio::test]
+async fn a_repeated_triage_sends_only_what_may_have_changed() {
+    let h = harness_with(bk_logs::EngineOptions::default(), Duration::from_millis(50)).await;
+    scenario(&h).await;
+    let args = json!({"org_slug": "acme", "pipeline_slug": "web", "build_number": "500"});
+    let first = h.ok("triage_build_failures", args.clone()).await;
+    let cold = h.requests().await.len();
+    assert_eq!(cold, 8, "{:#?}", h.requests().await);
+
+    let again = h.call("triage_build_failures", args.clone()).await;
+    assert_eq!(
+        again.api_requests, 0,
+        "at once: everything from the read cache"
+    );
+    assert_eq!(serde_json::from_str::<Value>(&again.text).unwrap(), first);
+
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    h.ok("triage_build_failures", args).await;
+    let mut later = h.requests().await[cold..].to_vec();
+    later.sort();
+    let main = format!("GET {PIPELINE}/builds?branch%5B%5D=main&state%5B%5D=finished");
+    let mut expected = vec![
+        format!("GET {PIPELINE}/builds/500?include_retried_jobs=true&include_test_engine=true"),
+        format!("GET {PIPELINE}"),
+        format!("{main}&exclude_pipeline=true&per_page=11"),
+        format!("{main}&exclude_jobs=true&exclude_pipeline=true&per_page=2"),
+        format!(
+            "GET {PIPELINE}/builds/499?exclude_jobs=true&exclude_pipeline=true&include_test_engine=true"
+        ),
+        "GET /v2/analytics/organizations/acme/suites/rspec/runs/run-499/failed_executions?page=1&per_page=100".to_owned(),
+    ];
+    expected.sort();
+    assert_eq!(later, expected);
 }
 
 #[tokio::test]
