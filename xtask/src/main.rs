@@ -1,6 +1,7 @@
 //! Developer tasks, run as `cargo xtask <task>`.
 //!
-//! - `ci`: the checks `.ci/run` makes (format, clippy, tests, docs, package).
+//! - `ci`: every check CI makes, in one list (`.ci/run` installs what they
+//!   need, then runs it; see `ci`).
 //! - `gen-log <path> [--size 100MiB] [--seed 42]`: writes a realistic
 //!   generated job log (see `loggen`).
 //! - `bench-logs [--size 100MiB]`: generates a log and runs the log-engine
@@ -17,6 +18,7 @@
 mod bench_api;
 mod bench_mcp;
 mod bench_scale;
+mod ci;
 mod conformance;
 mod demo;
 mod docs;
@@ -27,89 +29,10 @@ mod server_process;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-/// One check: a name and the cargo invocation that performs it.
-struct Step {
-    name: &'static str,
-    args: &'static [&'static str],
-    env: &'static [(&'static str, &'static str)],
-}
-
-/// The CI checks, cheapest first.
-const CI_STEPS: &[Step] = &[
-    Step {
-        name: "format",
-        args: &["fmt", "--all", "--check"],
-        env: &[],
-    },
-    Step {
-        name: "clippy",
-        args: &[
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ],
-        env: &[],
-    },
-    Step {
-        name: "tests",
-        args: &["test", "--workspace"],
-        env: &[],
-    },
-    Step {
-        name: "docs/tools.md is current",
-        args: &["run", "--quiet", "-p", "xtask", "--", "docs", "--check"],
-        env: &[],
-    },
-    Step {
-        name: "the demo plays every tour step",
-        args: &["run", "--quiet", "-p", "xtask", "--", "demo", "--all"],
-        env: &[],
-    },
-    Step {
-        name: "OpenTelemetry export",
-        args: &[
-            "test",
-            "-p",
-            "bk-mcp-stdio",
-            "--features",
-            "otel",
-            "--test",
-            "otel",
-        ],
-        env: &[],
-    },
-    Step {
-        name: "docs",
-        args: &["doc", "--workspace", "--no-deps"],
-        env: &[("RUSTDOCFLAGS", "-D warnings")],
-    },
-    Step {
-        name: "package the library crates",
-        args: &[
-            "package",
-            "-p",
-            "buildkite-api",
-            "-p",
-            "bk-logs",
-            "-p",
-            "bk-fleet",
-            "-p",
-            "bk-tools",
-            "-p",
-            "bk-mcp",
-            "--allow-dirty",
-        ],
-        env: &[],
-    },
-];
-
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("ci") => return run_all(CI_STEPS),
+        Some("ci") => ci::run(&args[1..]),
         Some("gen-log") => gen_log(&args[1..]),
         Some("bench-logs") => bench_logs(&args[1..]),
         Some("conformance") => conformance::run(&args[1..]),
@@ -132,7 +55,7 @@ fn main() -> ExitCode {
 const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
-  ci                                   format, clippy, tests, docs and packaging checks
+  ci                                   every CI check: format, clippy, tests, docs, demo, otel, conformance, rustdoc, package
   gen-log <path> [--size N] [--seed N] write a generated job log (size like 100MiB, 1GiB)
   bench-logs [--size N]                benchmark the log engine (release build, needs rg)
   conformance                          MCP conformance suite and Python client against the binaries
@@ -210,30 +133,6 @@ fn bench_logs(args: &[String]) -> Result<(), String> {
     } else {
         Err(format!("the benchmark failed ({status})"))
     }
-}
-
-fn run_all(steps: &[Step]) -> ExitCode {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    for step in steps {
-        eprintln!("==> {}: cargo {}", step.name, step.args.join(" "));
-        let status = Command::new(&cargo)
-            .args(step.args)
-            .envs(step.env.iter().copied())
-            .status();
-        match status {
-            Ok(status) if status.success() => {}
-            Ok(status) => {
-                eprintln!("==> {} failed ({status})", step.name);
-                return ExitCode::FAILURE;
-            }
-            Err(error) => {
-                eprintln!("==> {}: could not run cargo: {error}", step.name);
-                return ExitCode::FAILURE;
-            }
-        }
-    }
-    eprintln!("==> all checks passed");
-    ExitCode::SUCCESS
 }
 
 /// The workspace root (xtask's parent directory).
