@@ -25,6 +25,8 @@ mod docs;
 mod fake_api;
 mod loggen;
 mod server_process;
+#[cfg(test)]
+mod tidy;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};

@@ -1,3 +1,6 @@
+//! Agents: the machines that run jobs, with their connection state and the
+//! job they are running.
+
 use serde::{Deserialize, Serialize};
 
 use super::{Extra, Job, UserSummary};

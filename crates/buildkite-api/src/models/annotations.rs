@@ -1,3 +1,6 @@
+//! Annotations: the notes a build's jobs leave on it (style, context, body),
+//! and the body that creates one.
+
 use serde::{Deserialize, Serialize};
 
 use super::{Extra, api_enum};

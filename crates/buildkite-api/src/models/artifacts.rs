@@ -1,3 +1,6 @@
+//! Artifacts: the files a job uploads, with their size, state and download
+//! URL.
+
 use serde::{Deserialize, Serialize};
 
 use super::Extra;

@@ -1,3 +1,6 @@
+//! Builds: their state, commit, jobs and Test Engine runs, and the body
+//! that creates one.
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};

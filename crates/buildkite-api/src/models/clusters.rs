@@ -1,3 +1,5 @@
+//! Clusters and their queues, and the fields that create or change them.
+
 use serde::{Deserialize, Serialize};
 
 use super::{Extra, UserSummary};

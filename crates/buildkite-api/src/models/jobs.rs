@@ -1,3 +1,6 @@
+//! Jobs of a build as the API reports them (command, wait, block and trigger
+//! steps), with their state and retries, and the body that unblocks one.
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};

@@ -1,3 +1,6 @@
+//! Organizations, and the token's own identity (`/v2/user`,
+//! `/v2/access-token`).
+
 use serde::{Deserialize, Serialize};
 
 use super::Extra;

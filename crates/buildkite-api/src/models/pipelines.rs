@@ -1,3 +1,6 @@
+//! Pipelines: their repository, steps, settings and schedules, and the bodies
+//! that create or change one.
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};

@@ -1,3 +1,5 @@
+//! Step uploads: the pipeline steps a job uploaded during a build.
+
 use serde::{Deserialize, Serialize};
 
 use super::Extra;

@@ -1,3 +1,5 @@
+//! Test Engine: suites, runs, tests and failed executions.
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
