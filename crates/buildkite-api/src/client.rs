@@ -9,8 +9,8 @@ use url::Url;
 
 use crate::credentials::ApiToken;
 use crate::error::{Error, Result};
+use crate::har::Traffic;
 use crate::har::{HarRecorder, HarReplay};
-use crate::http::Traffic;
 use crate::pacing::Pacer;
 use crate::pacing::SharedBudget;
 use crate::rate_limit::RateLimit;
@@ -456,7 +456,7 @@ impl ClientBuilder {
             .map_err(|e| {
                 Error::Config(format!(
                     "could not set up the HTTP client (TLS needs the system's root certificates, e.g. /etc/ssl/certs): {}",
-                    crate::http::error_chain(e)
+                    crate::response::error_chain(e)
                 ))
             })?;
         Ok(Client {

@@ -1,5 +1,5 @@
-//! Sending requests: URL building, credential scoping, retries, redirects,
-//! and turning responses into typed results or [`Error`]s.
+//! Sending requests: URL building, credential scoping, the read cache,
+//! pacing, retries and redirects (what comes back is read in `response`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,8 +15,8 @@ use tracing::Instrument;
 use url::{Position, Url};
 
 use crate::client::Client;
-use crate::error::{Error, RequestInfo, Result, TransportKind, one_line, parse_error_body};
-use crate::har;
+use crate::error::{Error, RequestInfo, Result, TransportKind};
+use crate::har::{self, Traffic};
 use crate::pacing::{
     Admission, Limited, SharedAdmission, Windows, organization_of, reported_window,
 };
@@ -24,13 +24,12 @@ use crate::page::{CursorPage, Page};
 use crate::path::ApiPath;
 use crate::rate_limit::RateLimit;
 use crate::read_cache::{CachedRead, Joined, ReadCache, ReadKey};
+use crate::response::{
+    decode, error_chain, error_from_response, rate_limited_unsent, read_body, transport_kind,
+};
 
 /// Most redirects followed for one call.
 const MAX_REDIRECTS: usize = 5;
-/// Largest error body read to find the API's message.
-const MAX_ERROR_BODY: usize = 64 * 1024;
-/// Characters of an undecodable body quoted in a decode error.
-const EXCERPT_CHARS: usize = 200;
 
 /// Where a request goes: an API path under the base URL, or an absolute URL
 /// (a pagination link, an artifact's storage location).
@@ -714,18 +713,6 @@ enum Exchanged {
     Failed(Error),
 }
 
-/// Where the client's requests go.
-#[derive(Debug, Default)]
-pub(crate) enum Traffic {
-    /// To the network.
-    #[default]
-    Live,
-    /// To the network, and each exchange to a HAR file.
-    Record(har::HarRecorder),
-    /// Nowhere: answered from a HAR file.
-    Replay(har::HarReplay),
-}
-
 impl Client {
     /// A URL as a HAR file holds it: off the API's origin without its query,
     /// which for a presigned storage URL is a credential.
@@ -779,121 +766,4 @@ fn redirect_target(current: &Url, headers: &HeaderMap) -> Option<Url> {
     let location = headers.get(LOCATION)?.to_str().ok()?;
     let next = current.join(location).ok()?;
     matches!(next.scheme(), "http" | "https").then_some(next)
-}
-
-fn transport_kind(error: &reqwest::Error) -> TransportKind {
-    if error.is_timeout() {
-        TransportKind::Timeout
-    } else if error.is_connect() {
-        TransportKind::Connect
-    } else {
-        TransportKind::Other
-    }
-}
-
-/// The error and its causes on one line, without the URL (the request info
-/// already names the call).
-pub(crate) fn error_chain(error: reqwest::Error) -> String {
-    // The URL may be a presigned storage URL, whose query is a credential.
-    let error = error.without_url();
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    one_line(&text, 300)
-}
-
-/// Reads the next chunk of a streamed body.
-pub(crate) async fn next_chunk(
-    info: &RequestInfo,
-    response: &mut Response,
-) -> Result<Option<Bytes>> {
-    response.chunk().await.map_err(|e| Error::Transport {
-        request: info.clone(),
-        kind: transport_kind(&e),
-        message: error_chain(e),
-    })
-}
-
-pub(crate) async fn read_body(info: &RequestInfo, response: Response) -> Result<Bytes> {
-    response.bytes().await.map_err(|e| Error::Transport {
-        request: info.clone(),
-        kind: transport_kind(&e),
-        message: error_chain(e),
-    })
-}
-
-pub(crate) fn decode<T: DeserializeOwned>(info: &RequestInfo, body: &[u8]) -> Result<T> {
-    serde_json::from_slice(body).map_err(|e| Error::Decode {
-        request: info.clone(),
-        message: e.to_string(),
-        excerpt: one_line(&String::from_utf8_lossy(body), EXCERPT_CHARS),
-    })
-}
-
-/// The error of a request the pacer did not send: the window that is
-/// spent (`limited`) resets in `wait`, later than the call can wait.
-fn rate_limited_unsent(info: &RequestInfo, org: &str, wait: Duration, limited: Limited) -> Error {
-    let whose = match limited {
-        Limited::Organization => format!("the organization {org:?} has used its API rate limit"),
-        Limited::Token => "this API token has used its own rate limit".to_owned(),
-    };
-    Error::RateLimited {
-        request: info.clone(),
-        message: format!(
-            "not sent: {whose} for this window, and it resets in {} s, later than this call can wait",
-            wait.as_secs().max(1)
-        ),
-        retry_after: Some(wait),
-        rate_limit: Box::new(RateLimit::default()),
-    }
-}
-
-/// Builds the error for an unsuccessful response, reading at most
-/// [`MAX_ERROR_BODY`] bytes of its body.
-pub(crate) async fn error_from_response(
-    request: RequestInfo,
-    mut response: Response,
-    rate_limit: RateLimit,
-) -> Error {
-    let status = response.status();
-    let mut body = Vec::new();
-    while body.len() < MAX_ERROR_BODY {
-        match response.chunk().await {
-            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-            _ => break,
-        }
-    }
-    body.truncate(MAX_ERROR_BODY);
-    let (message, errors) = parse_error_body(status, &body);
-    match status {
-        StatusCode::UNAUTHORIZED => Error::Unauthorized { request, message },
-        StatusCode::FORBIDDEN => Error::Forbidden { request, message },
-        StatusCode::NOT_FOUND => Error::NotFound { request, message },
-        StatusCode::GONE => Error::Gone { request, message },
-        StatusCode::UNPROCESSABLE_ENTITY => Error::Unprocessable {
-            request,
-            message,
-            errors,
-        },
-        StatusCode::TOO_MANY_REQUESTS => Error::RateLimited {
-            request,
-            message,
-            retry_after: rate_limit.wait_hint(),
-            rate_limit: Box::new(rate_limit),
-        },
-        s if s.is_server_error() => Error::Server {
-            request,
-            status,
-            message,
-        },
-        _ => Error::Http {
-            request,
-            status,
-            message,
-        },
-    }
 }

@@ -42,6 +42,7 @@ mod path;
 mod rate_limit;
 mod read_cache;
 pub mod resources;
+mod response;
 mod retry;
 mod timestamp;
 

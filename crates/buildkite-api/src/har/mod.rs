@@ -88,6 +88,18 @@ fn canonical_json(value: &serde_json::Value) -> String {
     }
 }
 
+/// Where the client's requests go.
+#[derive(Debug, Default)]
+pub(crate) enum Traffic {
+    /// To the network.
+    #[default]
+    Live,
+    /// To the network, and each exchange to a HAR file.
+    Record(HarRecorder),
+    /// Nowhere: answered from a HAR file.
+    Replay(HarReplay),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
