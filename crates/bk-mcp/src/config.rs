@@ -16,18 +16,7 @@ use clap::builder::FalseyValueParser;
 
 use crate::onepassword;
 
-/// Why the configuration cannot be used. Each message is one line that
-/// names the flag or variable to fix.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ConfigError(pub String);
-
-impl ConfigError {
-    /// A configuration error with this message.
-    pub fn new(message: impl Into<String>) -> Self {
-        ConfigError(message.into())
-    }
-}
+pub use crate::error::ConfigError;
 
 /// How log lines are written to stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -522,9 +511,6 @@ pub fn parse_switch(value: &str) -> Result<bool, String> {
         other => Err(format!("{other:?} is not true or false")),
     }
 }
-
-/// Time allowed for the `op` CLI to answer.
-pub const ONEPASSWORD_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn non_empty(value: Option<&str>) -> Option<&str> {
     value.map(str::trim).filter(|v| !v.is_empty())

@@ -16,6 +16,8 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod demo;
+pub mod error;
+pub mod identity;
 pub mod logging;
 pub mod onepassword;
 pub mod progress;

@@ -2,8 +2,12 @@
 //! (`BUILDKITE_API_TOKEN_FROM_1PASSWORD`).
 
 use std::process::Stdio;
+use std::time::Duration;
 
-use crate::config::{ConfigError, ONEPASSWORD_TIMEOUT};
+use crate::error::ConfigError;
+
+/// Time allowed for the `op` CLI to answer.
+pub const ONEPASSWORD_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Runs `op read -n <reference>` and returns the secret. Errors say what
 /// went wrong in one line and never contain the secret.

@@ -23,10 +23,8 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 
 use crate::config::{ApiTraffic, ConfigError, Settings};
+use crate::identity::SERVER_NAME;
 use crate::progress::ProgressForwarder;
-
-/// The server's name in `initialize`.
-pub const SERVER_NAME: &str = "bk-mcp";
 
 /// Points the client at the API, a recording of it, or a replay.
 fn with_traffic(

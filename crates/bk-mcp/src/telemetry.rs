@@ -452,7 +452,7 @@ mod otel {
             .with_resource(resource())
             .build();
         let tracer = provider.tracer_with_scope(
-            InstrumentationScope::builder(crate::server::SERVER_NAME)
+            InstrumentationScope::builder(crate::identity::SERVER_NAME)
                 .with_version(env!("CARGO_PKG_VERSION"))
                 .build(),
         );
@@ -489,7 +489,7 @@ mod otel {
                 .get(&opentelemetry::Key::from_static_str("service.name"))
                 .is_some();
         if !named {
-            builder = builder.with_service_name(crate::server::SERVER_NAME);
+            builder = builder.with_service_name(crate::identity::SERVER_NAME);
         }
         builder
             .with_attribute(KeyValue::new("service.version", env!("CARGO_PKG_VERSION")))
