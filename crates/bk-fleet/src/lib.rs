@@ -20,9 +20,10 @@ pub mod testing;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bk_logs::health::{DependencyHealth, HealthReport};
 use bk_logs::shared::{DownloadLeases, SharedOptions, SharedTier};
 
+/// What a shared part's health looks like, for the binaries' `/ready`.
+pub use bk_logs::health::{DependencyHealth, HealthReport};
 pub use leases::RedisLeases;
 pub use object_tier::ObjectTier;
 pub use rate_budget::RedisBudget;

@@ -1,8 +1,10 @@
 //! The HTTP application: MCP routes behind the request policy, health and
 //! readiness, and the 401 mapping.
 
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -248,3 +250,98 @@ async fn ready(State(state): State<Arc<AppState>>) -> Response {
 
 /// Longest `/ready` waits for Redis.
 const READY_PING_LIMIT: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// After in-flight calls end, how long open connections get to close.
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
+
+/// Serves `router` on `listener` until SIGTERM or SIGINT, then drains: the
+/// tool calls that are running get `grace` to finish, then what stays open
+/// by design (SSE streams, sessions) is ended, so an idle client does not
+/// hold the shutdown up.
+pub async fn serve_until_signal(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    state: Arc<AppState>,
+    core: Arc<Core>,
+    streams: CancellationToken,
+    grace: Duration,
+) -> ExitCode {
+    let draining = CancellationToken::new();
+    tokio::spawn({
+        let draining = draining.clone();
+        async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: finishing in-flight calls");
+            state.start_draining();
+            draining.cancel();
+        }
+    });
+    let server = axum::serve(listener, router).with_graceful_shutdown({
+        let draining = draining.clone();
+        async move { draining.cancelled().await }
+    });
+    // On a signal: wait (within the grace period) for the tool calls that
+    // are running, then end what stays open by design (SSE streams,
+    // sessions), so an idle client does not hold the shutdown up.
+    let drained = {
+        let core = Arc::clone(&core);
+        let streams = streams.clone();
+        async move {
+            draining.cancelled().await;
+            if tokio::time::timeout(grace, core.calls_finished())
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    grace_s = grace.as_secs(),
+                    running = core.calls_running(),
+                    "calls still running after the grace period were stopped"
+                );
+            }
+            streams.cancel();
+            // Connections normally close at once; this bounds the wait.
+            tokio::time::sleep(CLOSE_WAIT).await;
+        }
+    };
+    let outcome = tokio::select! {
+        outcome = server => outcome,
+        () = drained => Ok(()),
+    };
+    streams.cancel();
+    match outcome {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            tracing::error!(%error, "the HTTP server failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(
+            tokio::signal::unix::SignalKind::terminate(),
+        ) {
+            Ok(signal) => signal,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; only SIGINT stops the server");
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}

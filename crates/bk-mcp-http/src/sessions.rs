@@ -17,8 +17,8 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bk_fleet::DependencyHealth;
 use bk_fleet::{REDIS_NAMESPACE, RedisLink};
-use bk_logs::health::DependencyHealth;
 use rmcp::model::ServerJsonRpcMessage;
 use rmcp::transport::streamable_http_server::session::ServerSseMessage;
 use rmcp::transport::streamable_http_server::session::store::{
