@@ -8,8 +8,6 @@
 //! the store and Redis going away and coming back, sessions moving between
 //! replicas, and a replica killed under load.
 
-#[path = "../common/mod.rs"]
-mod common;
 mod deploy;
 mod services;
 
@@ -19,7 +17,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use common::{Server, TOKEN, bearer, call_body, http_client, launch, rpc_message};
+use crate::common::{self, Server, TOKEN, bearer, call_body, http_client, launch, rpc_message};
 use services::{Gateway, Nginx, Redis, require};
 
 const BUILD: &str = "/v2/organizations/acme/pipelines/web/builds/7";

@@ -1,7 +1,5 @@
 //! The parser's edge cases, one test each.
 
-#![allow(clippy::unwrap_used)]
-
 use bk_logs::parse::{GroupStyle, ParseSummary, Parser, ParserOptions, RowKind, TRUNCATION_MARKER};
 
 /// One parsed row, owned, for assertions.

@@ -1,14 +1,10 @@
 //! OpenTelemetry traces from the real binary. With `--features otel`
-//! (`cargo test -p bk-mcp-stdio --features otel --test otel`): the server
-//! exports OTLP/JSON to a local receiver, one `mcp.tools/call` span per
-//! call with its `buildkite.api` children, and flushes them on exit.
+//! (`cargo test -p bk-mcp-stdio --features otel --test stdio otel::`): the
+//! server exports OTLP/JSON to a local receiver, one `mcp.tools/call` span
+//! per call with its `buildkite.api` children, and flushes them on exit.
 //! Without the feature: it says how to get them.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::{Launch, authorized, json_response};
+use crate::common::{Launch, authorized, json_response};
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer};

@@ -2,14 +2,10 @@
 //! resources, the operator's selection (read-only, toolsets, allow-list),
 //! running without a token, and a token Buildkite refuses.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::{
-    Launch, TOKEN, assert_all_sent_token, authorized, fixture, json_response, requests,
+use crate::common::{
+    self, Launch, TOKEN, assert_all_sent_token, authorized, fixture, json_response, requests,
     spec_entries, spec_tools, within,
 };
 use rmcp::model::{GetPromptRequestParams, ReadResourceRequestParams};

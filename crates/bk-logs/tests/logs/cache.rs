@@ -1,7 +1,5 @@
 //! The cache, queries and engine, end to end on generated logs.
 
-#![allow(clippy::unwrap_used)]
-
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -690,7 +688,12 @@ fn two_processes_ingest_the_same_job_at_once() {
     let children: Vec<_> = (0..2)
         .map(|_| {
             std::process::Command::new(&exe)
-                .args(["--ignored", "--exact", "child_ingest_writer", "--nocapture"])
+                .args([
+                    "--ignored",
+                    "--exact",
+                    "cache::child_ingest_writer",
+                    "--nocapture",
+                ])
                 .env("BKLOGS_TEST_CACHE_DIR", dir.path())
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())

@@ -2,11 +2,7 @@
 //! each against a realistic mock: the exact upstream requests (method, path,
 //! query, bearer token) and the useful fields of the result.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::{
+use crate::common::{
     Launch, Server, TOKEN, assert_all_sent_token, authorized, fixture, json_response, requests,
 };
 use serde_json::{Value, json};

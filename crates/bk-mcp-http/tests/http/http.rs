@@ -1,11 +1,11 @@
 //! The HTTP side: probes, the Host and Origin guards, the body limit, and a
 //! graceful shutdown that lets in-flight calls finish.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{TOKEN, call_body, http_client, json_fixture, launch, list_body, rpc_message, within};
+use crate::common::{
+    self, TOKEN, call_body, http_client, json_fixture, launch, list_body, rpc_message, within,
+};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer};

@@ -1,7 +1,5 @@
 //! Properties of the parser that must hold for any input bytes.
 
-#![allow(clippy::unwrap_used)]
-
 use bk_logs::parse::{Parser, ParserOptions, Row};
 use proptest::prelude::*;
 

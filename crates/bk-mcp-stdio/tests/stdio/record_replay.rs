@@ -1,11 +1,7 @@
 //! `--record`, `--replay` and `--demo` through the real binary: a session is
 //! recorded against a mock API, then replayed with no token and no API.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::{Launch, TOKEN, json_response, requests};
+use crate::common::{Launch, TOKEN, json_response, requests};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer};

@@ -2,12 +2,10 @@
 //! per toolset against a mock API (asserting the exact upstream request),
 //! stateful sessions and the per-call time limit.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{
-    TOKEN, authorizations, bearer, call, call_ok, expected_names, fixture, initialize_body,
+use crate::common::{
+    self, TOKEN, authorizations, bearer, call, call_ok, expected_names, fixture, initialize_body,
     json_fixture, launch, list_body, registry_tools, requests, rpc_message, spec_tools, text,
     tool_names,
 };

@@ -3,9 +3,6 @@
 //! for MCP-level tests, raw HTTP for status codes, and helpers to read what
 //! the mock API received.
 
-// Each test file uses a different part of this module.
-#![allow(dead_code)]
-
 use std::collections::HashMap;
 use std::future::Future;
 use std::process::{ExitStatus, Stdio};

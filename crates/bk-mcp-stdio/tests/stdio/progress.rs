@@ -2,13 +2,9 @@
 //! running build reports progress after its first poll, and
 //! `notifications/cancelled` stops its polling while the server stays usable.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
 use std::time::Duration;
 
-use common::{
+use crate::common::{
     Launch, TOKEN, assert_all_sent_token, authorized, fixture, json_response, requests, within,
 };
 use rmcp::model::{

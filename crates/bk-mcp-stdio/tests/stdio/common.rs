@@ -5,9 +5,6 @@
 //! Every await that talks to the child is bounded ([`within`]), so a hang
 //! fails in seconds with what was being awaited and the child's stderr.
 
-// Shared by several test binaries; not every binary uses every helper.
-#![allow(dead_code)]
-
 use std::future::Future;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};

@@ -3,11 +3,7 @@
 //! 401, log downloads and an extra `--http-header`, with stderr read whole
 //! after the server has exited.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::{Launch, assert_all_sent_token, fixture, json_response, requests};
+use crate::common::{Launch, assert_all_sent_token, fixture, json_response, requests};
 use serde_json::json;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -1,13 +1,9 @@
 //! The command line of the real binary: `tools`, `config <client>`,
 //! `check`, `--version`, and bad usage (exit status 2, one line on stderr).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
 use std::process::{Output, Stdio};
 
-use common::{BIN, json_response, requests, within};
+use crate::common::{self, BIN, json_response, requests, within};
 use serde_json::Value;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer};

@@ -1,10 +1,8 @@
 //! Which tools a caller gets: the operator's read-only mode, and per-request
 //! narrowing by path and headers, which may only remove tools.
 
-mod common;
-
-use common::{
-    TOKEN, call, call_ok, expected_names, initialize_body, json_fixture, launch, list_body,
+use crate::common::{
+    self, TOKEN, call, call_ok, expected_names, initialize_body, json_fixture, launch, list_body,
     requests, tool_names,
 };
 use rmcp::ServiceError;

@@ -2,14 +2,12 @@
 //! their isolation under load), other passthrough headers, the 401 mapping,
 //! and that no token ever reaches the log.
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{
-    CHALLENGE, TOKEN, authorizations, bearer, call, call_body, call_ok, fixture, json_fixture,
-    launch, list_body, requests, rpc_message, text,
+use crate::common::{
+    self, CHALLENGE, TOKEN, authorizations, bearer, call, call_body, call_ok, fixture,
+    json_fixture, launch, list_body, requests, rpc_message, text,
 };
 use rmcp::model::CallToolRequestParams;
 use serde_json::{Value, json};
