@@ -44,6 +44,7 @@ mod read_cache;
 pub mod resources;
 mod response;
 mod retry;
+pub mod testing;
 mod timestamp;
 
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL, USER_AGENT};

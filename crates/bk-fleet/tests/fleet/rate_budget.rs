@@ -4,53 +4,36 @@
 //! without one, a failure in CI).
 
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bk_fleet::testing::RedisServer;
 use bk_fleet::{RedisBudget, RedisLink};
 use bk_logs::health::DependencyHealth;
+use buildkite_api::testing::BudgetWindow;
 use buildkite_api::{Client, ListPipelines, RetryPolicy};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-/// `limit` requests per `window`, said in the real headers; 429 past it.
+/// A budget said in the real headers; 429 past it.
 struct Window {
-    limit: u64,
-    window: Duration,
-    used: Mutex<(Instant, u64)>,
+    budget: BudgetWindow,
     rejected: Arc<AtomicU64>,
 }
 
 impl Respond for Window {
     fn respond(&self, _: &Request) -> ResponseTemplate {
-        let mut used = self.used.lock().expect("window");
-        if used.0.elapsed() >= self.window {
-            *used = (Instant::now(), 0);
-        }
-        used.1 += 1;
-        let reset = self
-            .window
-            .saturating_sub(used.0.elapsed())
-            .as_secs_f64()
-            .ceil() as u64;
-        let over = used.1 > self.limit;
-        if over {
+        let counted = self.budget.count();
+        let mut template = if counted.over {
             self.rejected.fetch_add(1, Ordering::SeqCst);
-        }
-        let template = if over {
             ResponseTemplate::new(429).set_body_json(serde_json::json!({"message": "rate limited"}))
         } else {
             ResponseTemplate::new(200).set_body_json(serde_json::json!([]))
         };
+        for (name, value) in &counted.headers {
+            template = template.insert_header(*name, value.as_str());
+        }
         template
-            .insert_header("ratelimit-limit", self.limit.to_string().as_str())
-            .insert_header(
-                "ratelimit-remaining",
-                self.limit.saturating_sub(used.1).to_string().as_str(),
-            )
-            .insert_header("ratelimit-reset", reset.max(1).to_string().as_str())
     }
 }
 
@@ -59,9 +42,7 @@ async fn api(limit: u64, window: Duration) -> (MockServer, Arc<AtomicU64>) {
     let rejected = Arc::new(AtomicU64::new(0));
     Mock::given(method("GET"))
         .respond_with(Window {
-            limit,
-            window,
-            used: Mutex::new((Instant::now(), 0)),
+            budget: BudgetWindow::new(limit, window),
             rejected: Arc::clone(&rejected),
         })
         .mount(&server)

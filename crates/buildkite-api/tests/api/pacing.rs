@@ -1,57 +1,37 @@
 //! Pacing to the organization's rate limit: concurrent callers share what
 //! is left of the window instead of running into 429s.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use buildkite_api::testing::BudgetWindow;
 use buildkite_api::{Client, Error, RetryPolicy};
 use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-/// An API with a budget of `limit` requests per `window`, that says so in
-/// the real headers and answers 429 past it.
+/// An API with a budget, that says so in the real headers and answers 429
+/// past it.
 struct Budget {
-    limit: u64,
-    window: Duration,
-    state: Mutex<(Instant, u64)>,
+    window: BudgetWindow,
     rejected: Arc<AtomicU64>,
 }
 
 impl Respond for Budget {
     fn respond(&self, _: &Request) -> ResponseTemplate {
-        let mut state = self.state.lock().expect("state");
-        if state.0.elapsed() >= self.window {
-            *state = (Instant::now(), 0);
-        }
-        state.1 += 1;
-        let reset = self
-            .window
-            .saturating_sub(state.0.elapsed())
-            .as_secs_f64()
-            .ceil() as u64;
-        let headers = |template: ResponseTemplate, used: u64| {
-            template
-                .insert_header("ratelimit-limit", self.limit.to_string().as_str())
-                .insert_header(
-                    "ratelimit-remaining",
-                    self.limit.saturating_sub(used).to_string().as_str(),
-                )
-                .insert_header("ratelimit-reset", reset.max(1).to_string().as_str())
-        };
-        if state.1 > self.limit {
+        let counted = self.window.count();
+        let mut template = if counted.over {
             self.rejected.fetch_add(1, Ordering::SeqCst);
-            return headers(
-                ResponseTemplate::new(429).set_body_json(
-                    serde_json::json!({"message": "You have exceeded your API rate limit"}),
-                ),
-                state.1,
-            );
+            ResponseTemplate::new(429).set_body_json(
+                serde_json::json!({"message": "You have exceeded your API rate limit"}),
+            )
+        } else {
+            ResponseTemplate::new(200).set_body_json(serde_json::json!([]))
+        };
+        for (name, value) in &counted.headers {
+            template = template.insert_header(*name, value.as_str());
         }
-        headers(
-            ResponseTemplate::new(200).set_body_json(serde_json::json!([])),
-            state.1,
-        )
+        template
     }
 }
 
@@ -61,9 +41,7 @@ async fn budget_api(limit: u64, window: Duration) -> (MockServer, Arc<AtomicU64>
     Mock::given(method("GET"))
         .and(path_regex("^/v2/organizations/acme/"))
         .respond_with(Budget {
-            limit,
-            window,
-            state: Mutex::new((Instant::now(), 0)),
+            window: BudgetWindow::new(limit, window),
             rejected: Arc::clone(&rejected),
         })
         .mount(&server)
