@@ -28,6 +28,7 @@
 
 pub mod args;
 pub mod error;
+pub mod limits;
 pub mod log_source;
 pub mod registry;
 pub mod shape;
@@ -35,12 +36,13 @@ pub mod tool;
 pub mod tools;
 
 pub use error::ToolError;
+pub use limits::Limits;
 pub use registry::{
     CallResult, PROMPTS, Prompt, RESOURCES, Registry, Resource, Selection, SelectionError, Toolset,
     parse_toolsets,
 };
 pub use shape::ToolOutput;
-pub use tool::{Access, Annotations, Handler, Limits, ProgressSink, Tool, ToolContext, ToolMeta};
+pub use tool::{Access, Annotations, Handler, ProgressSink, Tool, ToolContext, ToolMeta};
 
 /// The README's examples, compiled as doc tests.
 #[cfg(doctest)]

@@ -979,7 +979,7 @@ fn cut(text: &str, max: usize) -> String {
 fn fit(
     mut out: Map<String, Value>,
     limit: usize,
-    limits: &crate::tool::Limits,
+    limits: &crate::limits::Limits,
 ) -> Result<ToolOutput, ToolError> {
     // Room for the fields added once it fits (the size is at most `limit`).
     let reserve = format!(
@@ -1017,9 +1017,9 @@ fn fit(
 }
 
 /// The text the model will receive for `out`.
-fn deliver(out: &Map<String, Value>, limits: &crate::tool::Limits) -> Result<String, ToolError> {
+fn deliver(out: &Map<String, Value>, limits: &crate::limits::Limits) -> Result<String, ToolError> {
     // No list may be trimmed by the shaping: this tool fits itself.
-    let unlimited = crate::tool::Limits {
+    let unlimited = crate::limits::Limits {
         response_budget: usize::MAX / 2,
         ..*limits
     };
