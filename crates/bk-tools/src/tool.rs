@@ -15,8 +15,8 @@ use serde_json::Value;
 use crate::args::{parse_args, schema_for};
 use crate::error::ToolError;
 use crate::limits::Limits;
-use crate::registry::Toolset;
 use crate::shape::ToolOutput;
+use crate::toolset::Toolset;
 
 /// Whether a tool only reads, or changes something.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

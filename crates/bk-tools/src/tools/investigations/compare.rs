@@ -20,13 +20,13 @@ use serde_json::{Map, Value, json};
 
 use crate::args::{Bounded, BuildNumber, NonEmpty};
 use crate::error::{ApiResultExt, ToolError};
-use crate::registry::Toolset;
 use crate::shape::ToolOutput;
 use crate::shape::project::{pick, to_object};
 use crate::tool::{Access, Handler, ToolContext, ToolMeta};
 use crate::tools::investigations::summary::{RunFailures, has_test_runs, run_failures, test_key};
 use crate::tools::investigations::triage::default_branch;
 use crate::tools::logs::{JobLocation, job_error_lines};
+use crate::toolset::Toolset;
 
 const SCOPES: &[&str] = &["read_builds", "read_build_logs"];
 /// Error lines read per job log.

@@ -31,12 +31,12 @@ use tracing::Instrument;
 
 use crate::args::{Bounded, BuildNumber, NonEmpty};
 use crate::error::{ApiResultExt, ToolError};
-use crate::registry::Toolset;
 use crate::shape::html::annotation_text;
 use crate::shape::project::{pick, to_object};
 use crate::shape::{ToolOutput, render};
 use crate::tool::{Access, Handler, ToolContext, ToolMeta};
 use crate::tools::logs::{JobLocation, job_log_digest, job_log_tail};
+use crate::toolset::Toolset;
 
 const SCOPES: &[&str] = &["read_builds", "read_build_logs", "read_suites"];
 

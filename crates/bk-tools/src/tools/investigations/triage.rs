@@ -24,11 +24,11 @@ use serde_json::{Map, Value, json};
 
 use crate::args::{Bounded, BuildNumber, NonEmpty};
 use crate::error::{ApiResultExt, ToolError};
-use crate::registry::Toolset;
 use crate::shape::ToolOutput;
 use crate::tool::{Access, Handler, ToolContext, ToolMeta};
 use crate::tools::investigations::compare::{build_with_jobs, job_key};
 use crate::tools::investigations::summary::{failing_jobs, has_test_runs, run_failures, test_key};
+use crate::toolset::Toolset;
 
 const SCOPES: &[&str] = &["read_builds", "read_build_logs", "read_suites"];
 /// Failing jobs triaged.
