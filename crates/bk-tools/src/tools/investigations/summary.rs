@@ -20,7 +20,7 @@ use async_trait::async_trait;
 use bk_logs::digest::{Digest, DigestOptions, normalize};
 use buildkite_api::{
     Annotation, AnnotationStyle, Build, Error as ApiError, FailedExecution, GetBuild, Job,
-    JobState, ListAnnotations, ListFailedExecutions, ListTests,
+    JobState, ListAnnotations, ListTests,
 };
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -29,6 +29,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
+use super::common::{failing_jobs, has_test_runs, note_rate_limit, run_failures, settled_for};
 use crate::args::{Bounded, BuildNumber, NonEmpty};
 use crate::error::{ApiResultExt, ToolError};
 use crate::shape::html::annotation_text;
@@ -40,8 +41,6 @@ use crate::toolset::Toolset;
 
 const SCOPES: &[&str] = &["read_builds", "read_build_logs", "read_suites"];
 
-/// Test runs fetched at once.
-const CONCURRENCY: usize = 4;
 /// Job logs fetched at once (each is three dependent calls): the default
 /// `max_jobs`, so a default summary reads its logs in one wave.
 const LOG_CONCURRENCY: usize = 10;
@@ -144,7 +143,7 @@ impl Handler for GetBuildFailureSummary {
             .await
             .context("the build", &["read_builds"])?;
         let mut warnings: Vec<String> = Vec::new();
-        let ctx = &super::settled_for(ctx, &build);
+        let ctx = &settled_for(ctx, &build);
         ctx.report_progress(
             1.0,
             None,
@@ -224,7 +223,7 @@ impl Handler for GetBuildFailureSummary {
         if !warnings.is_empty() {
             out.insert("warnings".into(), json!(warnings));
         }
-        super::note_rate_limit(ctx, &mut out);
+        note_rate_limit(ctx, &mut out);
 
         let limit = args
             .content_limit_bytes
@@ -232,14 +231,6 @@ impl Handler for GetBuildFailureSummary {
             .min(ctx.limits.response_budget);
         fit(out, limit, &ctx.limits)
     }
-}
-
-/// Whether the build has Test Engine runs.
-pub(crate) fn has_test_runs(build: &Build) -> bool {
-    build
-        .test_engine
-        .as_ref()
-        .is_some_and(|engine| !engine.runs.is_empty())
 }
 
 /// The build, essentials first.
@@ -269,89 +260,6 @@ fn build_item(build: &Build) -> Value {
         item.insert("job_state_counts".into(), json!(counts));
     }
     Value::Object(item)
-}
-
-/// The failing jobs found, in report order.
-pub(crate) struct FailingJobs {
-    /// The jobs to report, at most `max_jobs`.
-    pub reported: Vec<Job>,
-    /// Earlier attempts that failed and whose last retry passed.
-    pub flaky: Vec<Job>,
-    /// More failing jobs exist than are reported.
-    pub truncated: bool,
-}
-
-const PRIMARY: [JobState; 3] = [JobState::Failed, JobState::TimedOut, JobState::Expired];
-const DOWNSTREAM: [JobState; 4] = [
-    JobState::Broken,
-    JobState::WaitingFailed,
-    JobState::BlockedFailed,
-    JobState::UnblockedFailed,
-];
-
-/// The build's failing jobs in report order (failed, timed out and expired,
-/// hard before soft; then canceled; then downstream), at most `max_jobs`,
-/// and the attempts that failed but whose last retry passed: all from the
-/// build's own job list (fetched with its retried jobs), so finding them
-/// costs no request.
-pub(crate) fn failing_jobs(build: &Build, max_jobs: usize) -> FailingJobs {
-    let all = &build.jobs;
-    let in_states = |states: &[JobState], job: &Job| {
-        job.state
-            .as_ref()
-            .is_some_and(|state| states.contains(state))
-    };
-    let (attempts, mut current): (Vec<&Job>, Vec<&Job>) = all
-        .iter()
-        .filter(|job| in_states(&PRIMARY, job))
-        .partition(|job| job.retried == Some(true));
-    // Hard failures before soft ones.
-    current.sort_by_key(|job| job.soft_failed == Some(true));
-    let current_only = |job: &&Job| job.retried != Some(true);
-    let canceled: Vec<&Job> = all
-        .iter()
-        .filter(|job| in_states(&[JobState::Canceled], job))
-        .filter(current_only)
-        .collect();
-    let downstream: Vec<&Job> = all
-        .iter()
-        .filter(|job| in_states(&DOWNSTREAM, job))
-        .filter(current_only)
-        .collect();
-    let by_id: HashMap<&str, &Job> = all.iter().map(|j| (j.id.as_str(), j)).collect();
-    let flaky: Vec<Job> = attempts
-        .iter()
-        .filter(|job| {
-            // Follow the retries to the last attempt: flaky if it passed.
-            let mut last = job
-                .retried_in_job_id
-                .as_deref()
-                .and_then(|id| by_id.get(id));
-            let mut hops = 0;
-            while let Some(next) = last
-                .and_then(|job| job.retried_in_job_id.as_deref())
-                .and_then(|id| by_id.get(id))
-            {
-                last = Some(next);
-                hops += 1;
-                if hops > 50 {
-                    break;
-                }
-            }
-            last.is_some_and(|job| job.state == Some(JobState::Passed))
-        })
-        .map(|job| (*job).clone())
-        .collect();
-    let mut reported: Vec<Job> = current.into_iter().cloned().collect();
-    reported.extend(canceled.into_iter().cloned());
-    reported.extend(downstream.into_iter().cloned());
-    let truncated = reported.len() > max_jobs;
-    reported.truncate(max_jobs);
-    FailingJobs {
-        reported,
-        flaky,
-        truncated,
-    }
 }
 
 /// A job, as the summary shows it.
@@ -658,113 +566,6 @@ fn annotation_item(annotation: &Annotation) -> Value {
 struct FailedTests {
     fields: Map<String, Value>,
     warnings: Vec<String>,
-}
-
-/// One run's failed executions, or why they could not be read.
-pub(crate) struct RunFailures {
-    /// The Test Engine run.
-    pub run_id: String,
-    /// Its suite's slug.
-    pub suite: String,
-    /// The failed executions read (the first page).
-    pub executions: Vec<FailedExecution>,
-    /// More failed executions exist.
-    pub more: bool,
-    /// Why they could not be read (the token cannot read the suite…).
-    pub error: Option<String>,
-}
-
-/// How a failed test is matched across builds: its id, else its name.
-pub(crate) fn test_key(execution: &FailedExecution) -> String {
-    execution
-        .test_id
-        .clone()
-        .or_else(|| execution.test_name.clone())
-        .unwrap_or_default()
-}
-
-/// The failed executions of a build's first `max_runs` Test Engine runs,
-/// `per_run` each, read four at a time, in run order; and whether the
-/// build has more runs. A 401 aborts; other errors stay with their run.
-pub(crate) async fn run_failures(
-    ctx: &ToolContext,
-    org: &str,
-    build: &Build,
-    max_runs: usize,
-    per_run: usize,
-    expanded: bool,
-) -> Result<(Vec<RunFailures>, bool), ToolError> {
-    let runs: Vec<(String, String)> = build
-        .test_engine
-        .iter()
-        .flat_map(|engine| &engine.runs)
-        .filter_map(|run| {
-            let suite = run.suite.as_ref()?.slug.clone()?;
-            Some((run.id.clone(), suite))
-        })
-        .collect();
-    let runs_truncated = runs.len() > max_runs;
-
-    let permits = Arc::new(Semaphore::new(CONCURRENCY));
-    let mut tasks = JoinSet::new();
-    for (index, (run_id, suite)) in runs.into_iter().take(max_runs).enumerate() {
-        let client = ctx.client.clone();
-        let org = org.to_owned();
-        let permits = Arc::clone(&permits);
-        tasks.spawn(
-            async move {
-                let _permit = permits.acquire_owned().await;
-                let params = ListFailedExecutions {
-                    include_failure_expanded: expanded.then_some(true),
-                    page: Some(1),
-                    per_page: Some(u32::try_from(per_run).unwrap_or(100)),
-                };
-                let listed = client
-                    .list_failed_executions(&org, &suite, &run_id, &params)
-                    .await;
-                (index, run_id, suite, listed)
-            }
-            .in_current_span(),
-        );
-    }
-    let mut results: Vec<(usize, RunFailures)> = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        let Ok((index, run_id, suite, listed)) = joined else {
-            continue;
-        };
-        let run = match listed {
-            Ok(page) => RunFailures {
-                run_id,
-                suite,
-                more: page.has_more(),
-                executions: page.items,
-                error: None,
-            },
-            Err(error @ ApiError::Unauthorized { .. }) => {
-                return Err(ToolError::api(
-                    "a Test Engine run's failed tests",
-                    error,
-                    &["read_suites"],
-                ));
-            }
-            Err(error) => RunFailures {
-                run_id,
-                suite,
-                executions: Vec::new(),
-                more: false,
-                error: Some(
-                    ToolError::api("a Test Engine run's failed tests", error, &["read_suites"])
-                        .to_string(),
-                ),
-            },
-        };
-        results.push((index, run));
-    }
-    results.sort_by_key(|(index, _)| *index);
-    Ok((
-        results.into_iter().map(|(_, run)| run).collect(),
-        runs_truncated,
-    ))
 }
 
 async fn failed_tests(
