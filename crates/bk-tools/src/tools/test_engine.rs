@@ -1,5 +1,6 @@
 //! The `tests` toolset (Test Engine): suites, runs, failed executions, and
-//! tests with their reliability.
+//! tests with their reliability. The module is `test_engine`, so it is not
+//! taken for a module of unit tests.
 
 use std::sync::{Arc, LazyLock};
 
