@@ -18,11 +18,6 @@ pub enum ToolError {
         /// What is wrong and what is accepted.
         message: String,
     },
-    /// The server has no API token for this caller.
-    #[error(
-        "no Buildkite API token is configured: set BUILDKITE_API_TOKEN (or send `Authorization: Bearer <token>` in HTTP mode), then retry"
-    )]
-    NoToken,
     /// A Buildkite API call failed.
     #[error("{}", api_message(.what, .error, .scopes))]
     Api {
@@ -55,7 +50,6 @@ impl ToolError {
     pub fn is_unauthorized(&self) -> bool {
         match self {
             ToolError::Api { error, .. } => matches!(**error, ApiError::Unauthorized { .. }),
-            ToolError::NoToken => true,
             _ => false,
         }
     }

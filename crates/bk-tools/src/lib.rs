@@ -1,8 +1,9 @@
 //! The Buildkite tools for AI agents, independent of MCP.
 //!
 //! - [`Registry`]: every tool, grouped in [`Toolset`]s; selecting tools by
-//!   toolset, read-only mode and allow-list; server instructions, prompts,
-//!   resources and required token scopes.
+//!   toolset, read-only mode and allow-list; server instructions and
+//!   required token scopes; calls ([`call_tool`] runs and shapes one).
+//! - [`guidance`]: the server instructions, [`PROMPTS`] and [`RESOURCES`].
 //! - [`Tool`]: name, description, strict JSON input schema, annotations,
 //!   scopes and `call`. Tools are written as typed [`Handler`]s.
 //! - [`shape`]: what every result goes through: defusing untrusted text,
@@ -27,20 +28,25 @@
 //! ```
 
 pub mod args;
+pub mod call;
 pub mod error;
+pub mod guidance;
+pub mod limits;
 pub mod log_source;
 pub mod registry;
 pub mod shape;
 pub mod tool;
 pub mod tools;
+pub mod toolset;
 
+pub use call::{CallResult, call_tool};
 pub use error::ToolError;
-pub use registry::{
-    CallResult, PROMPTS, Prompt, RESOURCES, Registry, Resource, Selection, SelectionError, Toolset,
-    parse_toolsets,
-};
+pub use guidance::{PROMPTS, Prompt, RESOURCES, Resource};
+pub use limits::Limits;
+pub use registry::{Registry, Selection};
 pub use shape::ToolOutput;
-pub use tool::{Access, Annotations, Handler, Limits, ProgressSink, Tool, ToolContext, ToolMeta};
+pub use tool::{Access, Annotations, Handler, ProgressSink, Tool, ToolContext, ToolMeta};
+pub use toolset::{SelectionError, Toolset, parse_toolsets};
 
 /// The README's examples, compiled as doc tests.
 #[cfg(doctest)]

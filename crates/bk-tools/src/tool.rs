@@ -7,7 +7,6 @@
 //! generated once.
 
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
@@ -15,8 +14,9 @@ use serde_json::Value;
 
 use crate::args::{parse_args, schema_for};
 use crate::error::ToolError;
-use crate::registry::Toolset;
+use crate::limits::Limits;
 use crate::shape::ToolOutput;
+use crate::toolset::Toolset;
 
 /// Whether a tool only reads, or changes something.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,34 +79,6 @@ impl ToolMeta {
 pub trait ProgressSink: Send + Sync {
     /// `progress` out of `total` (when known), with a message.
     fn progress(&self, progress: f64, total: Option<f64>, message: &str);
-}
-
-/// Limits and switches an operator sets for every tool.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// Largest tool result, in bytes of JSON text (default 64 KiB).
-    pub response_budget: usize,
-    /// Replace secret-looking values with `[REDACTED]` (default on).
-    pub redact_secrets: bool,
-    /// Longest a single `wait_for_build` call waits (default 45 s).
-    pub wait_for_build_timeout: Duration,
-    /// Time between polls in `wait_for_build` (default 5 s).
-    pub wait_for_build_interval: Duration,
-    /// Most jobs `get_build_failure_summary` reports, whatever a call asks
-    /// for (default 50, its schema's maximum).
-    pub failure_summary_max_jobs: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            response_budget: 64 * 1024,
-            redact_secrets: true,
-            wait_for_build_timeout: Duration::from_secs(45),
-            wait_for_build_interval: Duration::from_secs(5),
-            failure_summary_max_jobs: 50,
-        }
-    }
 }
 
 /// Everything a tool call can use.

@@ -19,7 +19,7 @@ pub mod sanitize;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::tool::Limits;
+use crate::limits::Limits;
 
 /// Describes what a trimmed list's caller should do to get the rest, given
 /// how many items were kept.

@@ -19,12 +19,12 @@ use serde_json::{Value, json};
 
 use crate::args::{Bounded, BuildNumber, NonEmpty, PageNumber, PerPage};
 use crate::error::{ApiResultExt, ToolError};
-use crate::registry::Toolset;
 use crate::shape::ToolOutput;
 use crate::shape::html::clean_annotation_html;
 use crate::shape::project::{pick, to_object};
 use crate::tool::{Access, Handler, Tool, ToolContext, ToolMeta, tool};
 use crate::tools::common::paged;
+use crate::toolset::Toolset;
 
 pub(crate) fn tools() -> Vec<Arc<dyn Tool>> {
     vec![tool(ListAnnotations), tool(CreateAnnotation)]

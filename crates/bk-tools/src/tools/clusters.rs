@@ -15,11 +15,11 @@ use serde_json::{Map, Value, json};
 
 use crate::args::{NonEmpty, PageNumber, PerPage};
 use crate::error::{ApiResultExt, ToolError};
-use crate::registry::Toolset;
 use crate::shape::ToolOutput;
 use crate::shape::project::{pick, reorder, to_object};
 use crate::tool::{Access, Handler, Tool, ToolContext, ToolMeta, tool};
 use crate::tools::common::{page_params, paged};
+use crate::toolset::Toolset;
 
 pub(crate) fn tools() -> Vec<Arc<dyn Tool>> {
     vec![

@@ -25,9 +25,9 @@ use serde_json::{Map, Value, json};
 use crate::args::{Bounded, BuildNumber, NonEmpty};
 use crate::error::ToolError;
 use crate::log_source::ApiLogSource;
-use crate::registry::Toolset;
 use crate::shape::ToolOutput;
 use crate::tool::{Access, Handler, Tool, ToolContext, ToolMeta, tool};
+use crate::toolset::Toolset;
 
 pub(crate) fn tools() -> Vec<Arc<dyn Tool>> {
     vec![tool(SearchLogs), tool(TailLogs), tool(ReadLogs)]

@@ -14,7 +14,7 @@ pub mod investigations;
 pub mod logs;
 pub mod pipelines;
 pub mod skills;
-pub mod tests;
+pub mod test_engine;
 pub mod user;
 
 /// Every tool of every toolset.
@@ -29,7 +29,7 @@ pub fn all() -> Vec<Arc<dyn Tool>> {
         logs::tools(),
         pipelines::tools(),
         skills::tools(),
-        tests::tools(),
+        test_engine::tools(),
         user::tools(),
     ]
     .concat()

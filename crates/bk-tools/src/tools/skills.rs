@@ -9,9 +9,9 @@ use serde_json::json;
 
 use crate::args::NonEmpty;
 use crate::error::ToolError;
-use crate::registry::Toolset;
 use crate::shape::ToolOutput;
 use crate::tool::{Access, Handler, Tool, ToolContext, ToolMeta, tool};
+use crate::toolset::Toolset;
 
 /// The debug-logs guide (also served as a resource).
 pub const DEBUG_LOGS_GUIDE: &str = include_str!("../skills/debug-logs-guide.md");

@@ -18,11 +18,11 @@ use super::view::{
 };
 use crate::args::{BuildNumber, DetailLevel, NonEmpty, PageNumber, PerPage};
 use crate::error::{ApiResultExt, ToolError};
-use crate::registry::Toolset;
 use crate::shape::ToolOutput;
 use crate::shape::project::{pick, to_object};
 use crate::tool::{Access, Handler, ToolContext, ToolMeta};
 use crate::tools::common::{page_params, paged};
+use crate::toolset::Toolset;
 
 /// Default page size of `list_builds`.
 const DEFAULT_PER_PAGE: u32 = 30;

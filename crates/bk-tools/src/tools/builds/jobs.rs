@@ -12,11 +12,11 @@ use serde_json::{Map, Value, json};
 use super::view::{READ, WRITE, check_cursors, given, job_view, smaller_cursor_pages_hint};
 use crate::args::{BuildNumber, DetailLevel, NonEmpty, PerPage};
 use crate::error::{ApiResultExt, ToolError};
-use crate::registry::Toolset;
 use crate::shape::ToolOutput;
 use crate::shape::redact::redact_env;
 use crate::tool::{Access, Handler, ToolContext, ToolMeta};
 use crate::tools::common::cursor_envelope;
+use crate::toolset::Toolset;
 
 /// Parses a comma-separated list of job states, checking each.
 fn job_states(list: Option<String>) -> Result<Vec<JobState>, ToolError> {

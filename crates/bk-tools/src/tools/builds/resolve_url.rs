@@ -10,9 +10,9 @@ use url::Url;
 
 use crate::args::NonEmpty;
 use crate::error::ToolError;
-use crate::registry::Toolset;
 use crate::shape::ToolOutput;
 use crate::tool::{Access, Handler, ToolContext, ToolMeta};
+use crate::toolset::Toolset;
 
 /// The URL forms understood, for the error message.
 const FORMS: &str = "https://buildkite.com/<org>, https://buildkite.com/<org>/<pipeline>, https://buildkite.com/<org>/<pipeline>/builds/<number>, a job as https://buildkite.com/<org>/<pipeline>/builds/<number>#<job-id> or …/builds/<number>/jobs/<job-id> (or ?jid=<job-id>), https://buildkite.com/organizations/<org>/analytics/suites/<suite>[/runs/<run-id> | /tests/<test-id>], https://buildkite.com/organizations/<org>/agents/<agent-id>, https://buildkite.com/organizations/<org>/clusters/<cluster-id>[/queues/<queue-id>], and the same resources as API URLs (https://api.buildkite.com/v2/organizations/<org>/pipelines/<pipeline>/builds/<number>/jobs/<job-id>, https://api.buildkite.com/v2/analytics/organizations/<org>/suites/<suite>/runs/<run-id>, …)";

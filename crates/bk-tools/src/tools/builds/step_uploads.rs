@@ -10,11 +10,11 @@ use serde_json::Value;
 use super::view::{READ, check_cursors, given, smaller_cursor_pages_hint, without_nulls};
 use crate::args::{BuildNumber, NonEmpty, PerPage};
 use crate::error::{ApiResultExt, ToolError};
-use crate::registry::Toolset;
 use crate::shape::ToolOutput;
 use crate::shape::project::{reorder, to_object};
 use crate::tool::{Access, Handler, ToolContext, ToolMeta};
 use crate::tools::common::cursor_envelope;
+use crate::toolset::Toolset;
 
 /// Fields a step upload starts with.
 const FIRST: &[&str] = &["uuid", "state", "source", "source_job_id"];

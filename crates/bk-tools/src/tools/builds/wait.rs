@@ -11,9 +11,9 @@ use super::build::{BuildArgs, detail_view, read_annotations};
 use super::view::READ;
 use crate::args::DetailLevel;
 use crate::error::{ApiResultExt, ToolError};
-use crate::registry::Toolset;
 use crate::shape::ToolOutput;
 use crate::tool::{Access, Handler, ToolContext, ToolMeta};
+use crate::toolset::Toolset;
 
 /// The shortest time a later poll is given, however little of the wait is left.
 const MIN_POLL_TIME: Duration = Duration::from_secs(2);

@@ -13,20 +13,21 @@ use std::collections::{HashMap, HashSet};
 use async_trait::async_trait;
 use bk_logs::LogRow;
 use bk_logs::digest::normalize;
-use buildkite_api::{Build, BuildState, GetBuild, Job, JobState, ListBuilds};
+use buildkite_api::{Build, BuildState, Job, JobState, ListBuilds};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use super::common::{
+    RunFailures, build_ref, build_with_jobs, default_branch, has_test_runs, job_key,
+    note_rate_limit, run_failures, settled_for, test_key,
+};
 use crate::args::{Bounded, BuildNumber, NonEmpty};
 use crate::error::{ApiResultExt, ToolError};
-use crate::registry::Toolset;
 use crate::shape::ToolOutput;
-use crate::shape::project::{pick, to_object};
 use crate::tool::{Access, Handler, ToolContext, ToolMeta};
-use crate::tools::investigations::summary::{RunFailures, has_test_runs, run_failures, test_key};
-use crate::tools::investigations::triage::default_branch;
 use crate::tools::logs::{JobLocation, job_error_lines};
+use crate::toolset::Toolset;
 
 const SCOPES: &[&str] = &["read_builds", "read_build_logs"];
 /// Error lines read per job log.
@@ -114,43 +115,19 @@ impl Handler for CompareBuilds {
         if !warnings.is_empty() {
             out.insert("warnings".into(), json!(warnings));
         }
-        super::note_rate_limit(ctx, &mut out);
+        note_rate_limit(ctx, &mut out);
         Ok(ToolOutput::json(Value::Object(out)))
     }
 }
 
 /// A build with its jobs (retries left out) and Test Engine runs.
-pub(crate) async fn full_build(
+async fn full_build(
     ctx: &ToolContext,
     org: &str,
     pipeline: &str,
     number: u64,
 ) -> Result<Build, ToolError> {
     build_with_jobs(ctx, org, pipeline, number, false).await
-}
-
-/// A build with its jobs (with `retried`, earlier attempts too) and Test
-/// Engine runs, in one request.
-pub(crate) async fn build_with_jobs(
-    ctx: &ToolContext,
-    org: &str,
-    pipeline: &str,
-    number: u64,
-    retried: bool,
-) -> Result<Build, ToolError> {
-    ctx.client
-        .get_build(
-            org,
-            pipeline,
-            number,
-            &GetBuild {
-                include_test_engine: Some(true),
-                include_retried_jobs: Some(retried),
-                ..GetBuild::default()
-            },
-        )
-        .await
-        .context(&format!("build {number}"), &["read_builds"])
 }
 
 /// The base build and why it was chosen.
@@ -210,30 +187,6 @@ async fn choose_base(
     ))
 }
 
-/// A build, as this tool shows it.
-pub(crate) fn build_ref(build: &Build) -> Value {
-    let mut item = pick(
-        &to_object(build),
-        &[
-            "number",
-            "state",
-            "branch",
-            "commit",
-            "web_url",
-            "created_at",
-        ],
-    );
-    if let Some(message) = build.message.as_deref() {
-        let first = message.lines().next().unwrap_or_default();
-        item.insert(
-            "message".into(),
-            json!(first.chars().take(200).collect::<String>()),
-        );
-    }
-    item.retain(|_, v| !v.is_null());
-    Value::Object(item)
-}
-
 /// The builds after the base up to this one on the same branch, newest
 /// first, with their commits (`None` for builds on different branches).
 async fn builds_between(
@@ -284,25 +237,6 @@ async fn builds_between(
         );
     }
     Ok(Some(Value::Object(out)))
-}
-
-/// How a job is matched across builds: its step key, else its name, and
-/// its shard for a parallel step.
-pub(crate) fn job_key(job: &Job) -> Option<String> {
-    let base = job
-        .step_key
-        .clone()
-        .map(|k| format!("key:{k}"))
-        .or_else(|| {
-            job.name
-                .clone()
-                .or_else(|| job.label.clone())
-                .map(|n| format!("name:{n}"))
-        })?;
-    Some(match job.parallel_group_index {
-        Some(shard) => format!("{base}#{shard}"),
-        None => base,
-    })
 }
 
 fn state_name(job: &Job) -> String {
@@ -524,10 +458,7 @@ async fn test_changes(
         return Ok(None);
     }
     // Each build's Test Engine results are settled once it has finished.
-    let (settled, settled_base) = (
-        super::settled_for(ctx, build),
-        super::settled_for(ctx, base),
-    );
+    let (settled, settled_base) = (settled_for(ctx, build), settled_for(ctx, base));
     let (failures, base_failures) =
         tokio::join!(run_failures(&settled, org, build, 5, 100, false), async {
             if has_test_runs(base) {

@@ -22,13 +22,15 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use super::common::{
+    build_ref, build_with_jobs, default_branch, failing_jobs, has_test_runs, job_key,
+    note_rate_limit, run_failures, settled_for, test_key,
+};
 use crate::args::{Bounded, BuildNumber, NonEmpty};
 use crate::error::{ApiResultExt, ToolError};
-use crate::registry::Toolset;
 use crate::shape::ToolOutput;
 use crate::tool::{Access, Handler, ToolContext, ToolMeta};
-use crate::tools::investigations::compare::{build_with_jobs, job_key};
-use crate::tools::investigations::summary::{failing_jobs, has_test_runs, run_failures, test_key};
+use crate::toolset::Toolset;
 
 const SCOPES: &[&str] = &["read_builds", "read_build_logs", "read_suites"];
 /// Failing jobs triaged.
@@ -130,10 +132,7 @@ impl Handler for TriageBuildFailures {
                 *counts.entry(v).or_default() += 1;
             }
         }
-        out.insert(
-            "build".into(),
-            crate::tools::investigations::compare::build_ref(&build),
-        );
+        out.insert("build".into(), build_ref(&build));
         out.insert("default_branch".into(), json!(default_branch));
         out.insert(
             "history".into(),
@@ -154,36 +153,12 @@ impl Handler for TriageBuildFailures {
         if !warnings.is_empty() {
             out.insert("warnings".into(), json!(warnings));
         }
-        super::note_rate_limit(ctx, &mut out);
+        note_rate_limit(ctx, &mut out);
         ctx.report_progress(3.0, Some(3.0), "verdicts ready");
         Ok(ToolOutput::json(Value::Object(out)).trim_list("verdicts", |kept| {
             json!({"note": format!("only the first {kept} verdicts fit; use get_build_failure_summary for details")})
         }))
     }
-}
-
-/// The pipeline's default branch: from the build's pipeline, else read.
-pub(crate) async fn default_branch(
-    ctx: &ToolContext,
-    org: &str,
-    pipeline: &str,
-    build: &Build,
-) -> Result<String, ToolError> {
-    if let Some(branch) = build
-        .pipeline
-        .as_ref()
-        .and_then(|p| p.extra.get("default_branch"))
-        .and_then(Value::as_str)
-    {
-        return Ok(branch.to_owned());
-    }
-    Ok(ctx
-        .client
-        .get_pipeline(org, pipeline)
-        .await
-        .context("the pipeline", &["read_pipelines"])?
-        .default_branch
-        .unwrap_or_else(|| "main".to_owned()))
 }
 
 /// The latest finished builds of the default branch, newest first, with
@@ -362,7 +337,7 @@ async fn test_verdict_inputs(
     if !has_test_runs(build) {
         return Ok(None);
     }
-    let settled = super::settled_for(ctx, build);
+    let settled = settled_for(ctx, build);
     let mut warnings = Vec::new();
     let test_params = ListTests {
         per_page: Some(100),

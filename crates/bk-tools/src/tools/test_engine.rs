@@ -1,5 +1,6 @@
 //! The `tests` toolset (Test Engine): suites, runs, failed executions, and
-//! tests with their reliability.
+//! tests with their reliability. The module is `test_engine`, so it is not
+//! taken for a module of unit tests.
 
 use std::sync::{Arc, LazyLock};
 
@@ -12,11 +13,11 @@ use serde_json::{Map, Value, json};
 
 use crate::args::{NonEmpty, PageNumber, PerPage};
 use crate::error::{ApiResultExt, ToolError};
-use crate::registry::Toolset;
 use crate::shape::ToolOutput;
 use crate::shape::project::{pick, reorder, to_object};
 use crate::tool::{Access, Handler, Tool, ToolContext, ToolMeta, tool};
 use crate::tools::common::{page_envelope, page_params, paged, smaller_pages_hint};
+use crate::toolset::Toolset;
 
 pub(crate) fn tools() -> Vec<Arc<dyn Tool>> {
     vec![

@@ -1,0 +1,277 @@
+//! `get_build_failure_summary`: why a build is red, in one bounded answer.
+//!
+//! One call gathers what an agent would otherwise fetch piece by piece:
+//! the build, its failing jobs in priority order (failed, then canceled,
+//! then downstream), a **digest** of each failing job's log (the window
+//! around its last error, repeats folded), the error and warning
+//! annotations as plain text, and the failed tests grouped by failure
+//! reason, with tests and jobs that passed on retry reported as flaky.
+//!
+//! The API calls run concurrently (logs and test runs four at a time). A
+//! 403 on one section becomes a warning or a per-item error and the rest is
+//! kept; a 401 aborts the call. The answer is fitted to `content_limit_bytes`
+//! by shortening logs first, then annotations and test lists, and
+//! `content_bytes` is the exact size of the text delivered.
+//!
+//! This module is the tool; its parts are `jobs` (the failing jobs and
+//! their logs), `annotations`, `tests` (Test Engine's failed tests) and
+//! `fit` (fitting the answer into the byte limit).
+
+use async_trait::async_trait;
+use buildkite_api::{Build, GetBuild};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use self::annotations::problem_annotations;
+use self::fit::{cut, fit};
+use self::jobs::{flaky_job_item, job_item, job_logs};
+use self::tests::{TestsWanted, failed_tests};
+use super::common::{failing_jobs, has_test_runs, note_rate_limit, settled_for};
+use crate::args::{Bounded, BuildNumber, NonEmpty};
+use crate::error::{ApiResultExt, ToolError};
+use crate::shape::ToolOutput;
+use crate::shape::project::{pick, to_object};
+use crate::tool::{Access, Handler, ToolContext, ToolMeta};
+use crate::toolset::Toolset;
+
+mod annotations;
+mod fit;
+mod jobs;
+mod tests;
+
+const SCOPES: &[&str] = &["read_builds", "read_build_logs", "read_suites"];
+
+/// Default for `content_limit_bytes`.
+const DEFAULT_CONTENT_LIMIT: usize = 256 * 1024;
+
+/// Arguments of `get_build_failure_summary`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FailureSummaryArgs {
+    /// Organization slug, e.g. "acme".
+    pub org_slug: NonEmpty,
+    /// Pipeline slug, e.g. "app".
+    pub pipeline_slug: NonEmpty,
+    /// The build's number, e.g. "42" (not its UUID).
+    pub build_number: BuildNumber,
+    /// Most log lines per failing job, 1–200 (default 50). With the default digest, the lines of the window around the job's last error (repeats folded); with raw_logs, the last rows.
+    pub log_tail: Option<Bounded<1, 200>>,
+    /// Most failing jobs reported, 1–50 (default 10): failed, timed out and expired first, then canceled, then downstream (broken, waiting/blocked/unblocked failed).
+    pub max_jobs: Option<Bounded<1, 50>>,
+    /// Most error and warning annotations reported, 1–100 (default 20).
+    pub max_annotations: Option<Bounded<1, 100>>,
+    /// Most Test Engine runs read for failed tests, 1–20 (default 5).
+    pub max_test_runs: Option<Bounded<1, 20>>,
+    /// Most failed tests reported in all, 1–200 (default 100).
+    pub max_failed_tests: Option<Bounded<1, 200>>,
+    /// Most failed tests read per Test Engine run, 1–100 (default 20).
+    pub max_failed_tests_per_run: Option<Bounded<1, 100>>,
+    /// Include each failing job's log (default true).
+    pub include_logs: Option<bool>,
+    /// Include error and warning annotations (default true).
+    pub include_annotations: Option<bool>,
+    /// Include failed tests from Test Engine (default true).
+    pub include_failed_tests: Option<bool>,
+    /// Include each failed test's expanded failure (backtrace) (default false).
+    #[serde(default)]
+    pub include_failure_expanded: bool,
+    /// Give each job's last log rows as they are instead of a digest around its last error (default false).
+    #[serde(default)]
+    pub raw_logs: bool,
+    /// Largest answer in bytes, 4096–262144 (default 262144, and never more than the server's response budget). Logs are shortened first, then annotations and test lists.
+    pub content_limit_bytes: Option<Bounded<4096, 262_144>>,
+}
+
+/// `get_build_failure_summary`.
+#[derive(Debug)]
+pub struct GetBuildFailureSummary;
+
+#[async_trait]
+impl Handler for GetBuildFailureSummary {
+    type Args = FailureSummaryArgs;
+    const META: ToolMeta = ToolMeta {
+        name: "get_build_failure_summary",
+        title: "Get Build Failure Summary",
+        description: "Why a build failed, in one call: the build; its failing jobs in priority order (failed, timed out and expired, then canceled, then downstream jobs that never ran), each with a digest of its log around its last error (repeated lines folded: x = rows a line stands for; c = \"…\" marks x rows left out); jobs that failed and then passed on retry, as flaky_jobs; error and warning annotations as plain text; and failed tests from Test Engine grouped by failure reason, with tests that also passed in this build reported as flaky. Start here for a red build, then drill down with tail_logs, search_logs or get_failed_executions. A section the token cannot read becomes a warning; the answer fits content_limit_bytes and content_bytes is its exact size.",
+        toolset: Toolset::Investigations,
+        access: Access::Read,
+        scopes: SCOPES,
+    };
+
+    async fn run(
+        &self,
+        ctx: &ToolContext,
+        args: FailureSummaryArgs,
+    ) -> Result<ToolOutput, ToolError> {
+        let org = args.org_slug.to_string();
+        let pipeline = args.pipeline_slug.to_string();
+        let number = args.build_number.get();
+        // The operator's cap bounds the default and the argument alike.
+        let max_jobs = args
+            .max_jobs
+            .map_or(10, Bounded::as_usize)
+            .min(ctx.limits.failure_summary_max_jobs.max(1));
+        let build = ctx
+            .client
+            .get_build(
+                &org,
+                &pipeline,
+                number,
+                // Every job, retried attempts included, in this one request:
+                // the failing jobs, their states and their retries come
+                // from it, not from requests of their own.
+                &GetBuild {
+                    exclude_pipeline: Some(true),
+                    include_retried_jobs: Some(true),
+                    include_test_engine: Some(true),
+                    ..GetBuild::default()
+                },
+            )
+            .await
+            .context("the build", &["read_builds"])?;
+        let mut warnings: Vec<String> = Vec::new();
+        let ctx = &settled_for(ctx, &build);
+        ctx.report_progress(
+            1.0,
+            None,
+            &format!(
+                "build #{number} is {}; reading its failed jobs, annotations and tests",
+                build.state
+            ),
+        );
+
+        let include_logs = args.include_logs != Some(false);
+        let include_annotations = args.include_annotations != Some(false);
+        let include_tests = args.include_failed_tests != Some(false) && has_test_runs(&build);
+
+        // Jobs (then their logs), annotations and tests are independent:
+        // fetch them together.
+        let jobs = failing_jobs(&build, max_jobs);
+        let jobs_and_logs = async {
+            let logs = if include_logs {
+                let lines = args.log_tail.map_or(50, Bounded::as_usize);
+                job_logs(
+                    ctx,
+                    &org,
+                    &pipeline,
+                    number,
+                    &jobs.reported,
+                    lines,
+                    args.raw_logs,
+                )
+                .await?
+            } else {
+                Vec::new()
+            };
+            Ok::<_, ToolError>(logs)
+        };
+        let (jobs_and_logs, annotations, tests) = tokio::join!(
+            jobs_and_logs,
+            async {
+                if include_annotations {
+                    let max = args.max_annotations.map_or(20, Bounded::as_usize);
+                    Some(problem_annotations(ctx, &org, &pipeline, number, max).await)
+                } else {
+                    None
+                }
+            },
+            async {
+                if include_tests {
+                    Some(failed_tests(ctx, &org, &build, tests_wanted(&args)).await)
+                } else {
+                    None
+                }
+            },
+        );
+        let logs = jobs_and_logs?;
+        let flaky_jobs = &jobs.flaky;
+        let mut job_items = jobs.reported.iter().map(job_item).collect::<Vec<_>>();
+        for (item, log) in job_items.iter_mut().zip(logs) {
+            if let (Value::Object(item), Some(log)) = (item, log) {
+                item.extend(log);
+            }
+        }
+
+        let mut out = Map::new();
+        out.insert("build".into(), build_item(&build));
+        out.insert("jobs".into(), Value::Array(job_items));
+        out.insert("job_limit".into(), json!(max_jobs));
+        if jobs.truncated {
+            out.insert("jobs_truncated".into(), json!(true));
+        }
+        if !flaky_jobs.is_empty() {
+            out.insert(
+                "flaky_jobs".into(),
+                Value::Array(flaky_jobs.iter().map(flaky_job_item).collect()),
+            );
+        }
+        if let Some(annotations) = annotations {
+            let annotations = annotations?;
+            out.insert("annotations".into(), Value::Array(annotations.items));
+            if annotations.truncated {
+                out.insert("annotations_truncated".into(), json!(true));
+            }
+            warnings.extend(annotations.warnings);
+        }
+        if let Some(tests) = tests {
+            let tests = tests?;
+            out.extend(tests.fields);
+            warnings.extend(tests.warnings);
+        }
+        if !warnings.is_empty() {
+            out.insert("warnings".into(), json!(warnings));
+        }
+        note_rate_limit(ctx, &mut out);
+
+        let limit = args
+            .content_limit_bytes
+            .map_or(DEFAULT_CONTENT_LIMIT, Bounded::as_usize)
+            .min(ctx.limits.response_budget);
+        fit(out, limit, &ctx.limits)
+    }
+}
+
+/// How many failed tests a call asks for (the defaults when it does not
+/// say): the per-run limit is never more than the limit in all.
+fn tests_wanted(args: &FailureSummaryArgs) -> TestsWanted {
+    let max_total = args.max_failed_tests.map_or(100, Bounded::as_usize);
+    TestsWanted {
+        max_runs: args.max_test_runs.map_or(5, Bounded::as_usize),
+        per_run: args
+            .max_failed_tests_per_run
+            .map_or(20, Bounded::as_usize)
+            .min(max_total),
+        max_total,
+        expanded: args.include_failure_expanded,
+    }
+}
+
+/// The build, essentials first.
+fn build_item(build: &Build) -> Value {
+    let mut item = pick(
+        &to_object(build),
+        &[
+            "id",
+            "number",
+            "state",
+            "branch",
+            "commit",
+            "message",
+            "web_url",
+            "blocked",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ],
+    );
+    if let Some(message) = item.get_mut("message")
+        && let Some(text) = message.as_str()
+    {
+        *message = json!(cut(text.lines().next().unwrap_or_default(), 300));
+    }
+    if let Some(counts) = &build.job_state_counts {
+        item.insert("job_state_counts".into(), json!(counts));
+    }
+    Value::Object(item)
+}
