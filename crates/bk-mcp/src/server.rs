@@ -521,10 +521,8 @@ impl ServerHandler for McpServer {
         let arguments = serde_json::Value::Object(request.arguments.unwrap_or_default());
         let cancel = tool_ctx.cancel.clone();
         let call = async {
-            let call = self
-                .core
-                .registry
-                .call(&selection, &tool_ctx, name, arguments);
+            // Looked up and checked against the selection above: run it.
+            let call = bk_tools::call_tool(tool.as_ref(), &tool_ctx, arguments);
             match self.core.call_timeout {
                 Some(limit) => tokio::time::timeout(limit, call).await.unwrap_or_else(|_| {
                     cancel.cancel();

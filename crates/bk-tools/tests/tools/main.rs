@@ -1,6 +1,7 @@
 //! End-to-end tests of every tool against a wiremock Buildkite API: the exact
-//! requests made, the shaped output (insta snapshots), and error paths.
-//! One test binary, one module per toolset.
+//! requests made, the shaped output (insta snapshots), and error paths; the
+//! tool surface as a whole; and the log engine over the API. One test
+//! binary, one module per toolset.
 
 #![allow(clippy::unwrap_used)]
 
@@ -13,11 +14,13 @@ mod builds;
 mod clusters;
 mod compare;
 mod investigations;
+mod log_source;
 mod logs;
 mod pipelines;
 mod rate_limit;
 mod read_cache;
 mod skills;
+mod surface;
 mod test_engine;
 mod triage;
 mod user;

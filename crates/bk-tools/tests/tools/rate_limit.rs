@@ -5,13 +5,13 @@
 //! headers: every call succeeds whole, and the gateway answers few 429s.
 
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use buildkite_api::testing::BudgetWindow;
 use buildkite_api::{Client, RetryPolicy};
 use futures_util::future::join_all;
 use serde_json::{Value, json};
@@ -22,43 +22,14 @@ use crate::common::{TOKEN, harness};
 struct Gateway {
     upstream: String,
     http: reqwest::Client,
-    limit: u64,
-    window: Duration,
-    used: Mutex<(Instant, u64)>,
+    budget: BudgetWindow,
     passed: AtomicU64,
     rejected: AtomicU64,
 }
 
-impl Gateway {
-    /// Counts a request: whether it is past the budget, what is left, and
-    /// the seconds to the reset.
-    fn count(&self) -> (bool, u64, u64) {
-        let mut used = self.used.lock().unwrap();
-        if used.0.elapsed() >= self.window {
-            *used = (Instant::now(), 0);
-        }
-        used.1 += 1;
-        let reset = self
-            .window
-            .saturating_sub(used.0.elapsed())
-            .as_secs_f64()
-            .ceil() as u64;
-        (
-            used.1 > self.limit,
-            self.limit.saturating_sub(used.1),
-            reset.max(1),
-        )
-    }
-}
-
 async fn forward(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
-    let (over, remaining, reset) = gateway.count();
-    let rate_headers = [
-        ("ratelimit-limit", gateway.limit.to_string()),
-        ("ratelimit-remaining", remaining.to_string()),
-        ("ratelimit-reset", reset.to_string()),
-    ];
-    let mut response = if over {
+    let counted = gateway.budget.count();
+    let mut response = if counted.over {
         gateway.rejected.fetch_add(1, Ordering::SeqCst);
         (
             StatusCode::TOO_MANY_REQUESTS,
@@ -97,10 +68,10 @@ async fn forward(State(gateway): State<Arc<Gateway>>, request: Request) -> Respo
         }
         response
     };
-    for (name, value) in rate_headers {
+    for (name, value) in &counted.headers {
         response
             .headers_mut()
-            .insert(name, HeaderValue::from_str(&value).unwrap());
+            .insert(*name, HeaderValue::from_str(value).unwrap());
     }
     response
 }
@@ -122,9 +93,7 @@ async fn six_callers_investigating_at_once_live_within_the_rate_limit() {
     let gateway = Arc::new(Gateway {
         upstream: h.server.uri(),
         http: reqwest::Client::new(),
-        limit: 30,
-        window: Duration::from_secs(2),
-        used: Mutex::new((Instant::now(), 0)),
+        budget: BudgetWindow::new(30, Duration::from_secs(2)),
         passed: AtomicU64::new(0),
         rejected: AtomicU64::new(0),
     });

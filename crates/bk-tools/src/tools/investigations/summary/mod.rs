@@ -24,9 +24,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use self::annotations::problem_annotations;
+use self::failed_tests::{TestsWanted, failed_tests};
 use self::fit::{cut, fit};
 use self::jobs::{flaky_job_item, job_item, job_logs};
-use self::tests::{TestsWanted, failed_tests};
 use super::common::{failing_jobs, has_test_runs, note_rate_limit, settled_for};
 use crate::args::{Bounded, BuildNumber, NonEmpty};
 use crate::error::{ApiResultExt, ToolError};
@@ -36,9 +36,9 @@ use crate::tool::{Access, Handler, ToolContext, ToolMeta};
 use crate::toolset::Toolset;
 
 mod annotations;
+mod failed_tests;
 mod fit;
 mod jobs;
-mod tests;
 
 const SCOPES: &[&str] = &["read_builds", "read_build_logs", "read_suites"];
 

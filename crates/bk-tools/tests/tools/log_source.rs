@@ -1,8 +1,6 @@
 //! The log engine over the Buildkite API (wiremock): requests made on cold
 //! and warm access, the ranged tail of a huge log, and error kinds.
 
-#![allow(clippy::unwrap_used)]
-
 use bk_logs::source::SourceErrorKind;
 use bk_logs::{
     Engine, EngineOptions, EntryKey, Error as LogError, FetchPolicy, LogCache, TailAnswer,

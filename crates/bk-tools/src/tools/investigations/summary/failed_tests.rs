@@ -230,7 +230,7 @@ async fn passed_tests(
 }
 
 #[cfg(test)]
-mod unit {
+mod tests {
     use super::*;
 
     #[test]

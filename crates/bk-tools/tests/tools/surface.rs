@@ -2,8 +2,6 @@
 //! described, read-only selections are read-only, every bad input is a
 //! clear error naming its parameter, and `tools/list` is snapshotted.
 
-#![allow(clippy::unwrap_used)]
-
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
