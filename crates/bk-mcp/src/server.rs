@@ -389,6 +389,9 @@ fn server_info(core: &Core, selection: &Selection) -> ServerConfig {
     .with_instructions(core.registry.instructions(selection))
 }
 
+/// What a user of this server can do when its recording lacks a call.
+const REPLAY_HINT: &str = " This server replays a recording (--replay, or --demo's bundled one): for --demo, the recorded calls are in examples/demo/tour.json of the bk-mcp repository (e.g. get_build_failure_summary on acme/web/1234); or run against the live API with a token.";
+
 /// The result of a call cut off by the server's time limit.
 fn timed_out(limit: Duration) -> bk_tools::CallResult {
     bk_tools::CallResult {
@@ -399,6 +402,7 @@ fn timed_out(limit: Duration) -> bk_tools::CallResult {
         is_error: true,
         unauthorized: false,
         api_requests: 0,
+        replay_miss: false,
     }
 }
 
@@ -558,7 +562,11 @@ impl ServerHandler for McpServer {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "tool call finished"
         );
-        let content = vec![ContentBlock::text(result.text)];
+        let mut text = result.text;
+        if result.replay_miss {
+            text.push_str(REPLAY_HINT);
+        }
+        let content = vec![ContentBlock::text(text)];
         crate::telemetry::finish(
             &span,
             Ok(if result.is_error {

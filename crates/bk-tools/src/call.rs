@@ -19,6 +19,8 @@ pub struct CallResult {
     pub unauthorized: bool,
     /// Requests the call sent to the Buildkite API (each attempt counts).
     pub api_requests: u64,
+    /// Whether the error was a recording without this call (a replay).
+    pub replay_miss: bool,
 }
 
 /// Calls `tool`, already looked up and checked against the caller's
@@ -53,12 +55,14 @@ pub async fn call_tool(tool: &dyn Tool, ctx: &ToolContext, args: Value) -> CallR
                 is_error: false,
                 unauthorized: false,
                 api_requests,
+                replay_miss: false,
             },
             Err(message) => CallResult {
                 text: render_error(&message, &ctx.limits),
                 is_error: true,
                 unauthorized: false,
                 api_requests,
+                replay_miss: false,
             },
         },
         Err(error) => CallResult {
@@ -66,6 +70,7 @@ pub async fn call_tool(tool: &dyn Tool, ctx: &ToolContext, args: Value) -> CallR
             is_error: true,
             unauthorized: error.is_unauthorized(),
             api_requests,
+            replay_miss: error.is_replay_miss(),
         },
     }
 }

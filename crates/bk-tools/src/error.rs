@@ -53,6 +53,15 @@ impl ToolError {
             _ => false,
         }
     }
+
+    /// Whether a replayed recording had no answer for a call (the frontend
+    /// says how its user can replay one that it has).
+    pub fn is_replay_miss(&self) -> bool {
+        match self {
+            ToolError::Api { error, .. } => matches!(**error, ApiError::Replay { .. }),
+            _ => false,
+        }
+    }
 }
 
 /// Wraps API errors with what was being fetched and the tool's scopes.
@@ -123,7 +132,7 @@ fn api_message(what: &str, error: &ApiError, scopes: &[&str]) -> String {
         ApiError::Server { .. } | ApiError::Transport { .. } => {
             "This is likely temporary: retry shortly.".to_owned()
         }
-        ApiError::Replay { .. } => "This server answers from a recording (--replay or --demo), which holds no response for this exact call: use the arguments of a recorded call (for --demo, the calls in examples/demo/tour.json of the bk-mcp repository, e.g. get_build_failure_summary on acme/web/1234), or run against the live API with a token.".to_owned(),
+        ApiError::Replay { .. } => "The API client answers from a recording, which holds no response for this exact call: use the arguments of a recorded call, or the live API.".to_owned(),
         _ => String::new(),
     };
     if next.is_empty() {
@@ -209,6 +218,19 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(text.contains("check its current state"), "{text}");
+    }
+
+    #[test]
+    fn a_replay_miss_speaks_of_the_library_not_of_a_binarys_flags() {
+        let missed: Result<(), _> = Err(ApiError::Replay {
+            request: request(),
+            message: "the HAR file has no response for this request".into(),
+        });
+        let error = missed.context("the build", &[]).unwrap_err();
+        assert!(error.is_replay_miss());
+        let text = error.to_string();
+        assert!(text.contains("answers from a recording"), "{text}");
+        assert!(!text.contains("--"), "no flags in a library error: {text}");
     }
 
     #[test]

@@ -185,6 +185,7 @@ impl Registry {
                 is_error: true,
                 unauthorized: false,
                 api_requests: 0,
+                replay_miss: false,
             };
         };
         call_tool(tool.as_ref(), ctx, args).await

@@ -94,6 +94,11 @@ async fn a_recorded_session_replays_without_token_or_api() {
         "{error}"
     );
     assert!(error.contains("answers from a recording"), "{error}");
+    // The library says what failed; the server adds what its user can do.
+    assert!(
+        error.contains("--demo") && error.contains("tour.json"),
+        "{error}"
+    );
     server.shutdown().await;
     assert_eq!(requests(&silent).await, Vec::<String>::new());
 }
