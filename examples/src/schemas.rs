@@ -467,6 +467,7 @@ mod tests {
             is_error: true,
             unauthorized: false,
             api_requests: 0,
+            replay_miss: false,
         };
         assert_eq!(
             tool_result_message(Provider::OpenAi, &call, &result),
