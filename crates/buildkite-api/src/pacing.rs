@@ -44,7 +44,7 @@ use crate::rate_limit::RateLimit;
 
 /// A window's length when the API has not said (Buildkite's is a minute).
 const DEFAULT_WINDOW: Duration = Duration::from_secs(60);
-/// Organizations whose view is kept before the oldest are dropped.
+/// Windows kept (organizations' and tokens') before the oldest are dropped.
 const MAX_ORGANIZATIONS: usize = 1000;
 /// A caller that asked within this long shares the window.
 const ACTIVE_FOR: Duration = Duration::from_secs(10);
