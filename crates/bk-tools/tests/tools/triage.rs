@@ -324,6 +324,47 @@ async fn a_repeated_triage_sends_only_what_may_have_changed() {
     assert_eq!(later, expected);
 }
 
+/// When the rate limit stops the Test Engine reads, the triage still gives
+/// the jobs' verdicts, and says the limit cut it short and when to retry.
+#[tokio::test]
+async fn a_rate_limit_mid_triage_gives_the_job_verdicts_and_when_to_retry() {
+    let h = harness().await;
+    Mock::given(method("GET"))
+        .and(path(format!(
+            "/v2/analytics/organizations/acme/builds/{BUILD_UUID}/tests"
+        )))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("ratelimit-limit", "200")
+                .insert_header("ratelimit-remaining", "0")
+                .insert_header("ratelimit-reset", "30")
+                .set_body_json(json!({"message": "You have exceeded your API rate limit"})),
+        )
+        .with_priority(1)
+        .mount(&h.server)
+        .await;
+    scenario(&h).await;
+    let out = h
+        .ok(
+            "triage_build_failures",
+            json!({"org_slug": "acme", "pipeline_slug": "web", "build_number": "500"}),
+        )
+        .await;
+    assert!(
+        out["verdicts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["kind"] == "job"),
+        "{out}"
+    );
+    assert!(out["warnings"].to_string().contains("rate limit"), "{out}");
+    let retry = out["rate_limited"]["retry_after_seconds"]
+        .as_u64()
+        .unwrap_or_default();
+    assert!((25..=30).contains(&retry), "{out}");
+}
+
 #[tokio::test]
 async fn history_is_bounded_and_checked() {
     let h = harness().await;
