@@ -12,6 +12,8 @@ use bk_mcp::{Core, McpServer, ServerArgs, TokenSource};
 use clap::Parser;
 use rmcp::ServiceExt;
 
+mod framing;
+
 const PROGRAM: &str = "bk-mcp-stdio";
 
 /// The Buildkite MCP server over stdio.
@@ -69,6 +71,12 @@ fn endpoint(args: &ServerArgs) -> Endpoint {
     }
 }
 
+/// MCP's line framing over this process's stdin and stdout.
+fn stdio_transport() -> framing::LineTransport<tokio::io::BufReader<rmcp::transport::StdioReader>> {
+    let (stdin, stdout) = rmcp::transport::stdio_pipes();
+    framing::LineTransport::new(tokio::io::BufReader::new(stdin), stdout)
+}
+
 async fn serve(args: &ServerArgs) -> ExitCode {
     let registry = bk_tools::Registry::new();
     let settings = match args.resolve(&registry, TokenSource::Fixed).await {
@@ -90,7 +98,7 @@ async fn serve(args: &ServerArgs) -> ExitCode {
         read_only = core.selection().read_only,
         "serving MCP over stdio"
     );
-    let running = match McpServer::new(core).serve(rmcp::transport::stdio()).await {
+    let running = match McpServer::new(core).serve(stdio_transport()).await {
         Ok(running) => running,
         Err(error) => {
             tracing::error!(%error, "the MCP session could not start");

@@ -19,6 +19,7 @@ pub mod demo;
 pub mod error;
 pub mod identity;
 pub mod logging;
+pub mod malformed;
 pub mod onepassword;
 pub mod progress;
 pub mod server;

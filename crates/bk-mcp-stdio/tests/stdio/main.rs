@@ -7,6 +7,7 @@
 mod common;
 
 mod cli;
+mod framing;
 mod otel;
 mod progress;
 mod protocol;

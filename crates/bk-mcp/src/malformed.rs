@@ -1,0 +1,111 @@
+//! Answers to requests rmcp could not give a type: a known MCP method with
+//! params of the wrong shape is `-32602` invalid params, naming what is
+//! wrong; an unknown method is `-32601`.
+//!
+//! rmcp tries each typed request in turn and keeps a request that matches
+//! none as a custom request, so `tools/call` with `arguments` given as a
+//! string arrives here rather than at `call_tool`. Without this module the
+//! client would be told the method does not exist.
+
+use rmcp::ErrorData as McpError;
+use rmcp::model::{
+    CallToolRequestParams, CompleteRequestParams, CustomRequest, ErrorCode, GetPromptRequestParams,
+    InitializeRequestParams, PaginatedRequestParams, ReadResourceRequestParams,
+    SubscribeRequestParams, UnsubscribeRequestParams,
+};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// The longest part of a client's method name echoed back.
+const ECHO_LIMIT: usize = 100;
+
+/// The error for a request no handler took.
+pub fn unmatched_request(request: &CustomRequest) -> McpError {
+    let method = request.method.as_str();
+    let params = request.params.as_ref();
+    let problem = match method {
+        "tools/call" => shape::<CallToolRequestParams>(params),
+        "initialize" => shape::<InitializeRequestParams>(params),
+        "prompts/get" => shape::<GetPromptRequestParams>(params),
+        "resources/read" => shape::<ReadResourceRequestParams>(params),
+        "resources/subscribe" => shape::<SubscribeRequestParams>(params),
+        "resources/unsubscribe" => shape::<UnsubscribeRequestParams>(params),
+        "completion/complete" => shape::<CompleteRequestParams>(params),
+        "tools/list" | "prompts/list" | "resources/list" | "resources/templates/list" => {
+            optional_shape::<PaginatedRequestParams>(params)
+        }
+        _ => {
+            return McpError::new(
+                ErrorCode::METHOD_NOT_FOUND,
+                format!(
+                    "method not found: `{}`; this server answers MCP's standard methods (initialize, tools/list, tools/call, prompts/*, resources/*, ping)",
+                    excerpt(method)
+                ),
+                None,
+            );
+        }
+    };
+    let why = problem.unwrap_or_else(|| "they match no form this server accepts".to_owned());
+    McpError::invalid_params(format!("invalid params for `{method}`: {why}"), None)
+}
+
+/// Why `params` don't fit `T`, if they don't.
+fn shape<T: DeserializeOwned>(params: Option<&Value>) -> Option<String> {
+    match params {
+        None => Some("params are required".to_owned()),
+        Some(params) => serde_json::from_value::<T>(params.clone())
+            .err()
+            .map(|error| error.to_string()),
+    }
+}
+
+fn optional_shape<T: DeserializeOwned>(params: Option<&Value>) -> Option<String> {
+    params.and_then(|params| shape::<T>(Some(params)))
+}
+
+/// At most [`ECHO_LIMIT`] characters of `text`, marked when cut.
+fn excerpt(text: &str) -> String {
+    match text.char_indices().nth(ECHO_LIMIT) {
+        None => text.to_owned(),
+        Some((cut, _)) => format!("{}… (cut at {ECHO_LIMIT} characters)", &text[..cut]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn error(method: &str, params: Option<Value>) -> McpError {
+        unmatched_request(&CustomRequest::new(method, params))
+    }
+
+    #[test]
+    fn tool_arguments_given_as_a_string_are_invalid_params_naming_the_field() {
+        let e = error(
+            "tools/call",
+            Some(json!({"name": "get_build", "arguments": "{\"org_slug\": \"acme\"}"})),
+        );
+        assert_eq!(e.code, ErrorCode::INVALID_PARAMS);
+        assert!(e.message.contains("tools/call"), "{}", e.message);
+        assert!(e.message.contains("map"), "{}", e.message);
+    }
+
+    #[test]
+    fn missing_params_are_named() {
+        let e = error("tools/call", None);
+        assert_eq!(e.code, ErrorCode::INVALID_PARAMS);
+        assert!(e.message.contains("params are required"), "{}", e.message);
+        let e = error("prompts/get", Some(json!({"arguments": {}})));
+        assert!(e.message.contains("name"), "{}", e.message);
+    }
+
+    #[test]
+    fn an_unknown_method_is_method_not_found_with_a_bounded_echo() {
+        let long = "x".repeat(5000);
+        let e = error(&long, None);
+        assert_eq!(e.code, ErrorCode::METHOD_NOT_FOUND);
+        assert!(e.message.len() < 400, "{}", e.message);
+        assert!(e.message.contains("cut at 100"), "{}", e.message);
+    }
+}
