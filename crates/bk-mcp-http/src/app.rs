@@ -1,5 +1,5 @@
-//! The HTTP application: MCP routes behind the request policy, health and
-//! readiness, and the 401 mapping.
+//! The HTTP application: MCP routes behind the request policy and the
+//! JSON-RPC framing guard, health and readiness, and the 401 mapping.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -20,6 +20,7 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use tokio_util::sync::CancellationToken;
 
+use crate::framing::{Framing, Sessions};
 use crate::policy::{Passthrough, Refusal, scope_for};
 use crate::sessions::{RedisEvents, RedisSessions};
 
@@ -83,6 +84,7 @@ pub fn router(
     };
     let server = McpServer::new(Arc::clone(&core));
     let factory = move || Ok(server.clone());
+    let mut known_sessions = None;
     let mcp = if options.stateful {
         let mut sessions = LocalSessionManager::default();
         // With Redis, any replica continues any session and resumes its
@@ -96,11 +98,12 @@ pub fn router(
             sessions =
                 sessions.with_event_store(Arc::new(RedisEvents::new(Arc::clone(link), health)));
         }
-        Router::new().fallback_service(StreamableHttpService::new(
-            factory,
-            Arc::new(sessions),
-            config,
-        ))
+        let sessions = Arc::new(sessions);
+        known_sessions = Some(Sessions {
+            local: Arc::clone(&sessions),
+            shared: config.session_store.clone(),
+        });
+        Router::new().fallback_service(StreamableHttpService::new(factory, sessions, config))
     } else {
         Router::new().fallback_service(StreamableHttpService::new(
             factory,
@@ -113,10 +116,19 @@ pub fn router(
         passthrough: options.passthrough.clone(),
         draining: AtomicBool::new(false),
     });
-    let mcp = mcp.layer(middleware::from_fn_with_state(
-        Arc::clone(&state),
-        request_policy,
-    ));
+    let framing = Arc::new(Framing {
+        max_body_bytes: options.max_body_bytes,
+        sessions: known_sessions,
+    });
+    let mcp = mcp
+        .layer(middleware::from_fn_with_state(
+            framing,
+            crate::framing::guard,
+        ))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            request_policy,
+        ));
     let router = Router::new()
         .route("/health", any(health))
         .route("/ready", any(ready))

@@ -8,6 +8,7 @@
 
 mod app;
 mod config;
+mod framing;
 mod policy;
 mod sessions;
 

@@ -63,8 +63,9 @@ fn optional_shape<T: DeserializeOwned>(params: Option<&Value>) -> Option<String>
     params.and_then(|params| shape::<T>(Some(params)))
 }
 
-/// At most [`ECHO_LIMIT`] characters of `text`, marked when cut.
-fn excerpt(text: &str) -> String {
+/// At most [`ECHO_LIMIT`] characters of `text`, marked when cut: what an
+/// error may echo of a client's input.
+pub fn excerpt(text: &str) -> String {
     match text.char_indices().nth(ECHO_LIMIT) {
         None => text.to_owned(),
         Some((cut, _)) => format!("{}… (cut at {ECHO_LIMIT} characters)", &text[..cut]),

@@ -657,8 +657,11 @@ impl ServerHandler for McpServer {
             return crate::telemetry::finish(
                 &span,
                 Err(McpError::resource_not_found(
-                    format!("no resource {:?}; call resources/list", request.uri),
-                    None,
+                    format!(
+                        "no resource {:?}; call resources/list for the ones this server has",
+                        crate::malformed::excerpt(&request.uri)
+                    ),
+                    Some(serde_json::json!({"uri": crate::malformed::excerpt(&request.uri)})),
                 )),
             );
         };

@@ -371,3 +371,78 @@ async fn a_plain_server_does_not_log_every_request() {
         assert!(stderr.iter().any(|l| l.contains("stopped")), "{stderr:?}");
     }
 }
+
+/// A body that is not JSON is a 400 carrying a JSON-RPC parse error; JSON
+/// that is no message is a 400 `-32600`; the server goes on serving.
+#[tokio::test]
+async fn malformed_bodies_get_json_rpc_errors_with_400() {
+    let api = MockServer::start().await;
+    let server = launch(&api).token(TOKEN).start().await;
+    let cases: [(&[u8], i64, Value); 3] = [
+        (
+            b"{\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": ",
+            -32700,
+            Value::Null,
+        ),
+        (
+            b"{\"jsonrpc\": \"2.0\", \"id\": 1, \"p\": \"\xff\"}",
+            -32700,
+            Value::Null,
+        ),
+        (
+            br#"{"jsonrpc": "2.0", "id": 7, "params": {}}"#,
+            -32600,
+            json!(7),
+        ),
+    ];
+    for (body, code, id) in cases {
+        let response = server.post_bytes("/mcp", body.to_vec(), &[]).await;
+        assert_eq!(response.status(), 400);
+        let answer: Value = response.json().await.expect("a JSON body");
+        assert_eq!(answer["jsonrpc"], "2.0", "{answer}");
+        assert_eq!(answer["error"]["code"], code, "{answer}");
+        assert_eq!(answer["id"], id, "{answer}");
+    }
+    let response = server.post("/mcp", &list_body(), &[]).await;
+    assert!(rpc_message(response).await["result"]["tools"].is_array());
+    assert!(api.received_requests().await.unwrap_or_default().is_empty());
+}
+
+/// With sessions, ending a session that does not exist is a 404; ending a
+/// live one works once.
+#[tokio::test]
+async fn deleting_an_unknown_or_ended_session_is_404() {
+    let api = MockServer::start().await;
+    let server = launch(&api)
+        .token(TOKEN)
+        .args(&["--stateful"])
+        .start()
+        .await;
+    let response = server.post("/mcp", &common::initialize_body(), &[]).await;
+    assert!(response.status().is_success(), "{}", response.status());
+    let session = response
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("a session id")
+        .to_owned();
+    let delete = |id: String| {
+        let url = server.url("/mcp");
+        async move {
+            within(
+                "DELETE",
+                http_client()
+                    .delete(url)
+                    .header("mcp-session-id", id)
+                    .header("mcp-protocol-version", "2025-06-18")
+                    .send(),
+            )
+            .await
+            .expect("DELETE")
+            .status()
+        }
+    };
+    assert_eq!(delete("no-such-session".to_owned()).await, 404);
+    assert!(delete(session.clone()).await.is_success());
+    assert_eq!(delete(session).await, 404);
+}

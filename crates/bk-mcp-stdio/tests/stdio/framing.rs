@@ -144,7 +144,9 @@ async fn a_message_without_a_method_gets_invalid_request_with_its_id() {
         .ask(br#"{"jsonrpc": "2.0", "id": "abc", "params": {}}"#)
         .await;
     assert_error(&answer, -32600, json!("abc"));
-    let answer = raw.ask(br#"[{"jsonrpc": "2.0", "id": 9, "method": "ping"}]"#).await;
+    let answer = raw
+        .ask(br#"[{"jsonrpc": "2.0", "id": 9, "method": "ping"}]"#)
+        .await;
     assert_error(&answer, -32600, Value::Null);
     raw.still_serves(10).await;
 }

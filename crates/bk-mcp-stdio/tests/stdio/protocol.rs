@@ -239,6 +239,11 @@ async fn prompts_and_the_debug_logs_guide_resource() {
         panic!("{error}")
     };
     assert_eq!(error.code.0, -32002);
+    assert_eq!(
+        error.data,
+        Some(json!({"uri": "buildkite://nope"})),
+        "{error:?}"
+    );
     assert!(requests(&api).await.is_empty());
 }
 
