@@ -175,6 +175,19 @@ pub enum Error {
         /// Details from the HTTP stack.
         message: String,
     },
+    /// A write (`POST`, `PUT`, `PATCH`, `DELETE`) reached the API, but what
+    /// came back does not say whether it took effect: a success whose body
+    /// can't be read, a connection lost or timed out after sending, or a
+    /// redirect (never followed for a write). Never retried automatically.
+    #[error(
+        "{request}: {reason}; the change may have been applied: read the resource back (e.g. the build or job) before sending it again"
+    )]
+    MaybeApplied {
+        /// The write.
+        request: RequestInfo,
+        /// What came back instead of a confirmation.
+        reason: String,
+    },
     /// A replayed client (see [`crate::har`]) has no recorded response for
     /// this call.
     #[error("{request}: replay: {message}")]
@@ -239,6 +252,7 @@ impl Error {
             | Error::Transport { request, .. }
             | Error::Replay { request, .. }
             | Error::Decode { request, .. }
+            | Error::MaybeApplied { request, .. }
             | Error::TooLarge { request, .. } => Some(request),
             Error::InvalidArgument(_) | Error::Config(_) => None,
         }
@@ -266,6 +280,56 @@ impl Error {
             self,
             Error::RateLimited { .. } | Error::Server { .. } | Error::Transport { .. }
         )
+    }
+}
+
+impl Error {
+    /// Adds the wait the API announced to an error given up on because
+    /// the wait was longer than the call could afford, so the caller knows
+    /// when to try again.
+    pub(crate) fn with_retry_after(self, wait: Duration) -> Self {
+        match self {
+            Error::RateLimited {
+                request,
+                message,
+                retry_after,
+                rate_limit,
+            } => Error::RateLimited {
+                request,
+                message,
+                retry_after: retry_after.or(Some(wait)),
+                rate_limit,
+            },
+            Error::Server {
+                request,
+                status,
+                message,
+            } => Error::Server {
+                request,
+                status,
+                message: format!(
+                    "{message} (the API asked to retry in {} s, later than this call can wait: retry then)",
+                    wait.as_secs().max(1)
+                ),
+            },
+            other => other,
+        }
+    }
+}
+
+/// Longest part of a request's path, or of an argument, an error echoes.
+pub(crate) const MAX_ECHO_CHARS: usize = 200;
+
+/// At most `max` characters of `text`, and when cut, a note saying so and
+/// how long the whole was: what an error may echo of input or a URL.
+pub(crate) fn excerpt(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_owned(),
+        Some((cut, _)) => format!(
+            "{}… (cut: {} characters in all)",
+            &text[..cut],
+            text.chars().count()
+        ),
     }
 }
 

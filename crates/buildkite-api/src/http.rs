@@ -15,7 +15,7 @@ use tracing::Instrument;
 use url::{Position, Url};
 
 use crate::client::Client;
-use crate::error::{Error, RequestInfo, Result, TransportKind};
+use crate::error::{Error, MAX_ECHO_CHARS, RequestInfo, Result, TransportKind, excerpt};
 use crate::har::{self, Traffic};
 use crate::pacing::{
     Admission, Limited, SharedAdmission, Windows, organization_of, reported_window,
@@ -30,6 +30,14 @@ use crate::response::{
 
 /// Most redirects followed for one call.
 const MAX_REDIRECTS: usize = 5;
+
+/// Longest request URL sent. Servers and proxies commonly refuse request
+/// lines over 8 KiB; a longer URL means an argument is far too long, and
+/// is refused here rather than sent.
+pub(crate) const MAX_URL_BYTES: usize = 8000;
+
+/// The least time an attempt gets, however little of the budget is left.
+const MIN_ATTEMPT_TIME: Duration = Duration::from_secs(1);
 
 /// Where a request goes: an API path under the base URL, or an absolute URL
 /// (a pagination link, an artifact's storage location).
@@ -143,8 +151,13 @@ impl ApiRequest {
 enum Outcome {
     /// A response to hand back (success, or a redirect to follow).
     Done(Response),
-    /// A failure that another attempt may fix after `wait`.
-    Retryable { error: Error, wait: Duration },
+    /// A failure that another attempt may fix after `wait`; `announced`
+    /// when the server said how long (`Retry-After`, a window's reset).
+    Retryable {
+        error: Error,
+        wait: Duration,
+        announced: Option<Duration>,
+    },
     /// A failure to give up with.
     Failed(Error),
 }
@@ -153,7 +166,10 @@ impl Client {
     fn url_for(&self, request: &ApiRequest) -> Result<Url> {
         let mut url = match &request.target {
             Target::Path(path) => self.inner.base_url.join(path.as_str()).map_err(|e| {
-                Error::InvalidArgument(format!("cannot build a URL for {}: {e}", path.as_str()))
+                Error::InvalidArgument(format!(
+                    "cannot build a URL for {}: {e}",
+                    excerpt(path.as_str(), MAX_ECHO_CHARS)
+                ))
             })?,
             Target::Url(url) => url.clone(),
         };
@@ -162,6 +178,13 @@ impl Client {
             for (name, value) in &request.query {
                 pairs.append_pair(name, value);
             }
+        }
+        if url.as_str().len() > MAX_URL_BYTES {
+            return Err(Error::InvalidArgument(format!(
+                "not sent: the request URL would be {} bytes, more than the {MAX_URL_BYTES} servers accept, so an argument is far too long; the path starts {}",
+                url.as_str().len(),
+                excerpt(url.path(), MAX_ECHO_CHARS)
+            )));
         }
         Ok(url)
     }
@@ -200,7 +223,23 @@ impl Client {
     async fn send_and_read(&self, request: ApiRequest) -> Result<(RequestInfo, HeaderMap, Bytes)> {
         if request.method != Method::GET || request.body.is_some() {
             let write = !request.is_idempotent();
-            let result = self.fetch_and_read(request).await;
+            let result = self
+                .fetch_and_read(request)
+                .await
+                .map_err(|error| match error {
+                    // Sent and answered, but the answer broke off while read.
+                    Error::Transport {
+                        request,
+                        kind,
+                        message,
+                    } if write && kind != TransportKind::Connect => Error::MaybeApplied {
+                        request,
+                        reason: format!(
+                            "the API answered, but reading the answer failed: {kind} ({message})"
+                        ),
+                    },
+                    other => other,
+                });
             if write {
                 // Reads after a write see what it changed: no answer read
                 // before it is reused (even when it failed: it may have
@@ -347,17 +386,28 @@ impl Client {
                 return Ok(response);
             }
             let info = self.describe(&method, &url);
-            let location =
-                redirect_target(&url, response.headers()).ok_or_else(|| Error::Http {
-                    request: info.clone(),
-                    status,
-                    message: "redirect without a valid Location header".into(),
-                })?;
-            // As browsers do: 303, and 301/302 after a POST, continue as a GET.
-            if status == StatusCode::SEE_OTHER
-                || (matches!(status, StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND)
-                    && method == Method::POST)
-            {
+            let location = redirect_target(&url, response.headers());
+            // Following a redirect would send a write again, or turn it into
+            // a GET: it is reported instead, with where it pointed.
+            if !request.is_idempotent() {
+                let pointed = location.as_ref().map_or_else(
+                    || "nowhere valid".to_owned(),
+                    |to| format!("{:?}", self.describe(&Method::GET, to).path),
+                );
+                return Err(Error::MaybeApplied {
+                    request: info,
+                    reason: format!(
+                        "the API answered {status} with a redirect to {pointed}, which is not followed for a write"
+                    ),
+                });
+            }
+            let location = location.ok_or_else(|| Error::Http {
+                request: info.clone(),
+                status,
+                message: "redirect without a valid Location header".into(),
+            })?;
+            // A 303 continues as a GET (reads only get here).
+            if status == StatusCode::SEE_OTHER {
                 method = Method::GET;
                 body = None;
             }
@@ -380,6 +430,10 @@ impl Client {
     ) -> Result<Response> {
         let policy = self.inner.retry;
         let started = Instant::now();
+        // Attempts end by then, or [`MIN_ATTEMPT_TIME`] after they start:
+        // a call, retries included, takes at most the budget plus that.
+        // (A stream's body is bounded by the read timeout instead.)
+        let deadline = started + policy.budget;
         let info = self.describe(method, url);
         let mut retry = 0;
         // A replay is not paced: its recorded rate-limit headers describe
@@ -395,18 +449,26 @@ impl Client {
                 }
                 self.pace(org, request, &info, left).await?;
             }
-            let (error, wait) = match self
-                .attempt(request, method, url, body.clone(), &info, retry)
+            let (error, wait, announced) = match self
+                .attempt(request, method, url, body.clone(), &info, retry, deadline)
                 .await
             {
                 Outcome::Done(response) => return Ok(response),
                 Outcome::Failed(error) => return Err(error),
-                Outcome::Retryable { error, wait } => (error, wait),
+                Outcome::Retryable {
+                    error,
+                    wait,
+                    announced,
+                } => (error, wait, announced),
             };
             // Never start a wait that would end after the budget: the call
-            // fails now, with the error that caused the retry.
+            // fails now, with the error that caused the retry, and when the
+            // API said to come back.
             if retry >= policy.max_retries || started.elapsed() + wait > policy.budget {
-                return Err(error);
+                return Err(match announced {
+                    Some(announced) => error.with_retry_after(announced),
+                    None => error,
+                });
             }
             retry += 1;
             tracing::debug!(request = %info, retry, wait_ms = wait.as_millis() as u64, %error, "retrying");
@@ -466,7 +528,9 @@ impl Client {
         }
     }
 
-    /// Sends one attempt and classifies what came back.
+    /// Sends one attempt, ending by `deadline`, and classifies what came
+    /// back.
+    #[allow(clippy::too_many_arguments)]
     async fn attempt(
         &self,
         request: &ApiRequest,
@@ -475,18 +539,42 @@ impl Client {
         body: Option<Bytes>,
         info: &RequestInfo,
         retry: u32,
+        deadline: Instant,
     ) -> Outcome {
         let policy = self.inner.retry;
         let sent = Instant::now();
-        let response = match self.exchange(request, method, url, body, info).await {
+        let timeout = self
+            .inner
+            .request_timeout
+            .min(deadline.saturating_duration_since(sent))
+            .max(MIN_ATTEMPT_TIME);
+        let response = match self
+            .exchange(request, method, url, body, info, timeout)
+            .await
+        {
             Ok(response) => response,
             Err(Exchanged::Failed(error)) => return Outcome::Failed(error),
+            Err(Exchanged::Transport(error)) if error.is_builder() => {
+                // Made here, before anything was sent: another try fails alike.
+                return Outcome::Failed(Error::InvalidArgument(format!(
+                    "the request could not be built: {}",
+                    error_chain(error)
+                )));
+            }
             Err(Exchanged::Transport(error)) => {
                 let kind = transport_kind(&error);
+                let message = error_chain(error);
+                if !request.is_idempotent() && kind != TransportKind::Connect {
+                    // The write was sent (or partly sent): it may have run.
+                    return Outcome::Failed(Error::MaybeApplied {
+                        request: info.clone(),
+                        reason: format!("{kind} after the request was sent ({message})"),
+                    });
+                }
                 let error = Error::Transport {
                     request: info.clone(),
                     kind,
-                    message: error_chain(error),
+                    message,
                 };
                 // A timed-out request may still be running on the server, and
                 // waiting for it again would double the time the caller waits.
@@ -494,6 +582,7 @@ impl Client {
                     Outcome::Retryable {
                         error,
                         wait: policy.backoff(retry),
+                        announced: None,
                     }
                 } else {
                     Outcome::Failed(error)
@@ -531,21 +620,29 @@ impl Client {
         if status.is_success() || status.is_redirection() {
             return Outcome::Done(response);
         }
-        let wait = if status == StatusCode::TOO_MANY_REQUESTS {
-            Some(policy.rate_limit_wait(rate_limit.wait_hint(), retry))
-        } else if matches!(
-            status,
-            StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT
-        ) && request.is_idempotent()
-        {
-            Some(policy.backoff(retry))
+        // The wait the server announced, else backoff. A 429 was not
+        // processed, so every method retries; a 5xx only for reads.
+        let announced = if status == StatusCode::TOO_MANY_REQUESTS {
+            rate_limit.wait_hint()
         } else {
-            None
+            rate_limit.announced_wait()
         };
+        let retryable = status == StatusCode::TOO_MANY_REQUESTS
+            || (matches!(
+                status,
+                StatusCode::BAD_GATEWAY
+                    | StatusCode::SERVICE_UNAVAILABLE
+                    | StatusCode::GATEWAY_TIMEOUT
+            ) && request.is_idempotent());
         let error = error_from_response(info.clone(), response, rate_limit).await;
-        match wait {
-            Some(wait) => Outcome::Retryable { error, wait },
-            None => Outcome::Failed(error),
+        if retryable {
+            Outcome::Retryable {
+                error,
+                wait: policy.rate_limit_wait(announced, retry),
+                announced,
+            }
+        } else {
+            Outcome::Failed(error)
         }
     }
 
@@ -558,13 +655,14 @@ impl Client {
         url: &Url,
         body: Option<Bytes>,
         info: &RequestInfo,
+        timeout: Duration,
     ) -> std::result::Result<Response, Exchanged> {
         if let Some(scope) = &self.scope {
             scope.count_request();
         }
         match &self.inner.traffic {
             Traffic::Live => self
-                .build(request, method, url, body)
+                .build(request, method, url, body, timeout)
                 .send()
                 .await
                 .map_err(Exchanged::Transport),
@@ -581,7 +679,7 @@ impl Client {
                 let started = chrono::Utc::now();
                 let clock = Instant::now();
                 let response = self
-                    .build(request, method, url, body.clone())
+                    .build(request, method, url, body.clone(), timeout)
                     .send()
                     .await
                     .map_err(Exchanged::Transport)?;
@@ -625,10 +723,11 @@ impl Client {
         method: &Method,
         url: &Url,
         body: Option<Bytes>,
+        timeout: Duration,
     ) -> reqwest::RequestBuilder {
         let mut builder = self.inner.http.request(method.clone(), url.clone());
         if !request.streaming {
-            builder = builder.timeout(self.inner.request_timeout);
+            builder = builder.timeout(timeout);
         }
         if self.is_api_origin(url) {
             let mut headers = self.inner.default_headers.clone();
@@ -659,8 +758,27 @@ impl Client {
 
     /// Decodes a JSON response body.
     pub(crate) async fn json<T: DeserializeOwned>(&self, request: ApiRequest) -> Result<T> {
+        let write = !request.is_idempotent();
         let (info, _, body) = self.send_and_read(request).await?;
-        decode(&info, &body)
+        decode(&info, &body).map_err(|error| match error {
+            // The API said yes, then something unreadable: the change happened.
+            Error::Decode {
+                request,
+                message,
+                excerpt,
+            } if write => Error::MaybeApplied {
+                request,
+                reason: if body.is_empty() {
+                    "the API answered success with an empty body instead of the expected JSON"
+                        .to_owned()
+                } else {
+                    format!(
+                        "the API answered success, but the body is not the expected JSON ({message}; it starts {excerpt:?})"
+                    )
+                },
+            },
+            other => other,
+        })
     }
 
     /// Decodes a numbered list page.
@@ -700,7 +818,7 @@ impl Client {
         };
         RequestInfo {
             method: method.clone(),
-            path: url[Position::BeforePath..end].to_owned(),
+            path: excerpt(&url[Position::BeforePath..end], MAX_ECHO_CHARS),
         }
     }
 }

@@ -54,6 +54,18 @@ pub struct RateLimit {
     pub retry_after_secs: Option<u64>,
 }
 
+/// `Retry-After` in seconds: either form HTTP allows, a number of seconds
+/// or a date (seconds from now, at least 0).
+fn retry_after_secs(value: &str) -> Option<u64> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse() {
+        return Some(secs);
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let secs = (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_seconds();
+    Some(u64::try_from(secs).unwrap_or(0))
+}
+
 impl RateLimit {
     /// Reads the rate-limit headers of a response.
     pub fn from_headers(headers: &HeaderMap) -> Self {
@@ -63,8 +75,22 @@ impl RateLimit {
             retry_after_secs: headers
                 .get(RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse().ok()),
+                .and_then(retry_after_secs),
         }
+    }
+
+    /// The wait the server announced for an overloaded (503) or limited
+    /// answer: the reset of a spent window, else `Retry-After`. Unlike
+    /// [`RateLimit::wait_hint`], a window with requests left says nothing.
+    pub fn announced_wait(&self) -> Option<Duration> {
+        [self.organization, self.user]
+            .iter()
+            .flatten()
+            .filter(|w| w.exhausted())
+            .filter_map(|w| w.reset_secs)
+            .max()
+            .or(self.retry_after_secs)
+            .map(Duration::from_secs)
     }
 
     /// Whether the response carried any rate-limit information.
@@ -95,6 +121,37 @@ impl RateLimit {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after_is_read_in_seconds_or_as_a_date() {
+        assert_eq!(retry_after_secs(" 7 "), Some(7));
+        let later = (chrono::Utc::now() + chrono::Duration::seconds(90)).to_rfc2822();
+        let secs = retry_after_secs(&later).unwrap();
+        assert!((85..=90).contains(&secs), "{secs}");
+        assert_eq!(retry_after_secs("Sun, 06 Nov 1994 08:49:37 GMT"), Some(0));
+        assert_eq!(retry_after_secs("soon"), None);
+    }
+
+    #[test]
+    fn an_announced_wait_is_a_spent_window_or_retry_after() {
+        let limit = RateLimit::from_headers(&headers(&[
+            ("ratelimit-remaining", "10"),
+            ("ratelimit-reset", "40"),
+        ]));
+        assert_eq!(limit.announced_wait(), None);
+        let limit = RateLimit::from_headers(&headers(&[
+            ("ratelimit-remaining", "10"),
+            ("ratelimit-reset", "40"),
+            ("retry-after", "3"),
+        ]));
+        assert_eq!(limit.announced_wait(), Some(Duration::from_secs(3)));
+        let limit = RateLimit::from_headers(&headers(&[
+            ("ratelimit-remaining", "0"),
+            ("ratelimit-reset", "40"),
+            ("retry-after", "3"),
+        ]));
+        assert_eq!(limit.announced_wait(), Some(Duration::from_secs(40)));
+    }
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut map = HeaderMap::new();

@@ -15,6 +15,7 @@ mod builds;
 mod clusters;
 mod decoding;
 mod errors;
+mod faults;
 mod har;
 mod jobs;
 mod logs;

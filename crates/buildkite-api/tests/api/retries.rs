@@ -246,6 +246,7 @@ async fn a_reset_connection_is_not_retried_for_writes() {
         .build()
         .unwrap();
     let error = client.rebuild_build("acme", "app", 1).await.unwrap_err();
-    assert!(matches!(error, Error::Transport { .. }), "{error:?}");
+    // Sent, then cut off: it may have run, and is never sent again.
+    assert!(matches!(error, Error::MaybeApplied { .. }), "{error:?}");
     server.abort();
 }
