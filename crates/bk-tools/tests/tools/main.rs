@@ -13,6 +13,7 @@ mod artifacts;
 mod builds;
 mod clusters;
 mod compare;
+mod defusing;
 mod investigations;
 mod log_source;
 mod logs;
