@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use bk_mcp::cli;
 use bk_mcp::commands::{Command, Endpoint};
+use bk_mcp::stdio::LineTransport;
 use bk_mcp::{Core, McpServer, ServerArgs, TokenSource};
 use clap::Parser;
 use rmcp::ServiceExt;
 
-mod framing;
 
 const PROGRAM: &str = "bk-mcp-stdio";
 
@@ -72,9 +72,9 @@ fn endpoint(args: &ServerArgs) -> Endpoint {
 }
 
 /// MCP's line framing over this process's stdin and stdout.
-fn stdio_transport() -> framing::LineTransport<tokio::io::BufReader<rmcp::transport::StdioReader>> {
+fn stdio_transport() -> LineTransport<tokio::io::BufReader<rmcp::transport::StdioReader>> {
     let (stdin, stdout) = rmcp::transport::stdio_pipes();
-    framing::LineTransport::new(tokio::io::BufReader::new(stdin), stdout)
+    LineTransport::new(tokio::io::BufReader::new(stdin), stdout)
 }
 
 async fn serve(args: &ServerArgs) -> ExitCode {

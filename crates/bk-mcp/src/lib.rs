@@ -8,6 +8,8 @@
 //!   names plus ours) and their validation into [`config::Settings`].
 //! - [`commands`]: the `tools`, `check` and `config` subcommands.
 //! - [`progress`]: tool progress as MCP progress notifications.
+//! - [`stdio`]: MCP's line framing over stdio, answering every line.
+//! - [`malformed`]: the answers to requests rmcp could not type.
 //! - [`logging`]: `tracing` to stderr, as text or JSON.
 //! - [`telemetry`]: a span per MCP request, exported over OTLP with the
 //!   `otel` feature.
@@ -23,6 +25,7 @@ pub mod malformed;
 pub mod onepassword;
 pub mod progress;
 pub mod server;
+pub mod stdio;
 pub mod telemetry;
 
 pub use config::{ConfigError, ServerArgs, Settings, TokenSource};

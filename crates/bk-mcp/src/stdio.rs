@@ -69,9 +69,23 @@ pub struct LineTransport<R> {
     writer: Option<JoinHandle<()>>,
 }
 
+impl<R> std::fmt::Debug for LineTransport<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LineTransport")
+            .field("buffered", &self.line.len())
+            .field("skipping", &self.skipping)
+            .field("closed", &self.outgoing.is_none())
+            .finish_non_exhaustive()
+    }
+}
+
 impl<R: AsyncBufRead + Unpin + Send> LineTransport<R> {
     /// A transport over `input` and `output`. Call inside a tokio runtime:
     /// it starts the writer task.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
     pub fn new<W: AsyncWrite + Unpin + Send + 'static>(input: R, output: W) -> Self {
         let (outgoing, queue) = mpsc::channel(OUTGOING_QUEUE);
         Self {
