@@ -27,6 +27,10 @@ use crate::config::{ApiTraffic, ConfigError, Settings};
 use crate::identity::SERVER_NAME;
 use crate::progress::ProgressForwarder;
 
+/// The longest a tool call runs before it is stopped with an error saying
+/// so, unless the frontend sets another limit (HTTP: `--request-timeout`).
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// Points the client at the API, a recording of it, or a replay.
 fn with_traffic(
     builder: buildkite_api::ClientBuilder,
@@ -195,6 +199,7 @@ impl Core {
         );
         core.har_cache = har_cache;
         core.fleet = fleet;
+        core.call_timeout = Some(DEFAULT_CALL_TIMEOUT);
         Ok(core)
     }
 
