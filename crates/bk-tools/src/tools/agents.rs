@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use buildkite_api::{Agent, ListAgents as ListAgentsParams};
+use buildkite_api::{Agent, ListAgentsParams};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};

@@ -10,8 +10,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use buildkite_api::{
-    Annotation, AnnotationStyle, CreateAnnotation as CreateAnnotationBody, JobRef,
-    ListAnnotations as ListAnnotationsParams,
+    Annotation, AnnotationStyle, CreateAnnotationBody, JobRef, ListAnnotationsParams,
 };
 use schemars::JsonSchema;
 use serde::Deserialize;

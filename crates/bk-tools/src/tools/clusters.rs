@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use buildkite_api::{ClusterFields, ClusterQueueFields};
+use buildkite_api::{ClusterBody, ClusterQueueBody};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -215,12 +215,12 @@ impl Handler for CreateCluster {
         ctx: &ToolContext,
         args: CreateClusterArgs,
     ) -> Result<ToolOutput, ToolError> {
-        let body = ClusterFields {
+        let body = ClusterBody {
             name: Some(args.name.0),
             description: args.description,
             emoji: args.emoji,
             color: args.color,
-            ..ClusterFields::default()
+            ..ClusterBody::default()
         };
         let cluster = ctx
             .client
@@ -273,7 +273,7 @@ impl Handler for UpdateCluster {
         ctx: &ToolContext,
         args: UpdateClusterArgs,
     ) -> Result<ToolOutput, ToolError> {
-        let body = ClusterFields {
+        let body = ClusterBody {
             name: args.name.map(|n| n.0),
             description: args.description,
             emoji: args.emoji,
@@ -281,7 +281,7 @@ impl Handler for UpdateCluster {
             default_queue_id: args.default_queue_id.map(|q| q.0),
             maintainers: None,
         };
-        if body == ClusterFields::default() {
+        if body == ClusterBody::default() {
             return Err(ToolError::invalid(
                 "arguments",
                 "nothing to change: give at least one of name, description, emoji, color, default_queue_id",
@@ -429,7 +429,7 @@ impl Handler for CreateClusterQueue {
         ctx: &ToolContext,
         args: CreateClusterQueueArgs,
     ) -> Result<ToolOutput, ToolError> {
-        let body = ClusterQueueFields {
+        let body = ClusterQueueBody {
             key: Some(args.key.0),
             description: args.description,
             retry_agent_affinity: args.retry_agent_affinity.map(|a| a.as_str().to_owned()),
@@ -480,12 +480,12 @@ impl Handler for UpdateClusterQueue {
         ctx: &ToolContext,
         args: UpdateClusterQueueArgs,
     ) -> Result<ToolOutput, ToolError> {
-        let body = ClusterQueueFields {
+        let body = ClusterQueueBody {
             key: None,
             description: args.description,
             retry_agent_affinity: args.retry_agent_affinity.map(|a| a.as_str().to_owned()),
         };
-        if body == ClusterQueueFields::default() {
+        if body == ClusterQueueBody::default() {
             return Err(ToolError::invalid(
                 "arguments",
                 "nothing to change: give at least one of description, retry_agent_affinity",

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use buildkite_api::{
-    CreatePipeline, ListPipelines, Pipeline, PipelineSchedule, PipelineScheduleFields,
-    UpdatePipeline,
+    CreatePipelineBody, ListPipelinesParams, Pipeline, PipelineSchedule, PipelineScheduleBody,
+    UpdatePipelineBody,
 };
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -224,7 +224,7 @@ impl Handler for ListPipelinesTool {
     ) -> Result<ToolOutput, ToolError> {
         let paging = page_params(args.page, args.per_page, 30);
         let (page_no, per_page) = (paging.page.unwrap_or(1), paging.per_page.unwrap_or(30));
-        let params = ListPipelines {
+        let params = ListPipelinesParams {
             name: args.name.filter(|n| !n.trim().is_empty()),
             repository: args.repository.filter(|r| !r.trim().is_empty()),
             page: paging.page,
@@ -305,7 +305,7 @@ impl Handler for CreatePipelineTool {
         ctx: &ToolContext,
         args: CreatePipelineArgs,
     ) -> Result<ToolOutput, ToolError> {
-        let body = CreatePipeline {
+        let body = CreatePipelineBody {
             name: args.name.0,
             repository: args.repository_url.0,
             configuration: args.configuration.0,
@@ -424,7 +424,7 @@ impl Handler for UpdatePipelineTool {
         ctx: &ToolContext,
         args: UpdatePipelineArgs,
     ) -> Result<ToolOutput, ToolError> {
-        let body = UpdatePipeline {
+        let body = UpdatePipelineBody {
             name: args.name.map(|v| v.0),
             repository: args.repository_url.map(|v| v.0),
             configuration: args.configuration.map(|v| v.0),
@@ -607,7 +607,7 @@ impl Handler for CreatePipelineSchedule {
         ctx: &ToolContext,
         args: CreatePipelineScheduleArgs,
     ) -> Result<ToolOutput, ToolError> {
-        let body = PipelineScheduleFields {
+        let body = PipelineScheduleBody {
             cronline: Some(args.cronline.0.trim().to_owned()),
             label: args.label,
             message: args.message,
@@ -672,7 +672,7 @@ impl Handler for UpdatePipelineSchedule {
         ctx: &ToolContext,
         args: UpdatePipelineScheduleArgs,
     ) -> Result<ToolOutput, ToolError> {
-        let body = PipelineScheduleFields {
+        let body = PipelineScheduleBody {
             cronline: args.cronline.map(|c| c.0.trim().to_owned()),
             label: args.label,
             message: args.message,

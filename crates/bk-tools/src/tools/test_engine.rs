@@ -5,7 +5,7 @@
 use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
-use buildkite_api::{ListFailedExecutions, ListTestRuns, ListTests, TestRun};
+use buildkite_api::{ListFailedExecutionsParams, ListTestRunsParams, ListTestsParams, TestRun};
 use regex::Regex;
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -360,7 +360,7 @@ impl Handler for ListTestsTool {
             paging.page.unwrap_or(1),
             paging.per_page.unwrap_or(PER_PAGE),
         );
-        let params = ListTests {
+        let params = ListTestsParams {
             period,
             min_timestamp,
             max_timestamp,
@@ -443,7 +443,7 @@ impl Handler for ListTestsForBuild {
             paging.page.unwrap_or(1),
             paging.per_page.unwrap_or(PER_PAGE),
         );
-        let params = ListTests {
+        let params = ListTestsParams {
             labels: filter(args.labels),
             branch: filter(args.branch),
             owners: filter(args.owners),
@@ -453,7 +453,7 @@ impl Handler for ListTestsForBuild {
             order: args.order.map(|o| o.as_str().to_owned()),
             page: paging.page,
             per_page: paging.per_page,
-            ..ListTests::default()
+            ..ListTestsParams::default()
         };
         let page = ctx
             .client
@@ -513,7 +513,7 @@ impl Handler for ListTestRunsTool {
         if let Some(build_id) = args.build_id.as_deref() {
             refuse_build_number("build_id", build_id.trim())?;
         }
-        let params = ListTestRuns {
+        let params = ListTestRunsParams {
             build_id: filter(args.build_id),
             page: paging.page,
             per_page: paging.per_page,
@@ -620,7 +620,7 @@ impl Handler for GetFailedExecutions {
             paging.page.unwrap_or(1),
             paging.per_page.unwrap_or(PER_PAGE),
         );
-        let params = ListFailedExecutions {
+        let params = ListFailedExecutionsParams {
             include_failure_expanded: args.include_failure_expanded.filter(|&e| e),
             page: paging.page,
             per_page: paging.per_page,

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 use buildkite_api::{
-    Annotation, Build, BuildState, CreateBuild as CreateBuildBody, GetBuild as GetBuildParams,
-    JobState, ListAnnotations, ListBuilds as ListBuildsParams, NewBuildAuthor, Page, Timestamp,
+    Annotation, Build, BuildState, CreateBuildBody, GetBuildParams, JobState,
+    ListAnnotationsParams, ListBuildsParams, NewBuildAuthor, Page, Timestamp,
 };
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -260,7 +260,7 @@ pub(super) async fn read_annotations(
     pipeline: &str,
     number: u64,
 ) -> Result<Page<Annotation>, ToolError> {
-    let params = ListAnnotations {
+    let params = ListAnnotationsParams {
         scope: Some("all".into()),
         omit_body: Some(true),
         page: Some(1),

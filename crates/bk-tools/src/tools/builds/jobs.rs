@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use buildkite_api::{JobRef, JobState, ListJobs as ListJobsParams, UnblockJob as UnblockJobBody};
+use buildkite_api::{JobRef, JobState, ListJobsParams, UnblockJobBody};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};

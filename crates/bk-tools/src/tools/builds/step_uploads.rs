@@ -2,7 +2,7 @@
 //! made during a build.
 
 use async_trait::async_trait;
-use buildkite_api::ListStepUploads as ListStepUploadsParams;
+use buildkite_api::ListStepUploadsParams;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;

@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 use async_trait::async_trait;
 use bk_logs::LogRow;
 use bk_logs::digest::normalize;
-use buildkite_api::{Build, BuildState, Job, JobState, ListBuilds};
+use buildkite_api::{Build, BuildState, Job, JobState, ListBuildsParams};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -145,13 +145,13 @@ async fn choose_base(
             format!("build {} was given as the base", number.get()),
         ));
     }
-    let passed = |branch: &str, per_page: u32| ListBuilds {
+    let passed = |branch: &str, per_page: u32| ListBuildsParams {
         branch: vec![branch.to_owned()],
         state: vec![BuildState::Passed],
         per_page: Some(per_page),
         exclude_jobs: Some(true),
         exclude_pipeline: Some(true),
-        ..ListBuilds::default()
+        ..ListBuildsParams::default()
     };
     if let Some(branch) = build.branch.as_deref() {
         let builds = ctx
@@ -208,12 +208,12 @@ async fn builds_between(
         .list_pipeline_builds(
             org,
             pipeline,
-            &ListBuilds {
+            &ListBuildsParams {
                 branch: vec![branch.to_owned()],
                 per_page: Some(BUILDS_BETWEEN),
                 exclude_jobs: Some(true),
                 exclude_pipeline: Some(true),
-                ..ListBuilds::default()
+                ..ListBuildsParams::default()
             },
         )
         .await

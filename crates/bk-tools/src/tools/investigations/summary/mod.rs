@@ -18,7 +18,7 @@
 //! `fit` (fitting the answer into the byte limit).
 
 use async_trait::async_trait;
-use buildkite_api::{Build, GetBuild};
+use buildkite_api::{Build, GetBuildParams};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -121,11 +121,11 @@ impl Handler for GetBuildFailureSummary {
                 // Every job, retried attempts included, in this one request:
                 // the failing jobs, their states and their retries come
                 // from it, not from requests of their own.
-                &GetBuild {
+                &GetBuildParams {
                     exclude_pipeline: Some(true),
                     include_retried_jobs: Some(true),
                     include_test_engine: Some(true),
-                    ..GetBuild::default()
+                    ..GetBuildParams::default()
                 },
             )
             .await
