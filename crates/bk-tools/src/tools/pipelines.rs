@@ -24,9 +24,9 @@ use crate::toolset::Toolset;
 pub(crate) fn tools() -> Vec<Arc<dyn Tool>> {
     vec![
         tool(GetPipeline),
-        tool(ListPipelinesTool),
-        tool(CreatePipelineTool),
-        tool(UpdatePipelineTool),
+        tool(ListPipelines),
+        tool(CreatePipeline),
+        tool(UpdatePipeline),
         tool(ListPipelineSchedules),
         tool(GetPipelineSchedule),
         tool(CreatePipelineSchedule),
@@ -203,10 +203,10 @@ pub struct ListPipelinesArgs {
 
 /// `list_pipelines`.
 #[derive(Debug)]
-pub struct ListPipelinesTool;
+pub struct ListPipelines;
 
 #[async_trait]
-impl Handler for ListPipelinesTool {
+impl Handler for ListPipelines {
     type Args = ListPipelinesArgs;
     const META: ToolMeta = ToolMeta {
         name: "list_pipelines",
@@ -286,10 +286,10 @@ pub struct CreatePipelineArgs {
 
 /// `create_pipeline`.
 #[derive(Debug)]
-pub struct CreatePipelineTool;
+pub struct CreatePipeline;
 
 #[async_trait]
-impl Handler for CreatePipelineTool {
+impl Handler for CreatePipeline {
     type Args = CreatePipelineArgs;
     const META: ToolMeta = ToolMeta {
         name: "create_pipeline",
@@ -405,10 +405,10 @@ pub struct UpdatePipelineArgs {
 
 /// `update_pipeline`.
 #[derive(Debug)]
-pub struct UpdatePipelineTool;
+pub struct UpdatePipeline;
 
 #[async_trait]
-impl Handler for UpdatePipelineTool {
+impl Handler for UpdatePipeline {
     type Args = UpdatePipelineArgs;
     const META: ToolMeta = ToolMeta {
         name: "update_pipeline",

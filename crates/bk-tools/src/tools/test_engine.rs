@@ -22,9 +22,9 @@ use crate::toolset::Toolset;
 pub(crate) fn tools() -> Vec<Arc<dyn Tool>> {
     vec![
         tool(ListTestSuites),
-        tool(ListTestsTool),
+        tool(ListTests),
         tool(ListTestsForBuild),
-        tool(ListTestRunsTool),
+        tool(ListTestRuns),
         tool(GetTestRun),
         tool(GetFailedExecutions),
         tool(GetTest),
@@ -331,10 +331,10 @@ pub struct ListTestsArgs {
 
 /// `list_tests`.
 #[derive(Debug)]
-pub struct ListTestsTool;
+pub struct ListTests;
 
 #[async_trait]
-impl Handler for ListTestsTool {
+impl Handler for ListTests {
     type Args = ListTestsArgs;
     const META: ToolMeta = ToolMeta {
         name: "list_tests",
@@ -486,10 +486,10 @@ pub struct ListTestRunsArgs {
 
 /// `list_test_runs`.
 #[derive(Debug)]
-pub struct ListTestRunsTool;
+pub struct ListTestRuns;
 
 #[async_trait]
-impl Handler for ListTestRunsTool {
+impl Handler for ListTestRuns {
     type Args = ListTestRunsArgs;
     const META: ToolMeta = ToolMeta {
         name: "list_test_runs",
