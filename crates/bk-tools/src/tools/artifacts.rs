@@ -10,7 +10,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::args::{BuildNumber, NonEmpty, PageNumber, PerPage};
+use crate::args::{BuildNumber, NonEmpty, OrgSlug, PageNumber, PerPage};
 use crate::error::{ApiResultExt, ToolError};
 use crate::shape::ToolOutput;
 use crate::shape::project::{pick, to_object};
@@ -106,8 +106,7 @@ fn list_output(page: &buildkite_api::Page<Artifact>, params: &ListArtifactsParam
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListArtifactsForBuildArgs {
-    /// Organization slug, as in `buildkite.com/<org_slug>`.
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Pipeline slug, as in `buildkite.com/<org_slug>/<pipeline_slug>`.
     pub pipeline_slug: NonEmpty,
     /// The build's number, e.g. "42" (not its UUID).
@@ -165,8 +164,7 @@ impl Handler for ListArtifactsForBuild {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListArtifactsForJobArgs {
-    /// Organization slug, as in `buildkite.com/<org_slug>`.
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Pipeline slug, as in `buildkite.com/<org_slug>/<pipeline_slug>`.
     pub pipeline_slug: NonEmpty,
     /// The build's number, e.g. "42" (not its UUID).
@@ -227,8 +225,7 @@ impl Handler for ListArtifactsForJob {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetArtifactArgs {
-    /// Organization slug, as in `buildkite.com/<org_slug>`.
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Pipeline slug, as in `buildkite.com/<org_slug>/<pipeline_slug>`.
     pub pipeline_slug: NonEmpty,
     /// The build's number, e.g. "42" (not its UUID).

@@ -13,7 +13,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::args::{NonEmpty, PageNumber, PerPage};
+use crate::args::{NonEmpty, OrgSlug, PageNumber, PerPage};
 use crate::error::{ApiResultExt, ToolError};
 use crate::shape::ToolOutput;
 use crate::shape::project::{pick, reorder, to_object};
@@ -94,8 +94,7 @@ impl RetryAgentAffinity {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetClusterArgs {
-    /// Organization slug, e.g. "acme" (user_token_organization gives it).
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// The cluster's UUID (list_clusters gives it).
     pub cluster_id: NonEmpty,
 }
@@ -130,8 +129,7 @@ impl Handler for GetCluster {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListClustersArgs {
-    /// Organization slug, e.g. "acme" (user_token_organization gives it).
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Page number, from 1 (default 1).
     pub page: Option<PageNumber>,
     /// Clusters per page, 1–100 (default 30).
@@ -182,8 +180,7 @@ impl Handler for ListClusters {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateClusterArgs {
-    /// Organization slug, e.g. "acme" (user_token_organization gives it).
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Name of the new cluster, unique in the organization.
     pub name: NonEmpty,
     /// What the cluster is for.
@@ -235,8 +232,7 @@ impl Handler for CreateCluster {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateClusterArgs {
-    /// Organization slug, e.g. "acme" (user_token_organization gives it).
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// The cluster's UUID (list_clusters gives it).
     pub cluster_id: NonEmpty,
     /// New name (left unchanged if omitted).
@@ -302,8 +298,7 @@ impl Handler for UpdateCluster {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QueueArgs {
-    /// Organization slug, e.g. "acme" (user_token_organization gives it).
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// The cluster's UUID (list_clusters gives it).
     pub cluster_id: NonEmpty,
     /// The queue's UUID, not its key (list_cluster_queues gives it).
@@ -340,8 +335,7 @@ impl Handler for GetClusterQueue {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListClusterQueuesArgs {
-    /// Organization slug, e.g. "acme" (user_token_organization gives it).
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// The cluster's UUID (list_clusters gives it).
     pub cluster_id: NonEmpty,
     /// Page number, from 1 (default 1).
@@ -394,8 +388,7 @@ impl Handler for ListClusterQueues {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateClusterQueueArgs {
-    /// Organization slug, e.g. "acme" (user_token_organization gives it).
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// The cluster's UUID (list_clusters gives it).
     pub cluster_id: NonEmpty,
     /// The queue's key: agents started with the tag `queue=<key>` take its
@@ -447,8 +440,7 @@ impl Handler for CreateClusterQueue {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateClusterQueueArgs {
-    /// Organization slug, e.g. "acme" (user_token_organization gives it).
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// The cluster's UUID (list_clusters gives it).
     pub cluster_id: NonEmpty,
     /// The queue's UUID, not its key (list_cluster_queues gives it).
@@ -523,8 +515,7 @@ fn dispatch_error(
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PauseArgs {
-    /// Organization slug, e.g. "acme" (user_token_organization gives it).
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// The cluster's UUID (list_clusters gives it).
     pub cluster_id: NonEmpty,
     /// The queue's UUID, not its key (list_cluster_queues gives it).

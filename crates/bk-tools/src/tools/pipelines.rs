@@ -13,7 +13,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::args::{DetailLevel, NonEmpty, PageNumber, PerPage};
+use crate::args::{DetailLevel, NonEmpty, OrgSlug, PageNumber, PerPage};
 use crate::error::{ApiResultExt, ToolError};
 use crate::shape::ToolOutput;
 use crate::shape::project::{pick, reorder, to_object};
@@ -139,8 +139,7 @@ fn check_tags(tags: Option<Vec<String>>) -> Result<Option<Vec<String>>, ToolErro
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetPipelineArgs {
-    /// Organization slug, as in `buildkite.com/<org_slug>` (see user_token_organization).
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Pipeline slug, as in `buildkite.com/<org_slug>/<pipeline_slug>`.
     pub pipeline_slug: NonEmpty,
     /// How much to return (default `full`): `summary` (ids, repository,
@@ -184,8 +183,7 @@ impl Handler for GetPipeline {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListPipelinesArgs {
-    /// Organization slug, as in `buildkite.com/<org_slug>`.
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Only pipelines whose name contains this text (case-insensitive).
     pub name: Option<String>,
     /// Only pipelines whose repository URL contains this text, e.g. `acme/app`.
@@ -252,8 +250,7 @@ impl Handler for ListPipelines {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePipelineArgs {
-    /// Organization slug, as in `buildkite.com/<org_slug>`.
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Display name; the pipeline's slug is derived from it.
     pub name: NonEmpty,
     /// Git repository URL to build, e.g. `git@github.com:acme/app.git`.
@@ -373,8 +370,7 @@ impl Handler for CreatePipeline {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdatePipelineArgs {
-    /// Organization slug, as in `buildkite.com/<org_slug>`.
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Slug of the pipeline to change.
     pub pipeline_slug: NonEmpty,
     /// New display name (the slug does not change).
@@ -473,8 +469,7 @@ impl Handler for UpdatePipeline {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListPipelineSchedulesArgs {
-    /// Organization slug, as in `buildkite.com/<org_slug>`.
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Pipeline slug.
     pub pipeline_slug: NonEmpty,
     /// Page number, from 1 (default 1).
@@ -524,8 +519,7 @@ impl Handler for ListPipelineSchedules {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetPipelineScheduleArgs {
-    /// Organization slug, as in `buildkite.com/<org_slug>`.
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Pipeline slug.
     pub pipeline_slug: NonEmpty,
     /// The schedule's UUID (from list_pipeline_schedules).
@@ -566,8 +560,7 @@ impl Handler for GetPipelineSchedule {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePipelineScheduleArgs {
-    /// Organization slug, as in `buildkite.com/<org_slug>`.
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Pipeline slug.
     pub pipeline_slug: NonEmpty,
     /// When to build: a cron expression (`0 2 * * *`, optionally followed by a time zone such as `Europe/Berlin`) or a shortcut (`@hourly`, `@daily`, `@weekly`, `@monthly`).
@@ -629,8 +622,7 @@ impl Handler for CreatePipelineSchedule {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdatePipelineScheduleArgs {
-    /// Organization slug, as in `buildkite.com/<org_slug>`.
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Pipeline slug.
     pub pipeline_slug: NonEmpty,
     /// The schedule's UUID (from list_pipeline_schedules).

@@ -11,7 +11,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::args::{NonEmpty, PageNumber, PerPage};
+use crate::args::{NonEmpty, OrgSlug, PageNumber, PerPage};
 use crate::error::{ApiResultExt, ToolError};
 use crate::shape::ToolOutput;
 use crate::shape::project::{pick, reorder, to_object};
@@ -242,8 +242,7 @@ fn run_full(run: &TestRun) -> Value {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListTestSuitesArgs {
-    /// Organization slug, as in `buildkite.com/<org_slug>`.
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Page number, from 1 (default 1).
     pub page: Option<PageNumber>,
     /// Suites per page, 1–100 (default 30).
@@ -297,8 +296,7 @@ impl Handler for ListTestSuites {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListTestsArgs {
-    /// Organization slug, as in `buildkite.com/<org_slug>`.
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// The suite's slug (see list_test_suites).
     pub test_suite_slug: NonEmpty,
     /// Page number, from 1 (default 1).
@@ -391,8 +389,7 @@ impl Handler for ListTests {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListTestsForBuildArgs {
-    /// Organization slug, as in `buildkite.com/<org_slug>`.
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// The build's UUID (the `id` get_build returns), NOT its number.
     pub build_uuid: NonEmpty,
     /// Page number, from 1 (default 1).
@@ -472,8 +469,7 @@ impl Handler for ListTestsForBuild {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListTestRunsArgs {
-    /// Organization slug, as in `buildkite.com/<org_slug>`.
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// The suite's slug (see list_test_suites).
     pub test_suite_slug: NonEmpty,
     /// Page number, from 1 (default 1).
@@ -539,8 +535,7 @@ impl Handler for ListTestRuns {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetTestRunArgs {
-    /// Organization slug, as in `buildkite.com/<org_slug>`.
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// The suite's slug (see list_test_suites).
     pub test_suite_slug: NonEmpty,
     /// The run's UUID (from list_test_runs, or get_build_test_engine_runs for a build).
@@ -580,8 +575,7 @@ impl Handler for GetTestRun {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetFailedExecutionsArgs {
-    /// Organization slug, as in `buildkite.com/<org_slug>`.
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// The suite's slug (see list_test_suites).
     pub test_suite_slug: NonEmpty,
     /// The run's UUID (from list_test_runs, or get_build_test_engine_runs for a build).
@@ -670,8 +664,7 @@ fn shared_value(items: &[Map<String, Value>], field: &str) -> Option<Value> {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetTestArgs {
-    /// Organization slug, as in `buildkite.com/<org_slug>`.
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// The suite's slug (see list_test_suites).
     pub test_suite_slug: NonEmpty,
     /// The test's UUID (`test_id` of a failed execution, or `id` from list_tests).

@@ -22,7 +22,7 @@ use super::common::{
     RunFailures, build_ref, build_with_jobs, default_branch, has_test_runs, job_key,
     note_rate_limit, run_failures, settled_for, test_key,
 };
-use crate::args::{Bounded, BuildNumber, NonEmpty};
+use crate::args::{Bounded, BuildNumber, NonEmpty, OrgSlug};
 use crate::error::{ApiResultExt, ToolError};
 use crate::shape::ToolOutput;
 use crate::tool::{Access, Handler, ToolContext, ToolMeta};
@@ -41,8 +41,7 @@ const BUILDS_BETWEEN: u32 = 30;
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompareBuildsArgs {
-    /// Organization slug, e.g. "acme".
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Pipeline slug, e.g. "app".
     pub pipeline_slug: NonEmpty,
     /// The failed build's number, e.g. "42" (not its UUID).

@@ -28,7 +28,7 @@ use super::common::{
     build_ref, build_with_jobs, default_branch, failing_jobs, has_test_runs, job_key,
     note_rate_limit, run_failures, settled_for, test_key,
 };
-use crate::args::{Bounded, BuildNumber, NonEmpty};
+use crate::args::{Bounded, BuildNumber, NonEmpty, OrgSlug};
 use crate::error::{ApiResultExt, ToolError};
 use crate::shape::ToolOutput;
 use crate::tool::{Access, Handler, ToolContext, ToolMeta};
@@ -46,8 +46,7 @@ const PER_RUN: usize = 100;
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TriageArgs {
-    /// Organization slug, e.g. "acme".
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Pipeline slug, e.g. "app".
     pub pipeline_slug: NonEmpty,
     /// The build's number, e.g. "42" (not its UUID).

@@ -28,7 +28,7 @@ use self::failed_tests::{TestsWanted, failed_tests};
 use self::fit::{cut, fit};
 use self::jobs::{flaky_job_item, job_item, job_logs};
 use super::common::{failing_jobs, has_test_runs, note_rate_limit, settled_for};
-use crate::args::{Bounded, BuildNumber, NonEmpty};
+use crate::args::{Bounded, BuildNumber, NonEmpty, OrgSlug};
 use crate::error::{ApiResultExt, ToolError};
 use crate::shape::ToolOutput;
 use crate::shape::project::{pick, to_object};
@@ -49,8 +49,7 @@ const DEFAULT_CONTENT_LIMIT: usize = 256 * 1024;
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FailureSummaryArgs {
-    /// Organization slug, e.g. "acme".
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Pipeline slug, e.g. "app".
     pub pipeline_slug: NonEmpty,
     /// The build's number, e.g. "42" (not its UUID).
