@@ -23,7 +23,8 @@ use std::process::ExitCode;
 use bk_examples::demo::{self, Mode};
 use bk_examples::text::{html_to_text, log_tail, truncate};
 use buildkite_api::{
-    BuildState, Client, GetBuild, Job, JobRef, JobState, ListAnnotations, ListBuilds,
+    BuildState, Client, GetBuildParams, Job, JobRef, JobState, ListAnnotationsParams,
+    ListBuildsParams,
 };
 
 /// Log lines shown from the failed job.
@@ -162,10 +163,10 @@ async fn investigate(client: &Client, options: &Options) -> buildkite_api::Resul
             org,
             pipeline,
             number,
-            &GetBuild {
+            &GetBuildParams {
                 include_retried_jobs: Some(false),
                 include_test_engine: Some(true),
-                ..GetBuild::default()
+                ..GetBuildParams::default()
             },
         )
         .await?;
@@ -219,11 +220,11 @@ async fn investigate(client: &Client, options: &Options) -> buildkite_api::Resul
             org,
             pipeline,
             number,
-            &ListAnnotations {
+            &ListAnnotationsParams {
                 scope: Some("all".into()),
                 page: Some(1),
                 per_page: Some(100),
-                ..ListAnnotations::default()
+                ..ListAnnotationsParams::default()
             },
         )
         .await?;
@@ -261,12 +262,12 @@ async fn latest_failed_build(
     pipeline: &str,
     branch: Option<&str>,
 ) -> buildkite_api::Result<Option<u64>> {
-    let params = ListBuilds {
+    let params = ListBuildsParams {
         branch: branch.map(str::to_owned).into_iter().collect(),
         exclude_jobs: Some(true),
         exclude_pipeline: Some(true),
         per_page: Some(30),
-        ..ListBuilds::default()
+        ..ListBuildsParams::default()
     };
     let page = client.list_pipeline_builds(org, pipeline, &params).await?;
     match branch {

@@ -8,7 +8,7 @@
 
 use std::process::ExitCode;
 
-use buildkite_api::{BuildState, Client, ListBuilds};
+use buildkite_api::{BuildState, Client, ListBuildsParams};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -41,12 +41,12 @@ async fn run(org: &str, pipeline: &str, branch: Option<String>) -> buildkite_api
     }
     let client = builder.build()?;
 
-    let params = ListBuilds {
+    let params = ListBuildsParams {
         state: vec![BuildState::Failed],
         branch: branch.into_iter().collect(),
         exclude_jobs: Some(true),
         per_page: Some(20),
-        ..ListBuilds::default()
+        ..ListBuildsParams::default()
     };
     let page = client.list_pipeline_builds(org, pipeline, &params).await?;
     if page.items.is_empty() {

@@ -81,6 +81,8 @@ pub fn tools_markdown(registry: &Registry) -> String {
          `--read-only` (`BUILDKITE_READ_ONLY`) keeps only the read-only tools; \
          `--tools` (`BK_MCP_TOOLS`) keeps only the tools named. \
          `bk-mcp-stdio tools` prints the same list as JSON.\n\n\
+         `org_slug` is the organization's slug, as in `buildkite.com/<org_slug>` \
+         (`user_token_organization` gives it). \
          Nested fields are listed under their parameter (`author.name`, `environment[].key`); \
          their \"required\" applies when the parameter is given.\n\n",
     );

@@ -3,8 +3,8 @@
 //! Arguments are deserialised into each tool's typed struct with
 //! `deny_unknown_fields`; any failure becomes [`ToolError::InvalidArgument`]
 //! naming the parameter and what it accepts. The types here carry their own
-//! validation and schema: [`NonEmpty`] strings, [`Bounded`] integers,
-//! [`BuildNumber`]s and the [`DetailLevel`] enum.
+//! validation and schema: [`NonEmpty`] strings, the [`OrgSlug`],
+//! [`Bounded`] integers, [`BuildNumber`]s and the [`DetailLevel`] enum.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -185,6 +185,54 @@ impl JsonSchema for NonEmpty {
     }
 }
 
+/// The organization's slug, as in `buildkite.com/<org_slug>`: the
+/// `org_slug` argument of every tool that takes one.
+///
+/// Parsed and checked as a [`NonEmpty`] string. Its schema carries no
+/// description, because the parameter's name says what it is: leave the
+/// `org_slug` fields undocumented too, since a field's doc comment would
+/// become one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct OrgSlug(pub String);
+
+impl OrgSlug {
+    /// The slug.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for OrgSlug {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for OrgSlug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for OrgSlug {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        NonEmpty::deserialize(deserializer).map(|NonEmpty(slug)| OrgSlug(slug))
+    }
+}
+
+impl JsonSchema for OrgSlug {
+    fn schema_name() -> Cow<'static, str> {
+        "OrgSlug".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        NonEmpty::json_schema(generator)
+    }
+}
+
 /// An integer in `MIN..=MAX`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Bounded<const MIN: i64, const MAX: i64>(pub i64);
@@ -303,8 +351,7 @@ mod tests {
     #[serde(deny_unknown_fields)]
     #[allow(dead_code)]
     struct Example {
-        /// The organization.
-        org_slug: NonEmpty,
+        org_slug: OrgSlug,
         /// The build.
         build_number: BuildNumber,
         /// Items per page.
@@ -369,6 +416,11 @@ mod tests {
         let schema = schema_for::<Example>();
         assert_eq!(schema["additionalProperties"], json!(false));
         assert_eq!(schema["required"], json!(["org_slug", "build_number"]));
+        assert_eq!(
+            schema["properties"]["org_slug"],
+            json!({"type": "string", "minLength": 1}),
+            "org_slug is described by its name alone"
+        );
         assert_eq!(schema["properties"]["per_page"]["maximum"], json!(100));
         assert_eq!(
             schema["properties"]["per_page"]["description"],

@@ -4,8 +4,6 @@
 //! API's message, then what to do next: the token scope the tool needs for a
 //! 403, the slug/number pitfalls for a 404, when to retry for a 429.
 
-use buildkite_api::Error as ApiError;
-
 /// Why a tool call failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -24,7 +22,7 @@ pub enum ToolError {
         /// What was being fetched, e.g. "the build".
         what: String,
         /// The API error.
-        error: Box<ApiError>,
+        error: Box<buildkite_api::Error>,
         /// The scopes the tool needs, for 403 hints.
         scopes: &'static [&'static str],
     },
@@ -49,7 +47,9 @@ impl ToolError {
     /// `WWW-Authenticate` for this.
     pub fn is_unauthorized(&self) -> bool {
         match self {
-            ToolError::Api { error, .. } => matches!(**error, ApiError::Unauthorized { .. }),
+            ToolError::Api { error, .. } => {
+                matches!(**error, buildkite_api::Error::Unauthorized { .. })
+            }
             _ => false,
         }
     }
@@ -58,7 +58,7 @@ impl ToolError {
     /// says how its user can replay one that it has).
     pub fn is_replay_miss(&self) -> bool {
         match self {
-            ToolError::Api { error, .. } => matches!(**error, ApiError::Replay { .. }),
+            ToolError::Api { error, .. } => matches!(**error, buildkite_api::Error::Replay { .. }),
             _ => false,
         }
     }
@@ -70,7 +70,7 @@ pub trait ApiResultExt<T> {
     fn context(self, what: &str, scopes: &'static [&'static str]) -> Result<T, ToolError>;
 }
 
-impl<T> ApiResultExt<T> for Result<T, ApiError> {
+impl<T> ApiResultExt<T> for Result<T, buildkite_api::Error> {
     fn context(self, what: &str, scopes: &'static [&'static str]) -> Result<T, ToolError> {
         self.map_err(|error| ToolError::api(what, error, scopes))
     }
@@ -78,9 +78,9 @@ impl<T> ApiResultExt<T> for Result<T, ApiError> {
 
 impl ToolError {
     /// An API error with what was being fetched and the tool's scopes.
-    pub fn api(what: &str, error: ApiError, scopes: &'static [&'static str]) -> Self {
+    pub fn api(what: &str, error: buildkite_api::Error, scopes: &'static [&'static str]) -> Self {
         match error {
-            ApiError::InvalidArgument(message) => ToolError::Other(message),
+            buildkite_api::Error::InvalidArgument(message) => ToolError::Other(message),
             error => ToolError::Api {
                 what: what.to_owned(),
                 error: Box::new(error),
@@ -91,19 +91,19 @@ impl ToolError {
 }
 
 /// Whether the failed call was meant to change something.
-fn is_write(error: &ApiError) -> bool {
+fn is_write(error: &buildkite_api::Error) -> bool {
     error
         .request()
         .is_some_and(|r| !matches!(r.method.as_str(), "GET" | "HEAD"))
 }
 
-fn api_message(what: &str, error: &ApiError, scopes: &[&str]) -> String {
+fn api_message(what: &str, error: &buildkite_api::Error, scopes: &[&str]) -> String {
     let base = format!("Could not get {what}: {error}.");
     let next = match error {
-        ApiError::Unauthorized { .. } => {
+        buildkite_api::Error::Unauthorized { .. } => {
             "The API token is missing, invalid, expired or revoked: use a valid token.".to_owned()
         }
-        ApiError::Forbidden { .. } => {
+        buildkite_api::Error::Forbidden { .. } => {
             if scopes.is_empty() {
                 "The token was accepted but access was denied: check the user can see this organization and resource.".to_owned()
             } else {
@@ -115,24 +115,24 @@ fn api_message(what: &str, error: &ApiError, scopes: &[&str]) -> String {
                 )
             }
         }
-        ApiError::NotFound { request, .. } if request.path.contains("/analytics/") => "Check org_slug, test_suite_slug (list_test_suites lists them) and the ids, and that the token can see this suite.".to_owned(),
-        ApiError::NotFound { .. } => "Check the slugs and ids (org_slug and pipeline_slug are URL slugs; build_number is the build's number such as 42, not its UUID), and that the token can see this resource.".to_owned(),
-        ApiError::RateLimited { retry_after, .. } => match retry_after {
+        buildkite_api::Error::NotFound { request, .. } if request.path.contains("/analytics/") => "Check org_slug, test_suite_slug (list_test_suites lists them) and the ids, and that the token can see this suite.".to_owned(),
+        buildkite_api::Error::NotFound { .. } => "Check the slugs and ids (org_slug and pipeline_slug are URL slugs; build_number is the build's number such as 42, not its UUID), and that the token can see this resource.".to_owned(),
+        buildkite_api::Error::RateLimited { retry_after, .. } => match retry_after {
             Some(wait) => format!("The rate limit resets in {} s: retry after that.", wait.as_secs()),
             None => "Retry in a minute.".to_owned(),
         },
-        ApiError::Gone { .. } => "The resource is no longer available (e.g. step uploads are kept for 30 days).".to_owned(),
-        ApiError::Unprocessable { errors, .. } if errors.is_empty() && is_write(error) => {
+        buildkite_api::Error::Gone { .. } => "The resource is no longer available (e.g. step uploads are kept for 30 days).".to_owned(),
+        buildkite_api::Error::Unprocessable { errors, .. } if errors.is_empty() && is_write(error) => {
             "The API refused the change for the reason it gives: when that is the resource's state (e.g. already finished or paused), check its current state before retrying.".to_owned()
         }
-        ApiError::Unprocessable { .. } => "The API refused the request as given: fix the fields it names and retry.".to_owned(),
-        ApiError::Server { .. } | ApiError::Transport { .. } if is_write(error) => {
+        buildkite_api::Error::Unprocessable { .. } => "The API refused the request as given: fix the fields it names and retry.".to_owned(),
+        buildkite_api::Error::Server { .. } | buildkite_api::Error::Transport { .. } if is_write(error) => {
             "The change may or may not have been applied: check the resource (e.g. with a get or list tool) before retrying, to avoid doing it twice.".to_owned()
         }
-        ApiError::Server { .. } | ApiError::Transport { .. } => {
+        buildkite_api::Error::Server { .. } | buildkite_api::Error::Transport { .. } => {
             "This is likely temporary: retry shortly.".to_owned()
         }
-        ApiError::Replay { .. } => "The API client answers from a recording, which holds no response for this exact call: use the arguments of a recorded call, or the live API.".to_owned(),
+        buildkite_api::Error::Replay { .. } => "The API client answers from a recording, which holds no response for this exact call: use the arguments of a recorded call, or the live API.".to_owned(),
         _ => String::new(),
     };
     if next.is_empty() {
@@ -156,7 +156,7 @@ mod tests {
 
     #[test]
     fn forbidden_names_the_scope_and_the_call() {
-        let error: Result<(), _> = Err(ApiError::Forbidden {
+        let error: Result<(), _> = Err(buildkite_api::Error::Forbidden {
             request: request(),
             message: "Forbidden".into(),
         });
@@ -172,7 +172,7 @@ mod tests {
 
     #[test]
     fn not_found_explains_build_numbers_and_401_is_flagged() {
-        let not_found: Result<(), _> = Err(ApiError::NotFound {
+        let not_found: Result<(), _> = Err(buildkite_api::Error::NotFound {
             request: request(),
             message: "Not Found".into(),
         });
@@ -181,7 +181,7 @@ mod tests {
             text.contains("404 Not Found") && text.contains("not its UUID"),
             "{text}"
         );
-        let unauthorized: Result<(), _> = Err(ApiError::Unauthorized {
+        let unauthorized: Result<(), _> = Err(buildkite_api::Error::Unauthorized {
             request: request(),
             message: "Authentication required".into(),
         });
@@ -192,7 +192,7 @@ mod tests {
 
     #[test]
     fn a_failed_write_warns_it_may_have_happened() {
-        let failed: Result<(), _> = Err(ApiError::Server {
+        let failed: Result<(), _> = Err(buildkite_api::Error::Server {
             request: RequestInfo {
                 method: Method::PUT,
                 path: "/v2/organizations/acme/pipelines/app/builds/42/rebuild".into(),
@@ -205,7 +205,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(text.contains("may or may not have been applied"), "{text}");
-        let refused: Result<(), _> = Err(ApiError::Unprocessable {
+        let refused: Result<(), _> = Err(buildkite_api::Error::Unprocessable {
             request: RequestInfo {
                 method: Method::PUT,
                 path: "/v2/organizations/acme/pipelines/app/builds/42/cancel".into(),
@@ -222,7 +222,7 @@ mod tests {
 
     #[test]
     fn a_replay_miss_speaks_of_the_library_not_of_a_binarys_flags() {
-        let missed: Result<(), _> = Err(ApiError::Replay {
+        let missed: Result<(), _> = Err(buildkite_api::Error::Replay {
             request: request(),
             message: "the HAR file has no response for this request".into(),
         });
@@ -235,7 +235,7 @@ mod tests {
 
     #[test]
     fn rate_limits_say_when_to_retry() {
-        let limited: Result<(), _> = Err(ApiError::RateLimited {
+        let limited: Result<(), _> = Err(buildkite_api::Error::RateLimited {
             request: request(),
             message: "slow down".into(),
             retry_after: Some(std::time::Duration::from_secs(42)),

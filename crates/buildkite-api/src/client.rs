@@ -36,13 +36,13 @@ pub const USER_AGENT: &str = concat!("bk-mcp/", env!("CARGO_PKG_VERSION"));
 /// for servers that forward each caller's own credentials.
 ///
 /// ```no_run
-/// use buildkite_api::{Client, ListBuilds, BuildState};
+/// use buildkite_api::{Client, ListBuildsParams, BuildState};
 ///
 /// # async fn run() -> buildkite_api::Result<()> {
 /// let client = Client::builder()
 ///     .token(std::env::var("BUILDKITE_API_TOKEN").unwrap_or_default())
 ///     .build()?;
-/// let params = ListBuilds {
+/// let params = ListBuildsParams {
 ///     state: vec![BuildState::Failed],
 ///     branch: vec!["main".into()],
 ///     ..Default::default()

@@ -13,12 +13,12 @@
 //!   in `Debug` output or errors, and is sent to the API origin only.
 //!
 //! ```no_run
-//! use buildkite_api::{BuildState, Client, ListBuilds};
+//! use buildkite_api::{BuildState, Client, ListBuildsParams};
 //!
 //! # async fn run() -> buildkite_api::Result<()> {
 //! let client = Client::new(std::env::var("BUILDKITE_API_TOKEN").unwrap_or_default())?;
 //! let failed = client
-//!     .list_pipeline_builds("acme", "app", &ListBuilds {
+//!     .list_pipeline_builds("acme", "app", &ListBuildsParams {
 //!         state: vec![BuildState::Failed],
 //!         ..Default::default()
 //!     })
@@ -61,16 +61,16 @@ pub use read_cache::{
     CredentialId, DEFAULT_READ_CACHE_BYTES, DEFAULT_READ_CACHE_TTL, DEFAULT_SETTLED_READ_TTL,
 };
 pub use resources::PageParams;
-pub use resources::agents::ListAgents;
-pub use resources::annotations::ListAnnotations;
-pub use resources::artifacts::ListArtifacts;
-pub use resources::builds::{GetBuild, ListBuilds};
-pub use resources::jobs::{JobRef, ListJobs};
+pub use resources::agents::ListAgentsParams;
+pub use resources::annotations::ListAnnotationsParams;
+pub use resources::artifacts::ListArtifactsParams;
+pub use resources::builds::{GetBuildParams, ListBuildsParams};
+pub use resources::jobs::{JobRef, ListJobsParams};
 pub use resources::logs::{LogStream, LogTail};
-pub use resources::pipelines::ListPipelines;
-pub use resources::step_uploads::ListStepUploads;
+pub use resources::pipelines::ListPipelinesParams;
+pub use resources::step_uploads::ListStepUploadsParams;
 pub use resources::test_engine::{
-    ListFailedExecutions, ListTestRuns, ListTests, TESTS_API_VERSION,
+    ListFailedExecutionsParams, ListTestRunsParams, ListTestsParams, TESTS_API_VERSION,
 };
 pub use retry::RetryPolicy;
 pub use timestamp::Timestamp;

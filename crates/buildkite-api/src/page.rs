@@ -256,12 +256,12 @@ pub struct Collected<T> {
 ///
 /// ```no_run
 /// # async fn example(client: buildkite_api::Client) -> buildkite_api::Result<()> {
-/// use buildkite_api::{collect_pages, ListPipelines};
+/// use buildkite_api::{collect_pages, ListPipelinesParams};
 ///
 /// let all = collect_pages(500, |page| {
 ///     let client = client.clone();
 ///     async move {
-///         let params = ListPipelines { page: Some(page), per_page: Some(100), ..Default::default() };
+///         let params = ListPipelinesParams { page: Some(page), per_page: Some(100), ..Default::default() };
 ///         client.list_pipelines("acme", &params).await
 ///     }
 /// })

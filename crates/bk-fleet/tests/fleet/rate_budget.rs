@@ -11,7 +11,7 @@ use bk_fleet::testing::RedisServer;
 use bk_fleet::{RedisBudget, RedisLink};
 use bk_logs::health::DependencyHealth;
 use buildkite_api::testing::BudgetWindow;
-use buildkite_api::{Client, ListPipelines, RetryPolicy};
+use buildkite_api::{Client, ListPipelinesParams, RetryPolicy};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -79,7 +79,7 @@ fn replica(server: &MockServer, redis: Option<&str>) -> Client {
 async fn burst(replicas: &[Client], rejected: &AtomicU64, each: u32) -> u64 {
     for client in replicas {
         client
-            .list_pipelines("acme", &ListPipelines::default())
+            .list_pipelines("acme", &ListPipelinesParams::default())
             .await
             .expect("first read");
     }
@@ -87,9 +87,9 @@ async fn burst(replicas: &[Client], rejected: &AtomicU64, each: u32) -> u64 {
     for (n, client) in replicas.iter().enumerate() {
         for page in 0..each {
             let client = client.clone();
-            let params = ListPipelines {
+            let params = ListPipelinesParams {
                 page: Some(n as u32 * 1000 + page + 2),
-                ..ListPipelines::default()
+                ..ListPipelinesParams::default()
             };
             tasks.push(tokio::spawn(async move {
                 client.list_pipelines("acme", &params).await
@@ -144,15 +144,15 @@ async fn with_redis_gone_each_replica_paces_alone() {
     let (server, rejected) = api(100, Duration::from_secs(60)).await;
     let client = replica(&server, Some(&redis.url()));
     client
-        .list_pipelines("acme", &ListPipelines::default())
+        .list_pipelines("acme", &ListPipelinesParams::default())
         .await
         .expect("with Redis");
     redis.stop();
     let started = Instant::now();
     for page in 2..12 {
-        let params = ListPipelines {
+        let params = ListPipelinesParams {
             page: Some(page),
-            ..ListPipelines::default()
+            ..ListPipelinesParams::default()
         };
         client
             .list_pipelines("acme", &params)

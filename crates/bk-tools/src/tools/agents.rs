@@ -4,12 +4,12 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use buildkite_api::{Agent, ListAgents as ListAgentsParams};
+use buildkite_api::{Agent, ListAgentsParams};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::args::{DetailLevel, NonEmpty, PageNumber, PerPage};
+use crate::args::{DetailLevel, NonEmpty, OrgSlug, PageNumber, PerPage};
 use crate::error::{ApiResultExt, ToolError};
 use crate::shape::ToolOutput;
 use crate::shape::project::{pick, reorder, to_object};
@@ -104,8 +104,7 @@ fn project(agent: &Agent, detail: DetailLevel) -> Value {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListAgentsArgs {
-    /// Organization slug, e.g. "acme" (user_token_organization gives it).
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Only agents whose name contains this text.
     pub name: Option<String>,
     /// Only agents on this host name.
@@ -163,8 +162,7 @@ impl Handler for ListAgents {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetAgentArgs {
-    /// Organization slug, e.g. "acme" (user_token_organization gives it).
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// The agent's UUID (list_agents gives it; a job's agent.id too).
     pub agent_id: NonEmpty,
     /// How much of the agent to return (default `full`: every field,

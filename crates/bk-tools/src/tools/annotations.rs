@@ -10,14 +10,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use buildkite_api::{
-    Annotation, AnnotationStyle, CreateAnnotation as CreateAnnotationBody, JobRef,
-    ListAnnotations as ListAnnotationsParams,
+    Annotation, AnnotationStyle, CreateAnnotationBody, JobRef, ListAnnotationsParams,
 };
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::args::{Bounded, BuildNumber, NonEmpty, PageNumber, PerPage};
+use crate::args::{Bounded, BuildNumber, NonEmpty, OrgSlug, PageNumber, PerPage};
 use crate::error::{ApiResultExt, ToolError};
 use crate::shape::ToolOutput;
 use crate::shape::html::clean_annotation_html;
@@ -94,8 +93,7 @@ fn job_target(is_job: bool, job_id: Option<NonEmpty>) -> Result<Option<String>, 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListAnnotationsArgs {
-    /// Organization slug, e.g. "acme" (user_token_organization gives it).
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Pipeline slug, e.g. "my-app".
     pub pipeline_slug: NonEmpty,
     /// The build's number, e.g. "42" (not its UUID).
@@ -199,8 +197,7 @@ impl From<Style> for AnnotationStyle {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAnnotationArgs {
-    /// Organization slug, e.g. "acme" (user_token_organization gives it).
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Pipeline slug, e.g. "my-app".
     pub pipeline_slug: NonEmpty,
     /// The build's number, e.g. "42" (not its UUID).

@@ -5,12 +5,12 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use buildkite_api::{Artifact, Error as ApiError, JobRef, ListArtifacts};
+use buildkite_api::{Artifact, JobRef, ListArtifactsParams};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::args::{BuildNumber, NonEmpty, PageNumber, PerPage};
+use crate::args::{BuildNumber, NonEmpty, OrgSlug, PageNumber, PerPage};
 use crate::error::{ApiResultExt, ToolError};
 use crate::shape::ToolOutput;
 use crate::shape::project::{pick, to_object};
@@ -79,9 +79,9 @@ fn list_params(
     per_page: Option<PerPage>,
     state: Option<ArtifactState>,
     path: Option<String>,
-) -> ListArtifacts {
+) -> ListArtifactsParams {
     let paging = page_params(page, per_page, 30);
-    ListArtifacts {
+    ListArtifactsParams {
         state: state.map(|s| s.as_str().to_owned()),
         path: path.filter(|p| !p.trim().is_empty()),
         page: paging.page,
@@ -89,7 +89,7 @@ fn list_params(
     }
 }
 
-fn list_output(page: &buildkite_api::Page<Artifact>, params: &ListArtifacts) -> ToolOutput {
+fn list_output(page: &buildkite_api::Page<Artifact>, params: &ListArtifactsParams) -> ToolOutput {
     let (page_no, per_page) = (params.page.unwrap_or(1), params.per_page.unwrap_or(30));
     let items = page
         .items
@@ -106,8 +106,7 @@ fn list_output(page: &buildkite_api::Page<Artifact>, params: &ListArtifacts) -> 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListArtifactsForBuildArgs {
-    /// Organization slug, as in `buildkite.com/<org_slug>`.
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Pipeline slug, as in `buildkite.com/<org_slug>/<pipeline_slug>`.
     pub pipeline_slug: NonEmpty,
     /// The build's number, e.g. "42" (not its UUID).
@@ -165,8 +164,7 @@ impl Handler for ListArtifactsForBuild {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListArtifactsForJobArgs {
-    /// Organization slug, as in `buildkite.com/<org_slug>`.
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Pipeline slug, as in `buildkite.com/<org_slug>/<pipeline_slug>`.
     pub pipeline_slug: NonEmpty,
     /// The build's number, e.g. "42" (not its UUID).
@@ -227,8 +225,7 @@ impl Handler for ListArtifactsForJob {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetArtifactArgs {
-    /// Organization slug, as in `buildkite.com/<org_slug>`.
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Pipeline slug, as in `buildkite.com/<org_slug>/<pipeline_slug>`.
     pub pipeline_slug: NonEmpty,
     /// The build's number, e.g. "42" (not its UUID).
@@ -335,7 +332,7 @@ impl Handler for GetArtifact {
                     }
                     Err(_) => "not inlined: the content is not valid UTF-8 text; download it from download_url".to_owned(),
                 },
-                Err(ApiError::TooLarge { .. }) => format!(
+                Err(buildkite_api::Error::TooLarge { .. }) => format!(
                     "not inlined: the content turned out larger than the {INLINE_LIMIT}-byte inline limit; download it from download_url"
                 ),
                 Err(error) => {
@@ -372,7 +369,7 @@ impl Handler for GetArtifact {
 
 /// An API error as the text a tool error would have, for reporting inside
 /// a successful result.
-fn describe(error: ApiError, what: &str) -> String {
+fn describe(error: buildkite_api::Error, what: &str) -> String {
     match Err::<(), _>(error).context(what, SCOPES) {
         Err(error) => error.to_string(),
         Ok(()) => String::new(),

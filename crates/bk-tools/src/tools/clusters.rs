@@ -8,12 +8,12 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use buildkite_api::{ClusterFields, ClusterQueueFields};
+use buildkite_api::{ClusterBody, ClusterQueueBody};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::args::{NonEmpty, PageNumber, PerPage};
+use crate::args::{NonEmpty, OrgSlug, PageNumber, PerPage};
 use crate::error::{ApiResultExt, ToolError};
 use crate::shape::ToolOutput;
 use crate::shape::project::{pick, reorder, to_object};
@@ -94,8 +94,7 @@ impl RetryAgentAffinity {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetClusterArgs {
-    /// Organization slug, e.g. "acme" (user_token_organization gives it).
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// The cluster's UUID (list_clusters gives it).
     pub cluster_id: NonEmpty,
 }
@@ -130,8 +129,7 @@ impl Handler for GetCluster {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListClustersArgs {
-    /// Organization slug, e.g. "acme" (user_token_organization gives it).
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Page number, from 1 (default 1).
     pub page: Option<PageNumber>,
     /// Clusters per page, 1–100 (default 30).
@@ -182,8 +180,7 @@ impl Handler for ListClusters {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateClusterArgs {
-    /// Organization slug, e.g. "acme" (user_token_organization gives it).
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Name of the new cluster, unique in the organization.
     pub name: NonEmpty,
     /// What the cluster is for.
@@ -215,12 +212,12 @@ impl Handler for CreateCluster {
         ctx: &ToolContext,
         args: CreateClusterArgs,
     ) -> Result<ToolOutput, ToolError> {
-        let body = ClusterFields {
+        let body = ClusterBody {
             name: Some(args.name.0),
             description: args.description,
             emoji: args.emoji,
             color: args.color,
-            ..ClusterFields::default()
+            ..ClusterBody::default()
         };
         let cluster = ctx
             .client
@@ -235,8 +232,7 @@ impl Handler for CreateCluster {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateClusterArgs {
-    /// Organization slug, e.g. "acme" (user_token_organization gives it).
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// The cluster's UUID (list_clusters gives it).
     pub cluster_id: NonEmpty,
     /// New name (left unchanged if omitted).
@@ -273,7 +269,7 @@ impl Handler for UpdateCluster {
         ctx: &ToolContext,
         args: UpdateClusterArgs,
     ) -> Result<ToolOutput, ToolError> {
-        let body = ClusterFields {
+        let body = ClusterBody {
             name: args.name.map(|n| n.0),
             description: args.description,
             emoji: args.emoji,
@@ -281,7 +277,7 @@ impl Handler for UpdateCluster {
             default_queue_id: args.default_queue_id.map(|q| q.0),
             maintainers: None,
         };
-        if body == ClusterFields::default() {
+        if body == ClusterBody::default() {
             return Err(ToolError::invalid(
                 "arguments",
                 "nothing to change: give at least one of name, description, emoji, color, default_queue_id",
@@ -302,8 +298,7 @@ impl Handler for UpdateCluster {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QueueArgs {
-    /// Organization slug, e.g. "acme" (user_token_organization gives it).
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// The cluster's UUID (list_clusters gives it).
     pub cluster_id: NonEmpty,
     /// The queue's UUID, not its key (list_cluster_queues gives it).
@@ -340,8 +335,7 @@ impl Handler for GetClusterQueue {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListClusterQueuesArgs {
-    /// Organization slug, e.g. "acme" (user_token_organization gives it).
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// The cluster's UUID (list_clusters gives it).
     pub cluster_id: NonEmpty,
     /// Page number, from 1 (default 1).
@@ -394,8 +388,7 @@ impl Handler for ListClusterQueues {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateClusterQueueArgs {
-    /// Organization slug, e.g. "acme" (user_token_organization gives it).
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// The cluster's UUID (list_clusters gives it).
     pub cluster_id: NonEmpty,
     /// The queue's key: agents started with the tag `queue=<key>` take its
@@ -429,7 +422,7 @@ impl Handler for CreateClusterQueue {
         ctx: &ToolContext,
         args: CreateClusterQueueArgs,
     ) -> Result<ToolOutput, ToolError> {
-        let body = ClusterQueueFields {
+        let body = ClusterQueueBody {
             key: Some(args.key.0),
             description: args.description,
             retry_agent_affinity: args.retry_agent_affinity.map(|a| a.as_str().to_owned()),
@@ -447,8 +440,7 @@ impl Handler for CreateClusterQueue {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateClusterQueueArgs {
-    /// Organization slug, e.g. "acme" (user_token_organization gives it).
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// The cluster's UUID (list_clusters gives it).
     pub cluster_id: NonEmpty,
     /// The queue's UUID, not its key (list_cluster_queues gives it).
@@ -480,12 +472,12 @@ impl Handler for UpdateClusterQueue {
         ctx: &ToolContext,
         args: UpdateClusterQueueArgs,
     ) -> Result<ToolOutput, ToolError> {
-        let body = ClusterQueueFields {
+        let body = ClusterQueueBody {
             key: None,
             description: args.description,
             retry_agent_affinity: args.retry_agent_affinity.map(|a| a.as_str().to_owned()),
         };
-        if body == ClusterQueueFields::default() {
+        if body == ClusterQueueBody::default() {
             return Err(ToolError::invalid(
                 "arguments",
                 "nothing to change: give at least one of description, retry_agent_affinity",
@@ -523,8 +515,7 @@ fn dispatch_error(
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PauseArgs {
-    /// Organization slug, e.g. "acme" (user_token_organization gives it).
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// The cluster's UUID (list_clusters gives it).
     pub cluster_id: NonEmpty,
     /// The queue's UUID, not its key (list_cluster_queues gives it).

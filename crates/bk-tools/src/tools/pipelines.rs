@@ -6,14 +6,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use buildkite_api::{
-    CreatePipeline, ListPipelines, Pipeline, PipelineSchedule, PipelineScheduleFields,
-    UpdatePipeline,
+    CreatePipelineBody, ListPipelinesParams, Pipeline, PipelineSchedule, PipelineScheduleBody,
+    UpdatePipelineBody,
 };
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::args::{DetailLevel, NonEmpty, PageNumber, PerPage};
+use crate::args::{DetailLevel, NonEmpty, OrgSlug, PageNumber, PerPage};
 use crate::error::{ApiResultExt, ToolError};
 use crate::shape::ToolOutput;
 use crate::shape::project::{pick, reorder, to_object};
@@ -24,9 +24,9 @@ use crate::toolset::Toolset;
 pub(crate) fn tools() -> Vec<Arc<dyn Tool>> {
     vec![
         tool(GetPipeline),
-        tool(ListPipelinesTool),
-        tool(CreatePipelineTool),
-        tool(UpdatePipelineTool),
+        tool(ListPipelines),
+        tool(CreatePipeline),
+        tool(UpdatePipeline),
         tool(ListPipelineSchedules),
         tool(GetPipelineSchedule),
         tool(CreatePipelineSchedule),
@@ -139,8 +139,7 @@ fn check_tags(tags: Option<Vec<String>>) -> Result<Option<Vec<String>>, ToolErro
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetPipelineArgs {
-    /// Organization slug, as in `buildkite.com/<org_slug>` (see user_token_organization).
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Pipeline slug, as in `buildkite.com/<org_slug>/<pipeline_slug>`.
     pub pipeline_slug: NonEmpty,
     /// How much to return (default `full`): `summary` (ids, repository,
@@ -184,8 +183,7 @@ impl Handler for GetPipeline {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListPipelinesArgs {
-    /// Organization slug, as in `buildkite.com/<org_slug>`.
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Only pipelines whose name contains this text (case-insensitive).
     pub name: Option<String>,
     /// Only pipelines whose repository URL contains this text, e.g. `acme/app`.
@@ -203,10 +201,10 @@ pub struct ListPipelinesArgs {
 
 /// `list_pipelines`.
 #[derive(Debug)]
-pub struct ListPipelinesTool;
+pub struct ListPipelines;
 
 #[async_trait]
-impl Handler for ListPipelinesTool {
+impl Handler for ListPipelines {
     type Args = ListPipelinesArgs;
     const META: ToolMeta = ToolMeta {
         name: "list_pipelines",
@@ -224,7 +222,7 @@ impl Handler for ListPipelinesTool {
     ) -> Result<ToolOutput, ToolError> {
         let paging = page_params(args.page, args.per_page, 30);
         let (page_no, per_page) = (paging.page.unwrap_or(1), paging.per_page.unwrap_or(30));
-        let params = ListPipelines {
+        let params = ListPipelinesParams {
             name: args.name.filter(|n| !n.trim().is_empty()),
             repository: args.repository.filter(|r| !r.trim().is_empty()),
             page: paging.page,
@@ -252,8 +250,7 @@ impl Handler for ListPipelinesTool {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePipelineArgs {
-    /// Organization slug, as in `buildkite.com/<org_slug>`.
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Display name; the pipeline's slug is derived from it.
     pub name: NonEmpty,
     /// Git repository URL to build, e.g. `git@github.com:acme/app.git`.
@@ -286,10 +283,10 @@ pub struct CreatePipelineArgs {
 
 /// `create_pipeline`.
 #[derive(Debug)]
-pub struct CreatePipelineTool;
+pub struct CreatePipeline;
 
 #[async_trait]
-impl Handler for CreatePipelineTool {
+impl Handler for CreatePipeline {
     type Args = CreatePipelineArgs;
     const META: ToolMeta = ToolMeta {
         name: "create_pipeline",
@@ -305,7 +302,7 @@ impl Handler for CreatePipelineTool {
         ctx: &ToolContext,
         args: CreatePipelineArgs,
     ) -> Result<ToolOutput, ToolError> {
-        let body = CreatePipeline {
+        let body = CreatePipelineBody {
             name: args.name.0,
             repository: args.repository_url.0,
             configuration: args.configuration.0,
@@ -373,8 +370,7 @@ impl Handler for CreatePipelineTool {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdatePipelineArgs {
-    /// Organization slug, as in `buildkite.com/<org_slug>`.
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Slug of the pipeline to change.
     pub pipeline_slug: NonEmpty,
     /// New display name (the slug does not change).
@@ -405,10 +401,10 @@ pub struct UpdatePipelineArgs {
 
 /// `update_pipeline`.
 #[derive(Debug)]
-pub struct UpdatePipelineTool;
+pub struct UpdatePipeline;
 
 #[async_trait]
-impl Handler for UpdatePipelineTool {
+impl Handler for UpdatePipeline {
     type Args = UpdatePipelineArgs;
     const META: ToolMeta = ToolMeta {
         name: "update_pipeline",
@@ -424,7 +420,7 @@ impl Handler for UpdatePipelineTool {
         ctx: &ToolContext,
         args: UpdatePipelineArgs,
     ) -> Result<ToolOutput, ToolError> {
-        let body = UpdatePipeline {
+        let body = UpdatePipelineBody {
             name: args.name.map(|v| v.0),
             repository: args.repository_url.map(|v| v.0),
             configuration: args.configuration.map(|v| v.0),
@@ -473,8 +469,7 @@ impl Handler for UpdatePipelineTool {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListPipelineSchedulesArgs {
-    /// Organization slug, as in `buildkite.com/<org_slug>`.
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Pipeline slug.
     pub pipeline_slug: NonEmpty,
     /// Page number, from 1 (default 1).
@@ -524,8 +519,7 @@ impl Handler for ListPipelineSchedules {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetPipelineScheduleArgs {
-    /// Organization slug, as in `buildkite.com/<org_slug>`.
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Pipeline slug.
     pub pipeline_slug: NonEmpty,
     /// The schedule's UUID (from list_pipeline_schedules).
@@ -566,8 +560,7 @@ impl Handler for GetPipelineSchedule {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePipelineScheduleArgs {
-    /// Organization slug, as in `buildkite.com/<org_slug>`.
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Pipeline slug.
     pub pipeline_slug: NonEmpty,
     /// When to build: a cron expression (`0 2 * * *`, optionally followed by a time zone such as `Europe/Berlin`) or a shortcut (`@hourly`, `@daily`, `@weekly`, `@monthly`).
@@ -607,7 +600,7 @@ impl Handler for CreatePipelineSchedule {
         ctx: &ToolContext,
         args: CreatePipelineScheduleArgs,
     ) -> Result<ToolOutput, ToolError> {
-        let body = PipelineScheduleFields {
+        let body = PipelineScheduleBody {
             cronline: Some(args.cronline.0.trim().to_owned()),
             label: args.label,
             message: args.message,
@@ -629,8 +622,7 @@ impl Handler for CreatePipelineSchedule {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdatePipelineScheduleArgs {
-    /// Organization slug, as in `buildkite.com/<org_slug>`.
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Pipeline slug.
     pub pipeline_slug: NonEmpty,
     /// The schedule's UUID (from list_pipeline_schedules).
@@ -672,7 +664,7 @@ impl Handler for UpdatePipelineSchedule {
         ctx: &ToolContext,
         args: UpdatePipelineScheduleArgs,
     ) -> Result<ToolOutput, ToolError> {
-        let body = PipelineScheduleFields {
+        let body = PipelineScheduleBody {
             cronline: args.cronline.map(|c| c.0.trim().to_owned()),
             label: args.label,
             message: args.message,

@@ -5,13 +5,13 @@
 use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
-use buildkite_api::{ListFailedExecutions, ListTestRuns, ListTests, TestRun};
+use buildkite_api::{ListFailedExecutionsParams, ListTestRunsParams, ListTestsParams, TestRun};
 use regex::Regex;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::args::{NonEmpty, PageNumber, PerPage};
+use crate::args::{NonEmpty, OrgSlug, PageNumber, PerPage};
 use crate::error::{ApiResultExt, ToolError};
 use crate::shape::ToolOutput;
 use crate::shape::project::{pick, reorder, to_object};
@@ -22,9 +22,9 @@ use crate::toolset::Toolset;
 pub(crate) fn tools() -> Vec<Arc<dyn Tool>> {
     vec![
         tool(ListTestSuites),
-        tool(ListTestsTool),
+        tool(ListTests),
         tool(ListTestsForBuild),
-        tool(ListTestRunsTool),
+        tool(ListTestRuns),
         tool(GetTestRun),
         tool(GetFailedExecutions),
         tool(GetTest),
@@ -242,8 +242,7 @@ fn run_full(run: &TestRun) -> Value {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListTestSuitesArgs {
-    /// Organization slug, as in `buildkite.com/<org_slug>`.
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Page number, from 1 (default 1).
     pub page: Option<PageNumber>,
     /// Suites per page, 1–100 (default 30).
@@ -297,8 +296,7 @@ impl Handler for ListTestSuites {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListTestsArgs {
-    /// Organization slug, as in `buildkite.com/<org_slug>`.
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// The suite's slug (see list_test_suites).
     pub test_suite_slug: NonEmpty,
     /// Page number, from 1 (default 1).
@@ -331,10 +329,10 @@ pub struct ListTestsArgs {
 
 /// `list_tests`.
 #[derive(Debug)]
-pub struct ListTestsTool;
+pub struct ListTests;
 
 #[async_trait]
-impl Handler for ListTestsTool {
+impl Handler for ListTests {
     type Args = ListTestsArgs;
     const META: ToolMeta = ToolMeta {
         name: "list_tests",
@@ -360,7 +358,7 @@ impl Handler for ListTestsTool {
             paging.page.unwrap_or(1),
             paging.per_page.unwrap_or(PER_PAGE),
         );
-        let params = ListTests {
+        let params = ListTestsParams {
             period,
             min_timestamp,
             max_timestamp,
@@ -391,8 +389,7 @@ impl Handler for ListTestsTool {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListTestsForBuildArgs {
-    /// Organization slug, as in `buildkite.com/<org_slug>`.
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// The build's UUID (the `id` get_build returns), NOT its number.
     pub build_uuid: NonEmpty,
     /// Page number, from 1 (default 1).
@@ -443,7 +440,7 @@ impl Handler for ListTestsForBuild {
             paging.page.unwrap_or(1),
             paging.per_page.unwrap_or(PER_PAGE),
         );
-        let params = ListTests {
+        let params = ListTestsParams {
             labels: filter(args.labels),
             branch: filter(args.branch),
             owners: filter(args.owners),
@@ -453,7 +450,7 @@ impl Handler for ListTestsForBuild {
             order: args.order.map(|o| o.as_str().to_owned()),
             page: paging.page,
             per_page: paging.per_page,
-            ..ListTests::default()
+            ..ListTestsParams::default()
         };
         let page = ctx
             .client
@@ -472,8 +469,7 @@ impl Handler for ListTestsForBuild {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListTestRunsArgs {
-    /// Organization slug, as in `buildkite.com/<org_slug>`.
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// The suite's slug (see list_test_suites).
     pub test_suite_slug: NonEmpty,
     /// Page number, from 1 (default 1).
@@ -486,10 +482,10 @@ pub struct ListTestRunsArgs {
 
 /// `list_test_runs`.
 #[derive(Debug)]
-pub struct ListTestRunsTool;
+pub struct ListTestRuns;
 
 #[async_trait]
-impl Handler for ListTestRunsTool {
+impl Handler for ListTestRuns {
     type Args = ListTestRunsArgs;
     const META: ToolMeta = ToolMeta {
         name: "list_test_runs",
@@ -513,7 +509,7 @@ impl Handler for ListTestRunsTool {
         if let Some(build_id) = args.build_id.as_deref() {
             refuse_build_number("build_id", build_id.trim())?;
         }
-        let params = ListTestRuns {
+        let params = ListTestRunsParams {
             build_id: filter(args.build_id),
             page: paging.page,
             per_page: paging.per_page,
@@ -539,8 +535,7 @@ impl Handler for ListTestRunsTool {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetTestRunArgs {
-    /// Organization slug, as in `buildkite.com/<org_slug>`.
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// The suite's slug (see list_test_suites).
     pub test_suite_slug: NonEmpty,
     /// The run's UUID (from list_test_runs, or get_build_test_engine_runs for a build).
@@ -580,8 +575,7 @@ impl Handler for GetTestRun {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetFailedExecutionsArgs {
-    /// Organization slug, as in `buildkite.com/<org_slug>`.
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// The suite's slug (see list_test_suites).
     pub test_suite_slug: NonEmpty,
     /// The run's UUID (from list_test_runs, or get_build_test_engine_runs for a build).
@@ -620,7 +614,7 @@ impl Handler for GetFailedExecutions {
             paging.page.unwrap_or(1),
             paging.per_page.unwrap_or(PER_PAGE),
         );
-        let params = ListFailedExecutions {
+        let params = ListFailedExecutionsParams {
             include_failure_expanded: args.include_failure_expanded.filter(|&e| e),
             page: paging.page,
             per_page: paging.per_page,
@@ -670,8 +664,7 @@ fn shared_value(items: &[Map<String, Value>], field: &str) -> Option<Value> {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetTestArgs {
-    /// Organization slug, as in `buildkite.com/<org_slug>`.
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// The suite's slug (see list_test_suites).
     pub test_suite_slug: NonEmpty,
     /// The test's UUID (`test_id` of a failed execution, or `id` from list_tests).

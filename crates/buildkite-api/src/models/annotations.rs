@@ -56,7 +56,7 @@ pub struct Annotation {
 
 /// Body of `POST …/annotations`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct CreateAnnotation {
+pub struct CreateAnnotationBody {
     /// Markdown or HTML (required).
     pub body: String,
     /// Style.

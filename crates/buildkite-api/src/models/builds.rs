@@ -280,7 +280,7 @@ pub struct NewBuildAuthor {
 
 /// Body of `POST …/pipelines/{pipeline}/builds`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct CreateBuild {
+pub struct CreateBuildBody {
     /// Commit SHA, or `HEAD` (required).
     pub commit: String,
     /// Branch (required).

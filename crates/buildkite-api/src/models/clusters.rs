@@ -46,7 +46,7 @@ pub struct Cluster {
 
 /// Body of a cluster create (`name` required) or update (any subset).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct ClusterFields {
+pub struct ClusterBody {
     /// Name; required when creating.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -117,7 +117,7 @@ pub struct ClusterQueue {
 
 /// Body of a queue create (`key` required) or update.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct ClusterQueueFields {
+pub struct ClusterQueueBody {
     /// Queue key; create only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,

@@ -259,7 +259,7 @@ pub struct JobEnv {
 
 /// Body of `PUT …/jobs/{job}/unblock`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct UnblockJob {
+pub struct UnblockJobBody {
     /// Values for the block step's fields.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fields: Option<serde_json::Map<String, serde_json::Value>>,

@@ -3,6 +3,9 @@
 //! Every resource struct keeps the fields this crate does not model in
 //! `extra`, so serialising a decoded value gives back every field the API sent
 //! and a new API field never breaks decoding. Nullable fields are `Option`.
+//!
+//! A request body is named for what it is: `…Body` (`CreateBuildBody`,
+//! `ClusterBody` for a cluster's create and update).
 
 mod agents;
 mod annotations;

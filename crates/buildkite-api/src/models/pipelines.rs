@@ -104,7 +104,7 @@ pub struct Provider {
 
 /// Body of `POST /v2/organizations/{org}/pipelines`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct CreatePipeline {
+pub struct CreatePipelineBody {
     /// Display name (required).
     pub name: String,
     /// Repository URL (required).
@@ -146,7 +146,7 @@ pub struct CreatePipeline {
 /// Body of `PATCH /v2/organizations/{org}/pipelines/{pipeline}`: only the
 /// fields that are `Some` are changed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct UpdatePipeline {
+pub struct UpdatePipelineBody {
     /// Display name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -249,7 +249,7 @@ pub struct PipelineSchedule {
 
 /// Body of a schedule create (`cronline` required) or update (any subset).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct PipelineScheduleFields {
+pub struct PipelineScheduleBody {
     /// Cron expression; required when creating.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cronline: Option<String>,

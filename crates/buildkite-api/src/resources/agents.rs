@@ -10,7 +10,7 @@ use crate::path;
 /// Filters for [`Client::list_agents`]. The list shows connected and
 /// stopping agents only.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ListAgents {
+pub struct ListAgentsParams {
     /// Part of the name.
     pub name: Option<String>,
     /// Host name.
@@ -27,7 +27,7 @@ pub struct ListAgents {
 
 impl Client {
     /// `GET /v2/organizations/{org}/agents`.
-    pub async fn list_agents(&self, org: &str, params: &ListAgents) -> Result<Page<Agent>> {
+    pub async fn list_agents(&self, org: &str, params: &ListAgentsParams) -> Result<Page<Agent>> {
         let request = ApiRequest::get(path::org(org)?.lit("agents"))
             .query_opt("name", params.name.as_deref())
             .query_opt("hostname", params.hostname.as_deref())

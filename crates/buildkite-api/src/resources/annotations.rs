@@ -6,13 +6,13 @@ use super::jobs::JobRef;
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::http::ApiRequest;
-use crate::models::{Annotation, CreateAnnotation};
+use crate::models::{Annotation, CreateAnnotationBody};
 use crate::page::Page;
 use crate::path::{self, ApiPath};
 
 /// Options for the annotation lists.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ListAnnotations {
+pub struct ListAnnotationsParams {
     /// `build`, `job` or `all` (build lists only; the API default is `build`).
     pub scope: Option<String>,
     /// Leave out `body_html` (much smaller responses).
@@ -23,7 +23,7 @@ pub struct ListAnnotations {
     pub per_page: Option<u32>,
 }
 
-impl ListAnnotations {
+impl ListAnnotationsParams {
     fn apply(&self, request: ApiRequest) -> ApiRequest {
         request
             .query_opt("scope", self.scope.as_deref())
@@ -39,7 +39,7 @@ impl Client {
         org: &str,
         pipeline: &str,
         number: u64,
-        params: &ListAnnotations,
+        params: &ListAnnotationsParams,
     ) -> Result<Page<Annotation>> {
         let request = ApiRequest::get(path::build(org, pipeline, number)?.lit("annotations"));
         self.page(params.apply(request)).await
@@ -49,7 +49,7 @@ impl Client {
     pub async fn list_job_annotations(
         &self,
         job: &JobRef,
-        params: &ListAnnotations,
+        params: &ListAnnotationsParams,
     ) -> Result<Page<Annotation>> {
         let request = ApiRequest::get(job.path()?.lit("annotations"));
         self.page(params.apply(request)).await
@@ -61,7 +61,7 @@ impl Client {
         org: &str,
         pipeline: &str,
         number: u64,
-        body: &CreateAnnotation,
+        body: &CreateAnnotationBody,
     ) -> Result<Annotation> {
         let path = path::build(org, pipeline, number)?.lit("annotations");
         self.post_annotation(path, body).await
@@ -71,13 +71,17 @@ impl Client {
     pub async fn create_job_annotation(
         &self,
         job: &JobRef,
-        body: &CreateAnnotation,
+        body: &CreateAnnotationBody,
     ) -> Result<Annotation> {
         self.post_annotation(job.path()?.lit("annotations"), body)
             .await
     }
 
-    async fn post_annotation(&self, path: ApiPath, body: &CreateAnnotation) -> Result<Annotation> {
+    async fn post_annotation(
+        &self,
+        path: ApiPath,
+        body: &CreateAnnotationBody,
+    ) -> Result<Annotation> {
         if body.body.trim().is_empty() {
             return Err(Error::InvalidArgument(
                 "annotation body must not be empty".into(),

@@ -21,7 +21,7 @@ use crate::response::{decode, next_chunk, read_body};
 
 /// Filters for the artifact lists.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ListArtifacts {
+pub struct ListArtifactsParams {
     /// Only artifacts in this state (`new`, `error`, `finished`, …).
     pub state: Option<String>,
     /// Only paths matching this glob (`*` wildcard).
@@ -32,7 +32,7 @@ pub struct ListArtifacts {
     pub per_page: Option<u32>,
 }
 
-impl ListArtifacts {
+impl ListArtifactsParams {
     fn apply(&self, request: ApiRequest) -> ApiRequest {
         request
             .query_opt("state", self.state.as_deref())
@@ -48,7 +48,7 @@ impl Client {
         org: &str,
         pipeline: &str,
         number: u64,
-        params: &ListArtifacts,
+        params: &ListArtifactsParams,
     ) -> Result<Page<Artifact>> {
         let request = ApiRequest::get(path::build(org, pipeline, number)?.lit("artifacts"));
         self.page(params.apply(request)).await
@@ -58,7 +58,7 @@ impl Client {
     pub async fn list_job_artifacts(
         &self,
         job: &JobRef,
-        params: &ListArtifacts,
+        params: &ListArtifactsParams,
     ) -> Result<Page<Artifact>> {
         let request = ApiRequest::get(job.path()?.lit("artifacts"));
         self.page(params.apply(request)).await

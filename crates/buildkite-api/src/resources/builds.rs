@@ -8,7 +8,7 @@ use reqwest::Method;
 use crate::client::Client;
 use crate::error::Result;
 use crate::http::ApiRequest;
-use crate::models::{Build, BuildState, CreateBuild, JobState};
+use crate::models::{Build, BuildState, CreateBuildBody, JobState};
 use crate::page::Page;
 use crate::path;
 use crate::timestamp::Timestamp;
@@ -16,7 +16,7 @@ use crate::timestamp::Timestamp;
 /// Filters for [`Client::list_pipeline_builds`] and
 /// [`Client::list_organization_builds`]. Builds come newest first.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct ListBuilds {
+pub struct ListBuildsParams {
     /// Only these branches (`branch[]`).
     pub branch: Vec<String>,
     /// Only these states (`state[]`).
@@ -45,7 +45,7 @@ pub struct ListBuilds {
     pub per_page: Option<u32>,
 }
 
-impl ListBuilds {
+impl ListBuildsParams {
     fn apply(&self, request: ApiRequest) -> ApiRequest {
         let mut request = request
             .query_list("branch", &self.branch)
@@ -67,7 +67,7 @@ impl ListBuilds {
 
 /// Options for [`Client::get_build`].
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct GetBuild {
+pub struct GetBuildParams {
     /// Leave out the jobs.
     pub exclude_jobs: Option<bool>,
     /// Leave out the embedded pipeline.
@@ -86,7 +86,7 @@ impl Client {
         &self,
         org: &str,
         pipeline: &str,
-        params: &ListBuilds,
+        params: &ListBuildsParams,
     ) -> Result<Page<Build>> {
         let request = ApiRequest::get(path::pipeline(org, pipeline)?.lit("builds"));
         self.page(params.apply(request)).await
@@ -96,7 +96,7 @@ impl Client {
     pub async fn list_organization_builds(
         &self,
         org: &str,
-        params: &ListBuilds,
+        params: &ListBuildsParams,
     ) -> Result<Page<Build>> {
         let request = ApiRequest::get(path::org(org)?.lit("builds"));
         self.page(params.apply(request)).await
@@ -108,7 +108,7 @@ impl Client {
         org: &str,
         pipeline: &str,
         number: u64,
-        params: &GetBuild,
+        params: &GetBuildParams,
     ) -> Result<Build> {
         let request = ApiRequest::get(path::build(org, pipeline, number)?)
             .flag("exclude_jobs", params.exclude_jobs)
@@ -124,7 +124,7 @@ impl Client {
         &self,
         org: &str,
         pipeline: &str,
-        body: &CreateBuild,
+        body: &CreateBuildBody,
     ) -> Result<Build> {
         let path = path::pipeline(org, pipeline)?.lit("builds");
         self.json(ApiRequest::new(Method::POST, path).json(body)?)

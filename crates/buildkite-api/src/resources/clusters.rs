@@ -7,7 +7,7 @@ use super::PageParams;
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::http::ApiRequest;
-use crate::models::{Cluster, ClusterFields, ClusterQueue, ClusterQueueFields};
+use crate::models::{Cluster, ClusterBody, ClusterQueue, ClusterQueueBody};
 use crate::page::Page;
 use crate::path::{self, ApiPath};
 
@@ -38,7 +38,7 @@ impl Client {
     }
 
     /// `POST /v2/organizations/{org}/clusters`; `name` is required.
-    pub async fn create_cluster(&self, org: &str, body: &ClusterFields) -> Result<Cluster> {
+    pub async fn create_cluster(&self, org: &str, body: &ClusterBody) -> Result<Cluster> {
         if body.name.as_deref().is_none_or(|n| n.trim().is_empty()) {
             return Err(Error::InvalidArgument("a cluster needs a name".into()));
         }
@@ -51,7 +51,7 @@ impl Client {
         &self,
         org: &str,
         cluster_id: &str,
-        body: &ClusterFields,
+        body: &ClusterBody,
     ) -> Result<Cluster> {
         let request = ApiRequest::new(Method::PATCH, cluster_path(org, cluster_id)?).json(body)?;
         self.json(request).await
@@ -85,7 +85,7 @@ impl Client {
         &self,
         org: &str,
         cluster_id: &str,
-        body: &ClusterQueueFields,
+        body: &ClusterQueueBody,
     ) -> Result<ClusterQueue> {
         if body.key.as_deref().is_none_or(|k| k.trim().is_empty()) {
             return Err(Error::InvalidArgument("a queue needs a key".into()));
@@ -101,7 +101,7 @@ impl Client {
         org: &str,
         cluster_id: &str,
         queue_id: &str,
-        body: &ClusterQueueFields,
+        body: &ClusterQueueBody,
     ) -> Result<ClusterQueue> {
         let path = queue_path(org, cluster_id, queue_id)?;
         self.json(ApiRequest::new(Method::PATCH, path).json(body)?)

@@ -5,7 +5,7 @@ use reqwest::Method;
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::http::ApiRequest;
-use crate::models::{Job, JobEnv, JobState, UnblockJob};
+use crate::models::{Job, JobEnv, JobState, UnblockJobBody};
 use crate::page::CursorPage;
 use crate::path::{self, ApiPath};
 
@@ -81,7 +81,7 @@ impl JobRef {
 
 /// Filters for [`Client::list_jobs`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ListJobs {
+pub struct ListJobsParams {
     /// Only these states (`state[]`).
     pub state: Vec<JobState>,
     /// Only the step with this key.
@@ -105,7 +105,7 @@ impl Client {
         org: &str,
         pipeline: &str,
         number: u64,
-        params: &ListJobs,
+        params: &ListJobsParams,
     ) -> Result<CursorPage<Job>> {
         check_cursors(params.after.as_deref(), params.before.as_deref())?;
         let request = ApiRequest::get(path::build(org, pipeline, number)?.lit("jobs"))
@@ -132,7 +132,7 @@ impl Client {
     }
 
     /// `PUT …/jobs/{job}/unblock`: unblocks a block step, with field values.
-    pub async fn unblock_job(&self, job: &JobRef, body: &UnblockJob) -> Result<Job> {
+    pub async fn unblock_job(&self, job: &JobRef, body: &UnblockJobBody) -> Result<Job> {
         let request = ApiRequest::new(Method::PUT, job.path()?.lit("unblock")).json(body)?;
         self.json(request).await
     }

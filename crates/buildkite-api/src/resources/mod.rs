@@ -1,5 +1,6 @@
 //! Endpoint methods on [`Client`](crate::Client), one module per API area,
-//! with the query parameter types each area takes.
+//! with the query parameter types each area takes, named `…Params`
+//! (`ListBuildsParams`, `GetBuildParams`).
 
 pub mod agents;
 pub mod annotations;

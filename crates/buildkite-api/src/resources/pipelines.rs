@@ -7,15 +7,15 @@ use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::http::ApiRequest;
 use crate::models::{
-    CreatePipeline, Pipeline, PipelineSchedule, PipelineScheduleFields, PipelineWebhook,
-    UpdatePipeline,
+    CreatePipelineBody, Pipeline, PipelineSchedule, PipelineScheduleBody, PipelineWebhook,
+    UpdatePipelineBody,
 };
 use crate::page::Page;
 use crate::path;
 
 /// Filters for [`Client::list_pipelines`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ListPipelines {
+pub struct ListPipelinesParams {
     /// Part of the name (case-insensitive).
     pub name: Option<String>,
     /// Part of the repository URL (case-insensitive).
@@ -31,7 +31,7 @@ impl Client {
     pub async fn list_pipelines(
         &self,
         org: &str,
-        params: &ListPipelines,
+        params: &ListPipelinesParams,
     ) -> Result<Page<Pipeline>> {
         let request = ApiRequest::get(path::org(org)?.lit("pipelines"))
             .query_opt("name", params.name.as_deref())
@@ -47,7 +47,7 @@ impl Client {
     }
 
     /// `POST /v2/organizations/{org}/pipelines` (scope `write_pipelines`).
-    pub async fn create_pipeline(&self, org: &str, body: &CreatePipeline) -> Result<Pipeline> {
+    pub async fn create_pipeline(&self, org: &str, body: &CreatePipelineBody) -> Result<Pipeline> {
         if body.configuration.trim().is_empty() {
             return Err(Error::InvalidArgument(
                 "configuration must be non-blank YAML with a `steps:` list".into(),
@@ -62,7 +62,7 @@ impl Client {
         &self,
         org: &str,
         pipeline: &str,
-        body: &UpdatePipeline,
+        body: &UpdatePipelineBody,
     ) -> Result<Pipeline> {
         let request = ApiRequest::new(Method::PATCH, path::pipeline(org, pipeline)?).json(body)?;
         self.json(request).await
@@ -109,7 +109,7 @@ impl Client {
         &self,
         org: &str,
         pipeline: &str,
-        body: &PipelineScheduleFields,
+        body: &PipelineScheduleBody,
     ) -> Result<PipelineSchedule> {
         if body.cronline.as_deref().is_none_or(|c| c.trim().is_empty()) {
             return Err(Error::InvalidArgument(
@@ -127,7 +127,7 @@ impl Client {
         org: &str,
         pipeline: &str,
         schedule_id: &str,
-        body: &PipelineScheduleFields,
+        body: &PipelineScheduleBody,
     ) -> Result<PipelineSchedule> {
         let path = path::pipeline(org, pipeline)?
             .lit("schedules")

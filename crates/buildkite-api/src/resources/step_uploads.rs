@@ -10,7 +10,7 @@ use crate::path;
 
 /// Filters for [`Client::list_step_uploads`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ListStepUploads {
+pub struct ListStepUploadsParams {
     /// Only uploads made by this job (`filter[source_job_id]`).
     pub source_job_id: Option<String>,
     /// Items per page (max 100).
@@ -29,7 +29,7 @@ impl Client {
         org: &str,
         pipeline: &str,
         number: u64,
-        params: &ListStepUploads,
+        params: &ListStepUploadsParams,
     ) -> Result<CursorPage<StepUpload>> {
         check_cursors(params.after.as_deref(), params.before.as_deref())?;
         let request = ApiRequest::get(path::build(org, pipeline, number)?.lit("step-uploads"))

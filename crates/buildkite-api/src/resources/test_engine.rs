@@ -22,7 +22,7 @@ fn suite_path(org: &str, suite: &str) -> Result<ApiPath> {
 /// Filters for the test lists ([`Client::list_tests`],
 /// [`Client::list_build_tests`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ListTests {
+pub struct ListTestsParams {
     /// Time window, e.g. `7days` (suite lists only).
     pub period: Option<String>,
     /// Earliest execution time (suite lists only).
@@ -49,7 +49,7 @@ pub struct ListTests {
     pub per_page: Option<u32>,
 }
 
-impl ListTests {
+impl ListTestsParams {
     fn apply(&self, request: ApiRequest) -> ApiRequest {
         let fields = [
             ("period", &self.period),
@@ -78,7 +78,7 @@ impl ListTests {
 
 /// Options for [`Client::list_test_runs`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ListTestRuns {
+pub struct ListTestRunsParams {
     /// Only runs of this Pipelines build (UUID).
     pub build_id: Option<String>,
     /// Page number.
@@ -89,7 +89,7 @@ pub struct ListTestRuns {
 
 /// Options for [`Client::list_failed_executions`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ListFailedExecutions {
+pub struct ListFailedExecutionsParams {
     /// Add backtraces and expanded failure text.
     pub include_failure_expanded: Option<bool>,
     /// Page number.
@@ -120,7 +120,7 @@ impl Client {
         &self,
         org: &str,
         suite: &str,
-        params: &ListTestRuns,
+        params: &ListTestRunsParams,
     ) -> Result<Page<TestRun>> {
         let request = ApiRequest::get(suite_path(org, suite)?.lit("runs"))
             .query_opt("build_id", params.build_id.as_deref())
@@ -142,7 +142,7 @@ impl Client {
         org: &str,
         suite: &str,
         run_id: &str,
-        params: &ListFailedExecutions,
+        params: &ListFailedExecutionsParams,
     ) -> Result<Page<FailedExecution>> {
         let path = suite_path(org, suite)?
             .lit("runs")
@@ -159,7 +159,7 @@ impl Client {
         &self,
         org: &str,
         suite: &str,
-        params: &ListTests,
+        params: &ListTestsParams,
     ) -> Result<Page<Test>> {
         let request = ApiRequest::get(suite_path(org, suite)?.lit("tests"));
         self.page(params.apply(request)).await
@@ -170,7 +170,7 @@ impl Client {
         let path = suite_path(org, suite)?
             .lit("tests")
             .segment("test id", test_id)?;
-        let request = ListTests::default().apply(ApiRequest::get(path));
+        let request = ListTestsParams::default().apply(ApiRequest::get(path));
         self.json(request).await
     }
 
@@ -180,7 +180,7 @@ impl Client {
         &self,
         org: &str,
         build_uuid: &str,
-        params: &ListTests,
+        params: &ListTestsParams,
     ) -> Result<Page<Test>> {
         let path = path::analytics_org(org)?
             .lit("builds")

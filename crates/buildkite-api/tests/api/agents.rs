@@ -1,6 +1,6 @@
 //! Agents: the filtered list and get.
 
-use buildkite_api::{Error, JobState, ListAgents, StatusCode};
+use buildkite_api::{Error, JobState, ListAgentsParams, StatusCode};
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
@@ -28,7 +28,7 @@ async fn list_agents_sends_every_filter() {
         .mount(&api.server)
         .await;
 
-    let params = ListAgents {
+    let params = ListAgentsParams {
         name: Some("ci-".into()),
         hostname: Some("ci-1.internal".into()),
         version: Some("3.80.0".into()),
@@ -59,7 +59,7 @@ async fn list_agents_without_filters_sends_no_query() {
 
     let page = api
         .client
-        .list_agents("acme", &ListAgents::default())
+        .list_agents("acme", &ListAgentsParams::default())
         .await
         .unwrap();
     assert_eq!(page.items.len(), 2);
@@ -78,7 +78,7 @@ async fn an_agent_running_a_job_decodes_the_job() {
 
     let page = api
         .client
-        .list_agents("acme", &ListAgents::default())
+        .list_agents("acme", &ListAgentsParams::default())
         .await
         .unwrap();
     assert!(page.items[0].job.is_none());

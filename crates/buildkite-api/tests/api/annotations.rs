@@ -1,6 +1,6 @@
 //! Build and job annotations: lists and creation.
 
-use buildkite_api::{AnnotationStyle, CreateAnnotation, Error, JobRef, ListAnnotations};
+use buildkite_api::{AnnotationStyle, CreateAnnotationBody, Error, JobRef, ListAnnotationsParams};
 use serde_json::json;
 use wiremock::Mock;
 use wiremock::matchers::{body_json, header, method, path};
@@ -31,7 +31,7 @@ async fn list_build_annotations_with_scope_omit_body_and_paging() {
         .mount(&api.server)
         .await;
 
-    let params = ListAnnotations {
+    let params = ListAnnotationsParams {
         scope: Some("all".into()),
         omit_body: Some(true),
         page: Some(2),
@@ -70,7 +70,7 @@ async fn list_job_annotations_path() {
     let job = JobRef::in_build("acme", "app", 42, JOB);
     let page = api
         .client
-        .list_job_annotations(&job, &ListAnnotations::default())
+        .list_job_annotations(&job, &ListAnnotationsParams::default())
         .await
         .unwrap();
     assert_eq!(page.items.len(), 2);
@@ -95,7 +95,7 @@ async fn list_job_annotations_organization_scoped() {
         .mount(&api.server)
         .await;
 
-    let params = ListAnnotations {
+    let params = ListAnnotationsParams {
         omit_body: Some(false),
         ..Default::default()
     };
@@ -134,7 +134,7 @@ async fn create_build_annotation_sends_every_field() {
         .mount(&api.server)
         .await;
 
-    let body = CreateAnnotation {
+    let body = CreateAnnotationBody {
         body: "**3 tests failed**".into(),
         style: Some(AnnotationStyle::Error),
         context: Some("rspec".into()),
@@ -165,7 +165,7 @@ async fn create_job_annotation_sends_only_set_fields() {
         .mount(&api.server)
         .await;
 
-    let body = CreateAnnotation {
+    let body = CreateAnnotationBody {
         body: "Coverage dropped".into(),
         style: Some(AnnotationStyle::Warning),
         ..Default::default()
@@ -190,7 +190,7 @@ async fn create_job_annotation_organization_scoped() {
         .mount(&api.server)
         .await;
 
-    let body = CreateAnnotation {
+    let body = CreateAnnotationBody {
         body: "hi".into(),
         ..Default::default()
     };
@@ -206,7 +206,7 @@ async fn create_job_annotation_organization_scoped() {
 async fn empty_annotation_body_is_rejected_before_sending() {
     let api = api().await;
     for text in ["", "  \n\t"] {
-        let body = CreateAnnotation {
+        let body = CreateAnnotationBody {
             body: text.into(),
             context: Some("rspec".into()),
             ..Default::default()
@@ -238,7 +238,7 @@ async fn empty_annotation_body_is_rejected_before_sending() {
 async fn priority_out_of_range_is_rejected_before_sending() {
     let api = api().await;
     for priority in [0, 11, 255] {
-        let body = CreateAnnotation {
+        let body = CreateAnnotationBody {
             body: "text".into(),
             priority: Some(priority),
             ..Default::default()
@@ -270,7 +270,7 @@ async fn priority_bounds_one_and_ten_are_sent() {
             .await;
     }
     for priority in [1, 10] {
-        let body = CreateAnnotation {
+        let body = CreateAnnotationBody {
             body: "text".into(),
             priority: Some(priority),
             ..Default::default()

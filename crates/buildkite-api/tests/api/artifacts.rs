@@ -5,7 +5,7 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use buildkite_api::{Error, JobRef, ListArtifacts};
+use buildkite_api::{Error, JobRef, ListArtifactsParams};
 use serde_json::json;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -50,7 +50,7 @@ async fn list_build_artifacts_sends_filters_and_paging() {
         .mount(&api.server)
         .await;
 
-    let params = ListArtifacts {
+    let params = ListArtifactsParams {
         state: Some("finished".into()),
         path: Some("dist/*.tar.gz".into()),
         page: Some(2),
@@ -87,7 +87,7 @@ async fn list_build_artifacts_without_filters_sends_no_query() {
 
     let page = api
         .client
-        .list_build_artifacts("acme", "app", 42, &ListArtifacts::default())
+        .list_build_artifacts("acme", "app", 42, &ListArtifactsParams::default())
         .await
         .unwrap();
     assert_eq!(page.items.len(), 2);
@@ -106,7 +106,7 @@ async fn list_job_artifacts_through_the_build() {
         .mount(&api.server)
         .await;
 
-    let params = ListArtifacts {
+    let params = ListArtifactsParams {
         state: Some("finished".into()),
         ..Default::default()
     };
@@ -131,7 +131,7 @@ async fn list_job_artifacts_organization_scoped() {
         .mount(&api.server)
         .await;
 
-    let params = ListArtifacts {
+    let params = ListArtifactsParams {
         page: Some(1),
         per_page: Some(100),
         ..Default::default()

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use buildkite_api::{
-    BuildAuthor, BuildState, CreateBuild, GetBuild, JobState, ListBuilds, NewBuildAuthor, Timestamp,
+    BuildAuthor, BuildState, CreateBuildBody, GetBuildParams, JobState, ListBuildsParams,
+    NewBuildAuthor, Timestamp,
 };
 use serde_json::json;
 use wiremock::matchers::{header, method, path, query_param};
@@ -40,7 +41,7 @@ async fn list_pipeline_builds_sends_every_filter() {
         .mount(&api.server)
         .await;
 
-    let params = ListBuilds {
+    let params = ListBuildsParams {
         branch: vec!["main".into(), "release/2026.08".into()],
         state: vec![BuildState::Failed, BuildState::Running],
         commit: Some("1c3214fcceb2c14579a2c3c50cd78f1442fd8936".into()),
@@ -105,7 +106,7 @@ async fn list_organization_builds_sends_time_and_inclusion_filters() {
         .mount(&api.server)
         .await;
 
-    let params = ListBuilds {
+    let params = ListBuildsParams {
         state: vec![BuildState::Finished],
         // A legacy-format timestamp is still sent as ISO 8601.
         created_to: Timestamp::parse("2026-08-12 00:00:00 UTC"),
@@ -151,7 +152,7 @@ async fn list_builds_without_filters_sends_no_query() {
         .await;
 
     api.client
-        .list_organization_builds("acme", &ListBuilds::default())
+        .list_organization_builds("acme", &ListBuildsParams::default())
         .await
         .unwrap();
 
@@ -171,7 +172,7 @@ async fn list_builds_caps_per_page_at_100() {
         .mount(&api.server)
         .await;
 
-    let params = ListBuilds {
+    let params = ListBuildsParams {
         page: Some(1),
         per_page: Some(250),
         ..Default::default()
@@ -200,7 +201,7 @@ async fn build_author_absent_email_or_person() {
 
     let page = api
         .client
-        .list_pipeline_builds("acme", "app", &ListBuilds::default())
+        .list_pipeline_builds("acme", "app", &ListBuildsParams::default())
         .await
         .unwrap();
     let [b44, b43, b42] = &page.items[..] else {
@@ -245,7 +246,7 @@ async fn get_build_with_test_engine_and_job_state_filter() {
         .mount(&api.server)
         .await;
 
-    let params = GetBuild {
+    let params = GetBuildParams {
         include_test_engine: Some(true),
         job_states: vec![JobState::Failed],
         ..Default::default()
@@ -309,7 +310,7 @@ async fn get_build_sends_every_flag_when_set() {
         .mount(&api.server)
         .await;
 
-    let params = GetBuild {
+    let params = GetBuildParams {
         exclude_jobs: Some(false),
         exclude_pipeline: Some(true),
         include_retried_jobs: Some(true),
@@ -346,7 +347,7 @@ async fn get_build_without_options_sends_no_query() {
 
     let build = api
         .client
-        .get_build("acme", "app", 42, &GetBuild::default())
+        .get_build("acme", "app", 42, &GetBuildParams::default())
         .await
         .unwrap();
 
@@ -366,7 +367,7 @@ async fn create_build_posts_exact_body_and_reads_201() {
         .mount(&api.server)
         .await;
 
-    let body = CreateBuild {
+    let body = CreateBuildBody {
         commit: "HEAD".into(),
         branch: "main".into(),
         message: Some("Fix flaky test".into()),
@@ -418,7 +419,7 @@ async fn create_build_with_only_required_fields() {
         .mount(&api.server)
         .await;
 
-    let body = CreateBuild {
+    let body = CreateBuildBody {
         commit: "HEAD".into(),
         branch: "main".into(),
         ..Default::default()

@@ -1,6 +1,6 @@
 //! Clusters and cluster queues, including pausing and resuming dispatch.
 
-use buildkite_api::{ClusterFields, ClusterQueueFields, Error, PageParams};
+use buildkite_api::{ClusterBody, ClusterQueueBody, Error, PageParams};
 use serde_json::json;
 use wiremock::matchers::{body_json, header, method, path};
 use wiremock::{Mock, ResponseTemplate};
@@ -94,7 +94,7 @@ async fn create_cluster_posts_its_fields() {
         .mount(&api.server)
         .await;
 
-    let body = ClusterFields {
+    let body = ClusterBody {
         name: Some("Open Source".into()),
         description: Some("OSS builds".into()),
         emoji: Some(":technologist:".into()),
@@ -111,15 +111,15 @@ async fn create_cluster_posts_its_fields() {
 async fn create_cluster_without_a_name_is_rejected_before_sending() {
     let api = api().await;
     let nameless = [
-        ClusterFields {
+        ClusterBody {
             description: Some("no name".into()),
             ..Default::default()
         },
-        ClusterFields {
+        ClusterBody {
             name: Some(String::new()),
             ..Default::default()
         },
-        ClusterFields {
+        ClusterBody {
             name: Some("   ".into()),
             ..Default::default()
         },
@@ -151,7 +151,7 @@ async fn update_cluster_patches_only_set_fields() {
         .mount(&api.server)
         .await;
 
-    let body = ClusterFields {
+    let body = ClusterBody {
         description: Some("Open source builds".into()),
         default_queue_id: Some(QUEUE.into()),
         ..Default::default()
@@ -231,7 +231,7 @@ async fn create_cluster_queue_posts_its_fields() {
         .mount(&api.server)
         .await;
 
-    let body = ClusterQueueFields {
+    let body = ClusterQueueBody {
         key: Some("macos".into()),
         description: Some("Apple silicon runners".into()),
         retry_agent_affinity: Some("prefer-different".into()),
@@ -249,11 +249,11 @@ async fn create_cluster_queue_posts_its_fields() {
 async fn create_cluster_queue_without_a_key_is_rejected_before_sending() {
     let api = api().await;
     let keyless = [
-        ClusterQueueFields {
+        ClusterQueueBody {
             description: Some("no key".into()),
             ..Default::default()
         },
-        ClusterQueueFields {
+        ClusterQueueBody {
             key: Some(" ".into()),
             ..Default::default()
         },
@@ -286,7 +286,7 @@ async fn update_cluster_queue_patches_only_set_fields() {
         .mount(&api.server)
         .await;
 
-    let body = ClusterQueueFields {
+    let body = ClusterQueueBody {
         description: Some("Default queue (linux)".into()),
         ..Default::default()
     };

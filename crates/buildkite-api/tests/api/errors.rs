@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use buildkite_api::{Client, Error, JobRef, ListBuilds, RetryPolicy, StatusCode, TransportKind};
+use buildkite_api::{
+    Client, Error, JobRef, ListBuildsParams, RetryPolicy, StatusCode, TransportKind,
+};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
@@ -176,9 +178,9 @@ async fn other_4xx_is_http_with_the_api_message() {
         .respond_with(json(400, "error_400_too_deep.json"))
         .mount(&api.server)
         .await;
-    let params = ListBuilds {
+    let params = ListBuildsParams {
         page: Some(500),
-        ..ListBuilds::default()
+        ..ListBuildsParams::default()
     };
     let error = api
         .client

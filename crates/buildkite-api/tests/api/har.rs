@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use buildkite_api::har::{HarRecorder, HarReplay};
 use buildkite_api::header::{HeaderMap, HeaderName, HeaderValue};
 use buildkite_api::{
-    BuildState, Client, CreateBuild, Error, GetBuild, JobRef, JobState, ListPipelines,
+    BuildState, Client, CreateBuildBody, Error, GetBuildParams, JobRef, JobState,
+    ListPipelinesParams,
 };
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, query_param};
@@ -73,12 +74,12 @@ async fn mount_traffic(server: &MockServer) {
 }
 
 /// The build both recordings create (its JSON is what a replay matches).
-fn new_build() -> CreateBuild {
-    CreateBuild {
+fn new_build() -> CreateBuildBody {
+    CreateBuildBody {
         commit: "HEAD".into(),
         branch: "main".into(),
         env: Some(BTreeMap::from([("A".into(), "1".into())])),
-        ..CreateBuild::default()
+        ..CreateBuildBody::default()
     }
 }
 
@@ -98,9 +99,9 @@ async fn calls(client: &Client) -> (u64, u64, Vec<u8>, Error) {
             "acme",
             "app",
             42,
-            &GetBuild {
+            &GetBuildParams {
                 include_retried_jobs: Some(true),
-                ..GetBuild::default()
+                ..GetBuildParams::default()
             },
         )
         .await
@@ -218,7 +219,7 @@ async fn the_file_is_valid_after_each_entry_and_is_appended_to_in_place() {
     let mut previous = std::fs::read(&file).unwrap();
     for round in 1..=3 {
         client
-            .get_build("acme", "app", 42, &GetBuild::default())
+            .get_build("acme", "app", 42, &GetBuildParams::default())
             .await
             .unwrap();
         let now = std::fs::read(&file).unwrap();
@@ -290,9 +291,9 @@ async fn repeated_requests_are_served_in_order_and_the_last_one_stays() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("traffic.har");
     let client = recording_client(&server, &file);
-    let params = ListPipelines {
+    let params = ListPipelinesParams {
         per_page: Some(2),
-        ..ListPipelines::default()
+        ..ListPipelinesParams::default()
     };
     for _ in 0..3 {
         client.list_pipelines("acme", &params).await.unwrap();
@@ -323,9 +324,9 @@ async fn a_request_nothing_matches_names_the_call() {
             "acme",
             "app",
             42,
-            &GetBuild {
+            &GetBuildParams {
                 include_retried_jobs: Some(false),
-                ..GetBuild::default()
+                ..GetBuildParams::default()
             },
         )
         .await
@@ -412,10 +413,10 @@ async fn reads_the_reference_servers_recordings() {
             "acme",
             "app",
             42,
-            &GetBuild {
+            &GetBuildParams {
                 include_retried_jobs: Some(true),
                 job_states: vec![JobState::Failed],
-                ..GetBuild::default()
+                ..GetBuildParams::default()
             },
         )
         .await

@@ -1,7 +1,7 @@
 //! Jobs: the cursor-paged list, get, retry, unblock and environment, through
 //! the build and organization-scoped.
 
-use buildkite_api::{Error, JobRef, JobState, ListJobs, UnblockJob};
+use buildkite_api::{Error, JobRef, JobState, ListJobsParams, UnblockJobBody};
 use serde_json::json;
 use wiremock::Mock;
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
@@ -36,7 +36,7 @@ async fn list_jobs_sends_filters_and_reads_the_next_cursor() {
         .mount(&api.server)
         .await;
 
-    let params = ListJobs {
+    let params = ListJobsParams {
         state: vec![JobState::Failed, JobState::TimedOut],
         step_key: Some("build".into()),
         group_key: Some("tests".into()),
@@ -90,7 +90,7 @@ async fn list_jobs_second_page_uses_the_after_cursor_and_ends() {
         .mount(&api.server)
         .await;
 
-    let mut params = ListJobs {
+    let mut params = ListJobsParams {
         per_page: Some(2),
         ..Default::default()
     };
@@ -122,7 +122,7 @@ async fn list_jobs_second_page_uses_the_after_cursor_and_ends() {
 #[tokio::test]
 async fn list_jobs_with_after_and_before_sends_nothing() {
     let api = api().await;
-    let params = ListJobs {
+    let params = ListJobsParams {
         after: Some(CURSOR.into()),
         before: Some("eyJpZCI6MX0".into()),
         ..Default::default()
@@ -266,7 +266,7 @@ async fn unblock_job_puts_field_values() {
 
     let mut fields = serde_json::Map::new();
     fields.insert("release".into(), json!("v1"));
-    let body = UnblockJob {
+    let body = UnblockJobBody {
         fields: Some(fields),
         unblocker: None,
     };

@@ -73,7 +73,7 @@ async fn six_concurrent_callers_share_the_window_with_few_429s() {
         let client = client.clone();
         callers.push(tokio::spawn(async move {
             for page in 0..15 {
-                let params = buildkite_api::ListPipelines {
+                let params = buildkite_api::ListPipelinesParams {
                     page: Some(caller * 100 + page + 1),
                     ..Default::default()
                 };
@@ -102,7 +102,7 @@ async fn six_concurrent_callers_share_the_window_with_few_429s() {
 async fn a_wait_past_the_budget_fails_at_once_saying_when_to_retry() {
     let (server, _) = budget_api(3, Duration::from_secs(30)).await;
     let client = client(&server, Duration::from_secs(1));
-    let params = buildkite_api::ListPipelines::default();
+    let params = buildkite_api::ListPipelinesParams::default();
     // The reserve for writes is one request: two reads go.
     client.list_pipelines("acme", &params).await.expect("first");
     client
@@ -151,7 +151,7 @@ async fn a_call_with_a_deadline_never_waits_past_it() {
         Instant::now() + Duration::from_millis(300),
     );
     // Other pages: one call reads each URL once.
-    let page = |n| buildkite_api::ListPipelines {
+    let page = |n| buildkite_api::ListPipelinesParams {
         page: Some(n),
         ..Default::default()
     };

@@ -1,6 +1,6 @@
 //! Walking numbered and cursor pages through the client.
 
-use buildkite_api::{ListJobs, ListPipelines, collect_cursor_pages, collect_pages};
+use buildkite_api::{ListJobsParams, ListPipelinesParams, collect_cursor_pages, collect_pages};
 use serde_json::json;
 use wiremock::matchers::{method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, ResponseTemplate};
@@ -51,10 +51,10 @@ async fn collect_pages_follows_link_headers_to_the_end() {
     let all = collect_pages(100, move |page| {
         let client = client.clone();
         async move {
-            let params = ListPipelines {
+            let params = ListPipelinesParams {
                 page: Some(page),
                 per_page: Some(2),
-                ..ListPipelines::default()
+                ..ListPipelinesParams::default()
             };
             client.list_pipelines("acme", &params).await
         }
@@ -92,9 +92,9 @@ async fn collect_pages_stops_at_the_cap_without_fetching_more() {
     let all = collect_pages(2, move |page| {
         let client = client.clone();
         async move {
-            let params = ListPipelines {
+            let params = ListPipelinesParams {
                 page: Some(page),
-                ..ListPipelines::default()
+                ..ListPipelinesParams::default()
             };
             client.list_pipelines("acme", &params).await
         }
@@ -114,9 +114,9 @@ async fn an_empty_or_null_page_has_no_items_and_no_next() {
         .respond_with(ResponseTemplate::new(200).set_body_string("null"))
         .mount(&api.server)
         .await;
-    let params = ListPipelines {
+    let params = ListPipelinesParams {
         name: Some("none".into()),
-        ..ListPipelines::default()
+        ..ListPipelinesParams::default()
     };
     let page = api.client.list_pipelines("acme", &params).await.unwrap();
     assert!(page.items.is_empty());
@@ -145,10 +145,10 @@ async fn collect_cursor_pages_walks_the_jobs_list() {
     let all = collect_cursor_pages(100, move |after| {
         let client = client.clone();
         async move {
-            let params = ListJobs {
+            let params = ListJobsParams {
                 after,
                 per_page: Some(2),
-                ..ListJobs::default()
+                ..ListJobsParams::default()
             };
             client.list_jobs("acme", "app", 42, &params).await
         }

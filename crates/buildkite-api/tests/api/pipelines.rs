@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 use buildkite_api::{
-    CreatePipeline, Error, ListPipelines, PageParams, PipelineScheduleFields, UpdatePipeline,
+    CreatePipelineBody, Error, ListPipelinesParams, PageParams, PipelineScheduleBody,
+    UpdatePipelineBody,
 };
 use serde_json::json;
 use wiremock::matchers::{header, method, path, query_param};
@@ -35,7 +36,7 @@ async fn list_pipelines_sends_name_and_repository_filters_and_paging() {
         .client
         .list_pipelines(
             "acme",
-            &ListPipelines {
+            &ListPipelinesParams {
                 name: Some("My App".into()),
                 repository: Some("git@github.com:acme/app.git".into()),
                 page: Some(2),
@@ -86,7 +87,7 @@ async fn list_pipelines_without_filters_sends_no_query() {
 
     let page = api
         .client
-        .list_pipelines("acme", &ListPipelines::default())
+        .list_pipelines("acme", &ListPipelinesParams::default())
         .await
         .unwrap();
 
@@ -110,7 +111,7 @@ async fn list_pipelines_caps_per_page_at_100() {
     api.client
         .list_pipelines(
             "acme",
-            &ListPipelines {
+            &ListPipelinesParams {
                 per_page: Some(500),
                 ..Default::default()
             },
@@ -172,7 +173,7 @@ async fn create_pipeline_posts_only_the_given_fields_and_reads_201() {
         .mount(&api.server)
         .await;
 
-    let body = CreatePipeline {
+    let body = CreatePipelineBody {
         name: "App".into(),
         repository: "git@github.com:acme/app.git".into(),
         configuration: "steps:\n  - command: make test\n".into(),
@@ -205,7 +206,7 @@ async fn create_pipeline_posts_only_the_given_fields_and_reads_201() {
 async fn create_pipeline_with_blank_configuration_sends_nothing() {
     let api = api().await;
     for configuration in ["", "  \n\t  "] {
-        let body = CreatePipeline {
+        let body = CreatePipelineBody {
             name: "App".into(),
             repository: "git@github.com:acme/app.git".into(),
             configuration: configuration.into(),
@@ -243,7 +244,7 @@ async fn update_pipeline_patches_only_the_set_fields() {
         .update_pipeline(
             "acme",
             "app",
-            &UpdatePipeline {
+            &UpdatePipelineBody {
                 description: Some("The main app".into()),
                 default_branch: Some("trunk".into()),
                 cancel_running_branch_builds: Some(true),
@@ -386,7 +387,7 @@ async fn create_pipeline_schedule_posts_exact_body() {
         .create_pipeline_schedule(
             "acme",
             "app",
-            &PipelineScheduleFields {
+            &PipelineScheduleBody {
                 cronline: Some("@daily".into()),
                 label: Some("Nightly".into()),
                 message: Some("Nightly build".into()),
@@ -416,7 +417,7 @@ async fn create_pipeline_schedule_posts_exact_body() {
 async fn create_pipeline_schedule_without_cronline_sends_nothing() {
     let api = api().await;
     for cronline in [None, Some(""), Some("   ")] {
-        let body = PipelineScheduleFields {
+        let body = PipelineScheduleBody {
             cronline: cronline.map(str::to_owned),
             label: Some("Nightly".into()),
             ..Default::default()
@@ -461,7 +462,7 @@ async fn update_pipeline_schedule_patches_only_the_set_fields() {
             "acme",
             "app",
             SCHEDULE_ID,
-            &PipelineScheduleFields {
+            &PipelineScheduleBody {
                 enabled: Some(false),
                 ..Default::default()
             },

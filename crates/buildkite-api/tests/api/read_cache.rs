@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use buildkite_api::{Client, GetBuild};
+use buildkite_api::{Client, GetBuildParams};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -59,7 +59,7 @@ async fn answers_are_reused_per_caller_and_never_across_tokens() {
     let bob = alice.with_token(Some(
         buildkite_api::ApiToken::new("bkua_bob").expect("token"),
     ));
-    let params = GetBuild::default();
+    let params = GetBuildParams::default();
     for _ in 0..3 {
         let build = alice
             .get_build("acme", "app", 42, &params)
@@ -101,7 +101,7 @@ async fn answers_expire_and_a_zero_ttl_keeps_none() {
     let server = MockServer::start().await;
     mount_build_for(&server, "bkua_alice", Duration::ZERO).await;
     let short = client(&server, "bkua_alice", Duration::from_millis(200));
-    let params = GetBuild::default();
+    let params = GetBuildParams::default();
     short
         .get_build("acme", "app", 42, &params)
         .await
@@ -133,7 +133,7 @@ async fn a_call_never_fetches_a_url_twice_and_counts_its_requests() {
     mount_build_for(&server, "bkua_alice", Duration::ZERO).await;
     // Even with the shared cache off, one call reads a URL once.
     let call = client(&server, "bkua_alice", Duration::ZERO).for_call("get_build");
-    let params = GetBuild::default();
+    let params = GetBuildParams::default();
     for _ in 0..3 {
         call.get_build("acme", "app", 42, &params)
             .await
@@ -173,7 +173,7 @@ async fn identical_concurrent_reads_are_one_request_per_caller() {
             bob.clone()
         };
         tasks.push(tokio::spawn(async move {
-            who.get_build("acme", "app", 42, &GetBuild::default())
+            who.get_build("acme", "app", 42, &GetBuildParams::default())
                 .await
                 .map(|b| b.message)
         }));
@@ -202,7 +202,7 @@ async fn identical_concurrent_reads_are_one_request_per_caller() {
         let plain = plain.clone();
         tokio::spawn(async move {
             plain
-                .get_build("acme", "app", 42, &GetBuild::default())
+                .get_build("acme", "app", 42, &GetBuildParams::default())
                 .await
         })
     });
@@ -225,7 +225,7 @@ async fn a_failed_read_is_not_shared_and_not_kept() {
         .await;
     mount_build_for(&server, "bkua_alice", Duration::ZERO).await;
     let alice = client(&server, "bkua_alice", Duration::from_secs(30));
-    let params = GetBuild::default();
+    let params = GetBuildParams::default();
     assert!(alice.get_build("acme", "app", 42, &params).await.is_err());
     let build = alice
         .get_build("acme", "app", 42, &params)

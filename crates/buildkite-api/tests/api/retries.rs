@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use buildkite_api::{Client, CreateBuild, Error, RetryPolicy};
+use buildkite_api::{Client, CreateBuildBody, Error, RetryPolicy};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
@@ -55,10 +55,10 @@ async fn writes_are_retried_after_429() {
         .expect(1)
         .mount(&api.server)
         .await;
-    let body = CreateBuild {
+    let body = CreateBuildBody {
         commit: "HEAD".into(),
         branch: "main".into(),
-        ..CreateBuild::default()
+        ..CreateBuildBody::default()
     };
     let build = api.client.create_build("acme", "app", &body).await.unwrap();
     assert_eq!(build.number, 42);

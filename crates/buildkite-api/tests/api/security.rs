@@ -1,6 +1,6 @@
 //! Path escaping, credential scoping and per-call tokens.
 
-use buildkite_api::{ApiToken, Client, Error, JobRef, ListPipelines, header::HeaderMap};
+use buildkite_api::{ApiToken, Client, Error, JobRef, ListPipelinesParams, header::HeaderMap};
 use wiremock::matchers::{header, method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -29,7 +29,7 @@ async fn traversal_in_a_slug_cannot_reach_another_endpoint() {
     ] {
         let page = api
             .client
-            .list_pipelines(slug, &ListPipelines::default())
+            .list_pipelines(slug, &ListPipelinesParams::default())
             .await
             .unwrap();
         assert!(page.items.is_empty());

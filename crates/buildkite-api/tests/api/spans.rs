@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use buildkite_api::GetBuild;
+use buildkite_api::GetBuildParams;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing_subscriber::layer::{Context, SubscriberExt};
@@ -65,7 +65,7 @@ async fn each_call_is_a_span_with_its_outcome_and_never_the_token() {
 
     let client = api.client.for_tool("get_build");
     client
-        .get_build("acme", "app", 42, &GetBuild::default())
+        .get_build("acme", "app", 42, &GetBuildParams::default())
         .await
         .unwrap();
     client.get_pipeline("acme", "gone").await.unwrap_err();

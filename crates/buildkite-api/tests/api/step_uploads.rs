@@ -1,7 +1,7 @@
 //! Step uploads: the cursor-paged list, get with the uploaded YAML, and the
 //! 410 for builds older than 30 days.
 
-use buildkite_api::{Error, ListStepUploads, StatusCode};
+use buildkite_api::{Error, ListStepUploadsParams, StatusCode};
 use serde_json::json;
 use wiremock::matchers::{method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, ResponseTemplate};
@@ -25,7 +25,7 @@ async fn list_step_uploads_filters_by_source_job() {
         .mount(&api.server)
         .await;
 
-    let params = ListStepUploads {
+    let params = ListStepUploadsParams {
         source_job_id: Some(SOURCE_JOB.into()),
         per_page: Some(30),
         ..Default::default()
@@ -82,7 +82,7 @@ async fn list_step_uploads_follows_the_after_cursor() {
         .mount(&api.server)
         .await;
 
-    let mut params = ListStepUploads {
+    let mut params = ListStepUploadsParams {
         per_page: Some(1),
         ..Default::default()
     };
@@ -114,7 +114,7 @@ async fn list_step_uploads_follows_the_after_cursor() {
 #[tokio::test]
 async fn list_step_uploads_with_after_and_before_sends_nothing() {
     let api = api().await;
-    let params = ListStepUploads {
+    let params = ListStepUploadsParams {
         after: Some("eyJpZCI6Mn0".into()),
         before: Some("eyJpZCI6MX0".into()),
         ..Default::default()
@@ -177,7 +177,7 @@ async fn step_uploads_of_an_old_build_are_gone() {
 
     let err = api
         .client
-        .list_step_uploads("acme", "app", 42, &ListStepUploads::default())
+        .list_step_uploads("acme", "app", 42, &ListStepUploadsParams::default())
         .await
         .unwrap_err();
 

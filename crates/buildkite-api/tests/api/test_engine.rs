@@ -1,6 +1,6 @@
 //! Test Engine: suites, runs, failed executions and tests.
 
-use buildkite_api::{ListFailedExecutions, ListTestRuns, ListTests, PageParams};
+use buildkite_api::{ListFailedExecutionsParams, ListTestRunsParams, ListTestsParams, PageParams};
 use serde_json::json;
 use wiremock::Mock;
 use wiremock::matchers::{header, method, path};
@@ -68,7 +68,7 @@ async fn list_test_runs_filtered_by_build() {
         .mount(&api.server)
         .await;
 
-    let params = ListTestRuns {
+    let params = ListTestRunsParams {
         build_id: Some(BUILD_UUID.into()),
         per_page: Some(10),
         ..Default::default()
@@ -128,7 +128,7 @@ async fn list_failed_executions_with_expanded_failures() {
         .mount(&api.server)
         .await;
 
-    let params = ListFailedExecutions {
+    let params = ListFailedExecutionsParams {
         include_failure_expanded: Some(true),
         page: Some(1),
         per_page: Some(50),
@@ -179,7 +179,7 @@ async fn list_tests_sends_every_filter_and_the_version_header() {
         .mount(&api.server)
         .await;
 
-    let params = ListTests {
+    let params = ListTestsParams {
         period: Some("7days".into()),
         min_timestamp: Some("2026-08-01T00:00:00Z".into()),
         max_timestamp: Some("2026-08-08T00:00:00Z".into()),
@@ -262,7 +262,7 @@ async fn list_build_tests_by_build_uuid() {
         .mount(&api.server)
         .await;
 
-    let params = ListTests {
+    let params = ListTestsParams {
         state: Some("failed".into()),
         per_page: Some(100),
         ..Default::default()

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 use buildkite_api::{
-    Annotation, Build, BuildState, CreateBuild as CreateBuildBody, GetBuild as GetBuildParams,
-    JobState, ListAnnotations, ListBuilds as ListBuildsParams, NewBuildAuthor, Page, Timestamp,
+    Annotation, Build, BuildState, CreateBuildBody, GetBuildParams, JobState,
+    ListAnnotationsParams, ListBuildsParams, NewBuildAuthor, Page, Timestamp,
 };
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -16,7 +16,7 @@ use super::resolve_url::{Resolved, parse_url};
 use super::view::{
     BuildStateFilter, JobStateFilter, READ, WRITE, build_view, compact_build, given, job_view, wire,
 };
-use crate::args::{BuildNumber, DetailLevel, NonEmpty, PageNumber, PerPage};
+use crate::args::{BuildNumber, DetailLevel, NonEmpty, OrgSlug, PageNumber, PerPage};
 use crate::error::{ApiResultExt, ToolError};
 use crate::shape::ToolOutput;
 use crate::shape::project::{pick, to_object};
@@ -47,8 +47,7 @@ fn time_arg(param: &str, value: Option<String>) -> Result<Option<Timestamp>, Too
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListBuildsArgs {
-    /// Organization slug, e.g. "acme" (user_token_organization gives it).
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Pipeline slug, e.g. "app". Leave it out to list builds of every pipeline in the organization.
     pub pipeline_slug: Option<String>,
     /// Only builds of this branch, e.g. "main".
@@ -178,8 +177,7 @@ fn add_pipeline_slug(item: &mut Map<String, Value>, build: &Build) {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetBuildArgs {
-    /// Organization slug, e.g. "acme".
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Pipeline slug, e.g. "app".
     pub pipeline_slug: NonEmpty,
     /// The build's number, e.g. "42" (not its UUID).
@@ -260,7 +258,7 @@ pub(super) async fn read_annotations(
     pipeline: &str,
     number: u64,
 ) -> Result<Page<Annotation>, ToolError> {
-    let params = ListAnnotations {
+    let params = ListAnnotationsParams {
         scope: Some("all".into()),
         omit_body: Some(true),
         page: Some(1),
@@ -364,8 +362,7 @@ fn test_engine_runs(build: &Build) -> Vec<Value> {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BuildArgs {
-    /// Organization slug, e.g. "acme".
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Pipeline slug, e.g. "app".
     pub pipeline_slug: NonEmpty,
     /// The build's number, e.g. "42" (not its UUID).
@@ -433,8 +430,7 @@ pub struct AuthorArg {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBuildArgs {
-    /// Organization slug, e.g. "acme".
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Pipeline slug, e.g. "app".
     pub pipeline_slug: NonEmpty,
     /// Commit SHA to build, or "HEAD" for the branch's latest commit.

@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use buildkite_api::{JobRef, JobState, ListJobs as ListJobsParams, UnblockJob as UnblockJobBody};
+use buildkite_api::{JobRef, JobState, ListJobsParams, UnblockJobBody};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::view::{READ, WRITE, check_cursors, given, job_view, smaller_cursor_pages_hint};
-use crate::args::{BuildNumber, DetailLevel, NonEmpty, PerPage};
+use crate::args::{BuildNumber, DetailLevel, NonEmpty, OrgSlug, PerPage};
 use crate::error::{ApiResultExt, ToolError};
 use crate::shape::ToolOutput;
 use crate::shape::redact::redact_env;
@@ -47,8 +47,7 @@ fn job_states(list: Option<String>) -> Result<Vec<JobState>, ToolError> {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListJobsArgs {
-    /// Organization slug, e.g. "acme".
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Pipeline slug, e.g. "app".
     pub pipeline_slug: NonEmpty,
     /// The build's number, e.g. "42" (not its UUID).
@@ -128,8 +127,7 @@ impl Handler for ListJobs {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetJobArgs {
-    /// Organization slug, e.g. "acme".
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// The job's UUID.
     pub job_id: NonEmpty,
     /// Pipeline slug, e.g. "app". Give it with build_number, or neither to look the job up by id alone.
@@ -194,8 +192,7 @@ impl Handler for GetJob {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JobArgs {
-    /// Organization slug, e.g. "acme".
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Pipeline slug, e.g. "app".
     pub pipeline_slug: NonEmpty,
     /// The build's number, e.g. "42" (not its UUID).
@@ -219,8 +216,7 @@ impl JobArgs {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UnblockJobArgs {
-    /// Organization slug, e.g. "acme".
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Pipeline slug, e.g. "app".
     pub pipeline_slug: NonEmpty,
     /// The build's number, e.g. "42" (not its UUID).

@@ -2,13 +2,13 @@
 //! made during a build.
 
 use async_trait::async_trait;
-use buildkite_api::ListStepUploads as ListStepUploadsParams;
+use buildkite_api::ListStepUploadsParams;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::view::{READ, check_cursors, given, smaller_cursor_pages_hint, without_nulls};
-use crate::args::{BuildNumber, NonEmpty, PerPage};
+use crate::args::{BuildNumber, NonEmpty, OrgSlug, PerPage};
 use crate::error::{ApiResultExt, ToolError};
 use crate::shape::ToolOutput;
 use crate::shape::project::{reorder, to_object};
@@ -23,8 +23,7 @@ const FIRST: &[&str] = &["uuid", "state", "source", "source_job_id"];
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListStepUploadsArgs {
-    /// Organization slug, e.g. "acme".
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Pipeline slug, e.g. "app".
     pub pipeline_slug: NonEmpty,
     /// The build's number, e.g. "42" (not its UUID).
@@ -93,8 +92,7 @@ impl Handler for ListStepUploads {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetStepUploadArgs {
-    /// Organization slug, e.g. "acme".
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Pipeline slug, e.g. "app".
     pub pipeline_slug: NonEmpty,
     /// The build's number, e.g. "42" (not its UUID).

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use buildkite_api::{Build, BuildState, GetBuild as GetBuildParams};
+use buildkite_api::{Build, BuildState, GetBuildParams};
 use serde_json::{Map, Value, json};
 
 use super::build::{BuildArgs, detail_view, read_annotations};

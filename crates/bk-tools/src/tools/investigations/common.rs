@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use buildkite_api::{
-    Build, Error as ApiError, FailedExecution, GetBuild, Job, JobState, ListFailedExecutions,
+    Build, FailedExecution, GetBuildParams, Job, JobState, ListFailedExecutionsParams,
 };
 use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
@@ -67,10 +67,10 @@ pub(crate) async fn build_with_jobs(
             org,
             pipeline,
             number,
-            &GetBuild {
+            &GetBuildParams {
                 include_test_engine: Some(true),
                 include_retried_jobs: Some(retried),
-                ..GetBuild::default()
+                ..GetBuildParams::default()
             },
         )
         .await
@@ -291,7 +291,7 @@ pub(crate) async fn run_failures(
         tasks.spawn(
             async move {
                 let _permit = permits.acquire_owned().await;
-                let params = ListFailedExecutions {
+                let params = ListFailedExecutionsParams {
                     include_failure_expanded: expanded.then_some(true),
                     page: Some(1),
                     per_page: Some(u32::try_from(per_run).unwrap_or(100)),
@@ -317,7 +317,7 @@ pub(crate) async fn run_failures(
                 executions: page.items,
                 error: None,
             },
-            Err(error @ ApiError::Unauthorized { .. }) => {
+            Err(error @ buildkite_api::Error::Unauthorized { .. }) => {
                 return Err(ToolError::api(
                     "a Test Engine run's failed tests",
                     error,

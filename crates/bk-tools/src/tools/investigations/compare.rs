@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 use async_trait::async_trait;
 use bk_logs::LogRow;
 use bk_logs::digest::normalize;
-use buildkite_api::{Build, BuildState, Job, JobState, ListBuilds};
+use buildkite_api::{Build, BuildState, Job, JobState, ListBuildsParams};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -22,7 +22,7 @@ use super::common::{
     RunFailures, build_ref, build_with_jobs, default_branch, has_test_runs, job_key,
     note_rate_limit, run_failures, settled_for, test_key,
 };
-use crate::args::{Bounded, BuildNumber, NonEmpty};
+use crate::args::{Bounded, BuildNumber, NonEmpty, OrgSlug};
 use crate::error::{ApiResultExt, ToolError};
 use crate::shape::ToolOutput;
 use crate::tool::{Access, Handler, ToolContext, ToolMeta};
@@ -41,8 +41,7 @@ const BUILDS_BETWEEN: u32 = 30;
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompareBuildsArgs {
-    /// Organization slug, e.g. "acme".
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Pipeline slug, e.g. "app".
     pub pipeline_slug: NonEmpty,
     /// The failed build's number, e.g. "42" (not its UUID).
@@ -145,13 +144,13 @@ async fn choose_base(
             format!("build {} was given as the base", number.get()),
         ));
     }
-    let passed = |branch: &str, per_page: u32| ListBuilds {
+    let passed = |branch: &str, per_page: u32| ListBuildsParams {
         branch: vec![branch.to_owned()],
         state: vec![BuildState::Passed],
         per_page: Some(per_page),
         exclude_jobs: Some(true),
         exclude_pipeline: Some(true),
-        ..ListBuilds::default()
+        ..ListBuildsParams::default()
     };
     if let Some(branch) = build.branch.as_deref() {
         let builds = ctx
@@ -208,12 +207,12 @@ async fn builds_between(
         .list_pipeline_builds(
             org,
             pipeline,
-            &ListBuilds {
+            &ListBuildsParams {
                 branch: vec![branch.to_owned()],
                 per_page: Some(BUILDS_BETWEEN),
                 exclude_jobs: Some(true),
                 exclude_pipeline: Some(true),
-                ..ListBuilds::default()
+                ..ListBuildsParams::default()
             },
         )
         .await

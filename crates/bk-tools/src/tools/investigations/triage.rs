@@ -17,7 +17,9 @@
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
-use buildkite_api::{Build, FailedExecution, GetBuild, Job, ListBuilds, ListTests, Test};
+use buildkite_api::{
+    Build, FailedExecution, GetBuildParams, Job, ListBuildsParams, ListTestsParams, Test,
+};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -26,7 +28,7 @@ use super::common::{
     build_ref, build_with_jobs, default_branch, failing_jobs, has_test_runs, job_key,
     note_rate_limit, run_failures, settled_for, test_key,
 };
-use crate::args::{Bounded, BuildNumber, NonEmpty};
+use crate::args::{Bounded, BuildNumber, NonEmpty, OrgSlug};
 use crate::error::{ApiResultExt, ToolError};
 use crate::shape::ToolOutput;
 use crate::tool::{Access, Handler, ToolContext, ToolMeta};
@@ -44,8 +46,7 @@ const PER_RUN: usize = 100;
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TriageArgs {
-    /// Organization slug, e.g. "acme".
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Pipeline slug, e.g. "app".
     pub pipeline_slug: NonEmpty,
     /// The build's number, e.g. "42" (not its UUID).
@@ -176,12 +177,12 @@ async fn branch_history(
         .list_pipeline_builds(
             org,
             pipeline,
-            &ListBuilds {
+            &ListBuildsParams {
                 branch: vec![branch.to_owned()],
                 state: vec![buildkite_api::BuildState::Finished],
                 per_page: Some(size + 1),
                 exclude_pipeline: Some(true),
-                ..ListBuilds::default()
+                ..ListBuildsParams::default()
             },
         )
         .await
@@ -339,9 +340,9 @@ async fn test_verdict_inputs(
     }
     let settled = settled_for(ctx, build);
     let mut warnings = Vec::new();
-    let test_params = ListTests {
+    let test_params = ListTestsParams {
         per_page: Some(100),
-        ..ListTests::default()
+        ..ListTestsParams::default()
     };
     let (failures, default_build, tests) = tokio::join!(
         run_failures(&settled, org, build, MAX_RUNS, PER_RUN, false),
@@ -403,13 +404,13 @@ async fn latest_default_build_with_runs(
         .list_pipeline_builds(
             org,
             pipeline,
-            &ListBuilds {
+            &ListBuildsParams {
                 branch: vec![branch.to_owned()],
                 state: vec![buildkite_api::BuildState::Finished],
                 per_page: Some(2),
                 exclude_jobs: Some(true),
                 exclude_pipeline: Some(true),
-                ..ListBuilds::default()
+                ..ListBuildsParams::default()
             },
         )
         .await
@@ -423,11 +424,11 @@ async fn latest_default_build_with_runs(
             org,
             pipeline,
             latest.number,
-            &GetBuild {
+            &GetBuildParams {
                 exclude_jobs: Some(true),
                 exclude_pipeline: Some(true),
                 include_test_engine: Some(true),
-                ..GetBuild::default()
+                ..GetBuildParams::default()
             },
         )
         .await

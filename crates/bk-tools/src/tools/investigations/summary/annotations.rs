@@ -1,6 +1,6 @@
 //! The error and warning annotations of a failure summary, as plain text.
 
-use buildkite_api::{Annotation, AnnotationStyle, Error as ApiError, ListAnnotations};
+use buildkite_api::{Annotation, AnnotationStyle, ListAnnotationsParams};
 use serde_json::{Value, json};
 
 use super::fit::cut;
@@ -39,11 +39,11 @@ pub(super) async fn problem_annotations(
         warnings: Vec::new(),
     };
     for page in 1..=ANNOTATION_PAGES {
-        let params = ListAnnotations {
+        let params = ListAnnotationsParams {
             scope: Some("all".into()),
             page: Some(page),
             per_page: Some(100),
-            ..ListAnnotations::default()
+            ..ListAnnotationsParams::default()
         };
         let listed = match ctx
             .client
@@ -51,7 +51,7 @@ pub(super) async fn problem_annotations(
             .await
         {
             Ok(listed) => listed,
-            Err(error @ ApiError::Unauthorized { .. }) => {
+            Err(error @ buildkite_api::Error::Unauthorized { .. }) => {
                 return Err(ToolError::api(
                     "the build's annotations",
                     error,

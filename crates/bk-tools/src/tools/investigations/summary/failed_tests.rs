@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use bk_logs::digest::normalize;
-use buildkite_api::{Build, FailedExecution, ListTests};
+use buildkite_api::{Build, FailedExecution, ListTestsParams};
 use serde_json::{Map, Value, json};
 
 use super::fit::cut;
@@ -209,9 +209,9 @@ async fn passed_tests(
         .list_build_tests(
             org,
             build_id,
-            &ListTests {
+            &ListTestsParams {
                 per_page: Some(100),
-                ..ListTests::default()
+                ..ListTestsParams::default()
             },
         )
         .await

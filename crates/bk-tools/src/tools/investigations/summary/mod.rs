@@ -18,7 +18,7 @@
 //! `fit` (fitting the answer into the byte limit).
 
 use async_trait::async_trait;
-use buildkite_api::{Build, GetBuild};
+use buildkite_api::{Build, GetBuildParams};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -28,7 +28,7 @@ use self::failed_tests::{TestsWanted, failed_tests};
 use self::fit::{cut, fit};
 use self::jobs::{flaky_job_item, job_item, job_logs};
 use super::common::{failing_jobs, has_test_runs, note_rate_limit, settled_for};
-use crate::args::{Bounded, BuildNumber, NonEmpty};
+use crate::args::{Bounded, BuildNumber, NonEmpty, OrgSlug};
 use crate::error::{ApiResultExt, ToolError};
 use crate::shape::ToolOutput;
 use crate::shape::project::{pick, to_object};
@@ -49,8 +49,7 @@ const DEFAULT_CONTENT_LIMIT: usize = 256 * 1024;
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FailureSummaryArgs {
-    /// Organization slug, e.g. "acme".
-    pub org_slug: NonEmpty,
+    pub org_slug: OrgSlug,
     /// Pipeline slug, e.g. "app".
     pub pipeline_slug: NonEmpty,
     /// The build's number, e.g. "42" (not its UUID).
@@ -121,11 +120,11 @@ impl Handler for GetBuildFailureSummary {
                 // Every job, retried attempts included, in this one request:
                 // the failing jobs, their states and their retries come
                 // from it, not from requests of their own.
-                &GetBuild {
+                &GetBuildParams {
                     exclude_pipeline: Some(true),
                     include_retried_jobs: Some(true),
                     include_test_engine: Some(true),
-                    ..GetBuild::default()
+                    ..GetBuildParams::default()
                 },
             )
             .await
