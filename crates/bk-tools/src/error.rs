@@ -126,6 +126,12 @@ fn api_message(what: &str, error: &buildkite_api::Error, scopes: &[&str]) -> Str
             "The API refused the change for the reason it gives: when that is the resource's state (e.g. already finished or paused), check its current state before retrying.".to_owned()
         }
         buildkite_api::Error::Unprocessable { .. } => "The API refused the request as given: fix the fields it names and retry.".to_owned(),
+        buildkite_api::Error::Transport { kind: buildkite_api::TransportKind::Connect, .. } if is_write(error) => {
+            "Nothing was sent (no connection could be made), so nothing changed: retry shortly.".to_owned()
+        }
+        buildkite_api::Error::MaybeApplied { .. } => {
+            "Look before calling this tool again (e.g. get_build or list_jobs), so the change is not made twice.".to_owned()
+        }
         buildkite_api::Error::Server { .. } | buildkite_api::Error::Transport { .. } if is_write(error) => {
             "The change may or may not have been applied: check the resource (e.g. with a get or list tool) before retrying, to avoid doing it twice.".to_owned()
         }
@@ -218,6 +224,28 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(text.contains("check its current state"), "{text}");
+    }
+
+    #[test]
+    fn a_write_that_was_not_sent_or_may_have_run_says_which() {
+        let rebuild = RequestInfo {
+            method: Method::PUT,
+            path: "/v2/organizations/acme/pipelines/app/builds/42/rebuild".into(),
+        };
+        let unsent: Result<(), _> = Err(buildkite_api::Error::Transport {
+            request: rebuild.clone(),
+            kind: buildkite_api::TransportKind::Connect,
+            message: "connection refused".into(),
+        });
+        let text = unsent.context("a rebuild", &[]).unwrap_err().to_string();
+        assert!(text.contains("Nothing was sent"), "{text}");
+        let unknown: Result<(), _> = Err(buildkite_api::Error::MaybeApplied {
+            request: rebuild,
+            reason: "timed out after the request was sent".into(),
+        });
+        let text = unknown.context("a rebuild", &[]).unwrap_err().to_string();
+        assert!(text.contains("may have been applied"), "{text}");
+        assert!(text.contains("get_build"), "{text}");
     }
 
     #[test]
