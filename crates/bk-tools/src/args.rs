@@ -100,6 +100,7 @@ pub fn schema_for<T: JsonSchema>() -> Value {
             properties.values_mut().for_each(drop_null_type);
         }
     }
+    crate::arg_bounds::annotate(&mut value);
     value
 }
 
@@ -418,7 +419,7 @@ mod tests {
         assert_eq!(schema["required"], json!(["org_slug", "build_number"]));
         assert_eq!(
             schema["properties"]["org_slug"],
-            json!({"type": "string", "minLength": 1}),
+            json!({"type": "string", "minLength": 1, "maxLength": 255}),
             "org_slug is described by its name alone"
         );
         assert_eq!(schema["properties"]["per_page"]["maximum"], json!(100));

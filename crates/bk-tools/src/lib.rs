@@ -6,6 +6,8 @@
 //! - [`guidance`]: the server instructions, [`PROMPTS`] and [`RESOURCES`].
 //! - [`Tool`]: name, description, strict JSON input schema, annotations,
 //!   scopes and `call`. Tools are written as typed [`Handler`]s.
+//! - [`args`], [`arg_bounds`]: arguments parsed strictly, and every string
+//!   bounded in length (in the schema, and checked before a tool runs).
 //! - [`shape`]: what every result goes through: defusing untrusted text,
 //!   redacting secrets, and fitting the response budget.
 //! - [`log_source::ApiLogSource`]: the log engine's source over the REST client.
@@ -27,6 +29,7 @@
 //! # }
 //! ```
 
+pub mod arg_bounds;
 pub mod args;
 pub mod call;
 pub mod error;

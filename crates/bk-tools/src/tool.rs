@@ -182,6 +182,7 @@ impl<H: Handler> Tool for TypedTool<H> {
     }
 
     async fn call(&self, ctx: &ToolContext, args: Value) -> Result<ToolOutput, ToolError> {
+        crate::arg_bounds::check(self.input_schema(), &args)?;
         let args = parse_args::<H::Args>(args)?;
         self.handler.run(ctx, args).await
     }

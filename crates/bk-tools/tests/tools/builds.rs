@@ -1294,5 +1294,11 @@ async fn wait_for_build_bounds_even_its_first_poll() {
         started.elapsed()
     );
     assert!(result.is_error, "{}", result.text);
-    assert!(result.text.contains("did not answer"), "{}", result.text);
+    // Cut by the wait limit, or by the client's retry budget (2 s here),
+    // whichever ends first: either way the error says why.
+    assert!(
+        result.text.contains("did not answer") || result.text.contains("timed out"),
+        "{}",
+        result.text
+    );
 }

@@ -10,6 +10,7 @@ mod common;
 mod agents;
 mod annotations;
 mod artifacts;
+mod bounds;
 mod builds;
 mod clusters;
 mod compare;

@@ -154,7 +154,7 @@ fn org_slug_is_described_by_its_name_alone() {
             seen += 1;
             assert_eq!(
                 property,
-                &json!({"type": "string", "minLength": 1}),
+                &json!({"type": "string", "minLength": 1, "maxLength": 255}),
                 "{}: org_slug",
                 tool.meta().name
             );
