@@ -8,14 +8,19 @@
 //! is an error, not silently ignored.
 
 use std::collections::{BTreeSet, HashSet};
+use std::sync::LazyLock;
 
 use bk_mcp::{ConfigError, RequestScope};
-use bk_tools::{Selection, Toolset, parse_toolsets};
+use bk_tools::{Registry, Selection, Toolset, parse_toolsets};
 use buildkite_api::{ApiToken, Client};
 use http::{HeaderMap, HeaderName, HeaderValue, header};
 
 /// The header naming the toolsets a request wants.
 pub const TOOLSETS_HEADER: &str = "x-buildkite-toolsets";
+/// The header naming tools a request leaves out.
+pub const EXCLUDE_TOOLS_HEADER: &str = "x-mcp-exclude-tools";
+/// Every tool, for checking the names a request gives.
+static REGISTRY: LazyLock<Registry> = LazyLock::new(Registry::new);
 /// The read-only headers (both spellings are in use).
 pub const READ_ONLY_HEADERS: [&str; 2] = ["x-buildkite-read-only", "x-buildkite-readonly"];
 
@@ -159,11 +164,14 @@ struct Asked {
     read_only: bool,
     /// Something asked for read-only mode off.
     read_write: bool,
+    /// Tools the request leaves out (`X-MCP-Exclude-Tools`).
+    exclude: BTreeSet<String>,
 }
 
 /// The selection for a request: the operator's, narrowed by the path
 /// (`/mcp`, `/mcp/readonly`, `/mcp/x/{toolsets}`, `/mcp/x/{toolsets}/readonly`)
-/// and the `X-Buildkite-Toolsets` / `X-Buildkite-Read-Only` headers.
+/// and the `X-Buildkite-Toolsets` / `X-Buildkite-Read-Only` /
+/// `X-MCP-Exclude-Tools` headers.
 pub fn selection_for(
     operator: &Selection,
     path: &str,
@@ -200,12 +208,12 @@ pub fn selection_for(
     for toolsets in asked.toolsets {
         selection = selection.narrowed_by(&Selection {
             toolsets,
-            read_only: false,
-            allow: None,
+            ..Selection::all()
         });
     }
     // Of a `true` and a `false`, the narrower wins.
     selection.read_only |= asked.read_only;
+    selection.exclude.extend(asked.exclude);
     Ok(selection)
 }
 
@@ -240,6 +248,25 @@ fn read_headers(headers: &HeaderMap, asked: &mut Asked) -> Result<(), Refusal> {
     // An empty list (`""`, `" , "`) asks for nothing, as if absent.
     if list.split(',').any(|name| !name.trim().is_empty()) {
         ask_toolsets(asked, &list, "X-Buildkite-Toolsets")?;
+    }
+    for value in headers.get_all(EXCLUDE_TOOLS_HEADER) {
+        let list = value.to_str().map_err(|_| {
+            Refusal::BadRequest("X-MCP-Exclude-Tools is not readable text".to_owned())
+        })?;
+        for name in percent_decode(list).split(',').map(str::trim) {
+            if name.is_empty() {
+                continue;
+            }
+            if REGISTRY.get(name).is_none() {
+                let valid: Vec<&str> = REGISTRY.all_tools().iter().map(|t| t.meta().name).collect();
+                return Err(Refusal::BadRequest(format!(
+                    "X-MCP-Exclude-Tools: unknown tool {:?}; valid tools: {}",
+                    bk_mcp::malformed::excerpt(name),
+                    valid.join(", ")
+                )));
+            }
+            asked.exclude.insert(name.to_owned());
+        }
     }
     for name in READ_ONLY_HEADERS {
         for value in headers.get_all(name) {
@@ -317,7 +344,7 @@ mod tests {
         Selection {
             toolsets: parse_toolsets(toolsets).unwrap(),
             read_only,
-            allow: None,
+            ..Selection::all()
         }
     }
 

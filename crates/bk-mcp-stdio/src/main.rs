@@ -64,6 +64,9 @@ fn endpoint(args: &ServerArgs) -> Endpoint {
     if !args.tools.is_empty() {
         arguments.push(format!("--tools={}", args.tools.join(",")));
     }
+    if !args.exclude_tools.is_empty() {
+        arguments.push(format!("--exclude-tools={}", args.exclude_tools.join(",")));
+    }
     Endpoint::Stdio {
         command,
         args: arguments,

@@ -87,6 +87,15 @@ pub struct ServerArgs {
     )]
     pub tools: Vec<String>,
 
+    /// Leave these tools out (comma-separated names), whatever the toolsets and --tools say.
+    #[arg(
+        long = "exclude-tools",
+        env = "BUILDKITE_EXCLUDE_TOOLS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub exclude_tools: Vec<String>,
+
     /// Log cache: a directory (`file:///path` or a plain path), or a store shared by
     /// replicas (`s3://bucket/prefix`, configured by the AWS_* variables), read through
     /// the local directory --cache-dir.
@@ -229,6 +238,7 @@ impl Default for ServerArgs {
             enabled_toolsets: vec!["all".to_owned()],
             read_only: false,
             tools: Vec::new(),
+            exclude_tools: Vec::new(),
             cache_url: None,
             cache_dir: None,
             redis_url: None,
@@ -328,16 +338,26 @@ impl ServerArgs {
         let toolsets = parse_toolsets(&self.enabled_toolsets.join(",")).map_err(|e| {
             ConfigError::new(format!("--enabled-toolsets / BUILDKITE_TOOLSETS: {e}"))
         })?;
-        let allow: BTreeSet<String> = self
-            .tools
-            .iter()
-            .map(|t| t.trim().to_owned())
-            .filter(|t| !t.is_empty())
-            .collect();
+        let names = |list: &[String]| -> BTreeSet<String> {
+            list.iter()
+                .map(|t| t.trim().to_owned())
+                .filter(|t| !t.is_empty())
+                .collect()
+        };
+        let allow = names(&self.tools);
+        let exclude = names(&self.exclude_tools);
+        let only_excluding = Selection {
+            exclude,
+            ..Selection::all()
+        };
+        registry.validate(&only_excluding).map_err(|e| {
+            ConfigError::new(format!("--exclude-tools / BUILDKITE_EXCLUDE_TOOLS: {e}"))
+        })?;
         let selection = Selection {
             toolsets,
             read_only: self.read_only,
             allow: (!allow.is_empty()).then_some(allow),
+            exclude: only_excluding.exclude,
         };
         registry
             .validate(&selection)

@@ -22,6 +22,8 @@ pub struct Selection {
     pub read_only: bool,
     /// If set, only these tools (by name), within the toolsets.
     pub allow: Option<BTreeSet<String>>,
+    /// Tools left out by name, whatever the toolsets and allow-list say.
+    pub exclude: BTreeSet<String>,
 }
 
 impl Default for Selection {
@@ -37,6 +39,7 @@ impl Selection {
             toolsets: Toolset::ALL.into_iter().collect(),
             read_only: false,
             allow: None,
+            exclude: BTreeSet::new(),
         }
     }
 
@@ -49,6 +52,7 @@ impl Selection {
                 .allow
                 .as_ref()
                 .is_none_or(|allow| allow.contains(meta.name))
+            && !self.exclude.contains(meta.name)
     }
 
     /// The narrower of two selections (an operator's and a request's): a
@@ -66,6 +70,7 @@ impl Selection {
                 (Some(a), None) | (None, Some(a)) => Some(a.clone()),
                 (None, None) => None,
             },
+            exclude: self.exclude.union(&request.exclude).cloned().collect(),
         }
     }
 }
@@ -103,19 +108,19 @@ impl Registry {
         &self.tools
     }
 
-    /// Checks a selection's allow-list names exist.
+    /// Checks the tool names a selection's allow-list and exclusions give
+    /// exist.
     pub fn validate(&self, selection: &Selection) -> Result<(), SelectionError> {
-        if let Some(allow) = &selection.allow {
-            for name in allow {
-                if self.get(name).is_none() {
-                    let valid = self
-                        .tools
-                        .iter()
-                        .map(|t| t.meta().name)
-                        .collect::<Vec<_>>()
-                        .join(", ");
-                    return Err(SelectionError::UnknownTool(name.clone(), valid));
-                }
+        let named = selection.allow.iter().flatten().chain(&selection.exclude);
+        for name in named {
+            if self.get(name).is_none() {
+                let valid = self
+                    .tools
+                    .iter()
+                    .map(|t| t.meta().name)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Err(SelectionError::UnknownTool(name.clone(), valid));
             }
         }
         Ok(())

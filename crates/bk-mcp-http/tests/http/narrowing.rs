@@ -180,6 +180,42 @@ async fn paths_and_headers_narrow_the_tool_list() {
     );
 }
 
+/// `X-MCP-Exclude-Tools` only removes tools; an unknown name is a 400 that
+/// lists the valid ones.
+#[tokio::test]
+async fn a_request_can_exclude_tools_by_name() {
+    let api = MockServer::start().await;
+    let server = launch(&api)
+        .token(TOKEN)
+        .args(&["--enabled-toolsets", "builds"])
+        .start()
+        .await;
+    let client = server
+        .client(
+            "/mcp",
+            None,
+            &[("X-MCP-Exclude-Tools", "cancel_build,rebuild_build")],
+        )
+        .await;
+    let mut expected = expected_names(|t| t.toolset == "builds");
+    expected.retain(|n| n != "cancel_build" && n != "rebuild_build");
+    assert_eq!(tool_names(&client).await, expected);
+    let response = server
+        .post(
+            "/mcp",
+            &list_body(),
+            &[("X-MCP-Exclude-Tools", "cancel_bild")],
+        )
+        .await;
+    assert_eq!(response.status(), 400);
+    let message = response.text().await.expect("body");
+    assert!(
+        message.contains("unknown tool \"cancel_bild\"")
+            && message.contains("valid tools: access_token"),
+        "{message}"
+    );
+}
+
 #[tokio::test]
 async fn widening_is_refused_and_bad_selections_are_400() {
     let api = MockServer::start().await;

@@ -101,6 +101,33 @@ async fn tools_prints_the_enabled_tools_as_json_without_a_token() {
     let names: Vec<&str> = one.iter().map(|t| t["name"].as_str().unwrap()).collect();
     assert_eq!(names.len(), 2);
     assert!(names.contains(&"get_build") && names.contains(&"tail_logs"));
+
+    // Exclusions win over --tools and the toolsets, from the flag or the variable.
+    let fewer = printed_tools(
+        &run(
+            &[
+                "--tools",
+                "get_build,tail_logs",
+                "--exclude-tools",
+                "tail_logs",
+                "tools",
+            ],
+            &[],
+        )
+        .await,
+    );
+    let names: Vec<&str> = fewer.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["get_build"]);
+    let fewer = printed_tools(
+        &run(
+            &["tools"],
+            &[("BUILDKITE_EXCLUDE_TOOLS", "cancel_build, rebuild_build")],
+        )
+        .await,
+    );
+    let names: Vec<&str> = fewer.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), crate::common::all_tool_count() - 2);
+    assert!(!names.contains(&"cancel_build") && !names.contains(&"rebuild_build"));
 }
 
 #[tokio::test]
@@ -205,6 +232,11 @@ async fn bad_usage_exits_2_with_one_line() {
         ),
         (&[], &[("BUILDKITE_TOOLSETS", "nope")], "BUILDKITE_TOOLSETS"),
         (&["--tools", "get_bild"], &token, "get_bild"),
+        (
+            &["--exclude-tools", "cancel_bild", "tools"],
+            &[],
+            "BUILDKITE_EXCLUDE_TOOLS: unknown tool \"cancel_bild\"; valid tools: access_token",
+        ),
         (&["--read-only=maybe"], &token, "maybe"),
         (
             &[],

@@ -19,9 +19,9 @@ fn bounded_parameters() -> Vec<(String, String, usize)> {
             if property["type"] != "string" || property.get("enum").is_some() {
                 continue;
             }
-            let limit = property["maxLength"].as_u64().unwrap_or_else(|| {
-                panic!("{}: `{name}` has no maxLength", tool.meta().name)
-            });
+            let limit = property["maxLength"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{}: `{name}` has no maxLength", tool.meta().name));
             found.push((
                 tool.meta().name.to_owned(),
                 name.clone(),
@@ -36,7 +36,11 @@ fn bounded_parameters() -> Vec<(String, String, usize)> {
 async fn a_string_one_character_over_its_limit_is_refused_before_any_request() {
     let h = harness().await;
     let parameters = bounded_parameters();
-    assert!(parameters.len() > 150, "{} string parameters", parameters.len());
+    assert!(
+        parameters.len() > 150,
+        "{} string parameters",
+        parameters.len()
+    );
     for (tool, name, limit) in parameters {
         let mut args = Map::new();
         args.insert(name.clone(), json!("x".repeat(limit + 1)));
@@ -45,7 +49,10 @@ async fn a_string_one_character_over_its_limit_is_refused_before_any_request() {
             error.contains(&format!("`{name}`")) && error.contains(&format!("limit is {limit}")),
             "{tool}.{name}: {error}"
         );
-        assert!(error.len() < 300, "{tool}.{name} echoes the value: {error:.300}");
+        assert!(
+            error.len() < 300,
+            "{tool}.{name} echoes the value: {error:.300}"
+        );
     }
     assert!(h.requests().await.is_empty(), "no request was sent");
 }

@@ -212,10 +212,18 @@ fn selections_by_toolset_and_allow_list() {
         matches!(registry.validate(&allow), Err(SelectionError::UnknownTool(name, _)) if name == "nope")
     );
 
+    let excluding = Selection {
+        exclude: ["get_build".to_owned(), "nope".to_owned()].into(),
+        ..Selection::all()
+    };
+    assert!(
+        matches!(registry.validate(&excluding), Err(SelectionError::UnknownTool(name, _)) if name == "nope")
+    );
+
     let operator = Selection {
         toolsets: [Toolset::Builds, Toolset::Logs].into_iter().collect(),
         read_only: true,
-        allow: None,
+        ..Selection::all()
     };
     let widening = Selection {
         read_only: false,
@@ -227,6 +235,27 @@ fn selections_by_toolset_and_allow_list() {
         narrowed.toolsets, operator.toolsets,
         "a request cannot add toolsets"
     );
+
+    // Exclusions win over the allow-list, and both sides' add up.
+    let allowing = Selection {
+        allow: Some(["get_build".to_owned(), "list_builds".to_owned()].into()),
+        exclude: ["get_build".to_owned()].into(),
+        ..Selection::all()
+    };
+    let names = |selection: &Selection| -> Vec<&str> {
+        registry
+            .select(selection)
+            .iter()
+            .map(|t| t.meta().name)
+            .collect()
+    };
+    assert_eq!(names(&allowing), ["list_builds"]);
+    let request = Selection {
+        exclude: ["list_builds".to_owned()].into(),
+        ..Selection::all()
+    };
+    assert!(names(&allowing.narrowed_by(&request)).is_empty());
+    assert!(!names(&Selection::all().narrowed_by(&request)).contains(&"list_builds"));
 }
 
 #[test]
