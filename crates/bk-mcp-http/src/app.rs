@@ -12,6 +12,7 @@ use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
+use bk_mcp::scopes::ScopeCache;
 use bk_mcp::{Core, McpServer, UnauthorizedFlag};
 use http::{StatusCode, header};
 use rmcp::transport::StreamableHttpService;
@@ -40,6 +41,9 @@ pub struct AppOptions {
     pub max_body_bytes: usize,
     /// Headers passed through to Buildkite.
     pub passthrough: Passthrough,
+    /// Leave out of each caller's tool list the tools its passed-through
+    /// token has no scope for.
+    pub scopes_per_caller: bool,
 }
 
 /// State the middleware and probes share.
@@ -47,6 +51,8 @@ pub struct AppOptions {
 pub struct AppState {
     core: Arc<Core>,
     passthrough: Passthrough,
+    /// Passthrough tokens' scopes, when tools are listed per token.
+    scopes: Option<ScopeCache>,
     /// Set when shutdown starts: `/ready` answers 503.
     draining: AtomicBool,
 }
@@ -114,6 +120,7 @@ pub fn router(
     let state = Arc::new(AppState {
         core,
         passthrough: options.passthrough.clone(),
+        scopes: options.scopes_per_caller.then(ScopeCache::default),
         draining: AtomicBool::new(false),
     });
     let framing = Arc::new(Framing {
@@ -154,10 +161,16 @@ async fn request_policy(
         request.uri().path(),
         request.headers(),
     );
-    let scope = match scope {
+    let mut scope = match scope {
         Ok(scope) => scope,
         Err(refusal) => return refusal_response(refusal),
     };
+    // The caller's own token's scopes leave out what it cannot run.
+    if let (Some(cache), Some(client)) = (&state.scopes, &scope.client)
+        && let Some(scopes) = cache.scopes(client).await
+    {
+        scope.selection.token_scopes = Some(scopes);
+    }
     let flag = UnauthorizedFlag::new();
     request.extensions_mut().insert(scope);
     request.extensions_mut().insert(flag.clone());

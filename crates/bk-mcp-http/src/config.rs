@@ -162,6 +162,7 @@ impl HttpArgs {
             allowed_origins,
             max_body_bytes: self.max_body_bytes,
             passthrough,
+            scopes_per_caller: false,
         })
     }
 }

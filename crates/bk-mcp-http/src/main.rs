@@ -68,7 +68,7 @@ async fn serve(args: &ServerArgs, http: &HttpArgs) -> ExitCode {
         Ok(headers) => headers,
         Err(error) => return cli::config_failure(PROGRAM, &error),
     };
-    let options = match http.options(&fixed_headers) {
+    let mut options = match http.options(&fixed_headers) {
         Ok(options) => options,
         Err(error) => return cli::config_failure(PROGRAM, &error),
     };
@@ -91,10 +91,18 @@ async fn serve(args: &ServerArgs, http: &HttpArgs) -> ExitCode {
             "listening on every interface, but only loopback Host names are accepted: set --allowed-hosts (BK_MCP_ALLOWED_HOSTS) to the names clients use"
         );
     }
-    let core = match Core::new(settings) {
-        Ok(core) => Arc::new(core.with_call_timeout(Duration::from_secs(http.request_timeout))),
+    // With passthrough each caller's own token's scopes apply (app.rs).
+    let reads_scopes = settings.reads_token_scopes() && source == TokenSource::Fixed;
+    let scopes_per_caller = source == TokenSource::PerRequest && !settings.list_all_tools;
+    let mut core = match Core::new(settings) {
+        Ok(core) => core.with_call_timeout(Duration::from_secs(http.request_timeout)),
         Err(error) => return cli::config_failure(PROGRAM, &error),
     };
+    if reads_scopes {
+        core.hide_tools_without_scopes().await;
+    }
+    let core = Arc::new(core);
+    options.scopes_per_caller = scopes_per_caller;
     let listener = match tokio::net::TcpListener::bind(http.listen.trim()).await {
         Ok(listener) => listener,
         Err(error) => {

@@ -90,10 +90,15 @@ async fn serve(args: &ServerArgs) -> ExitCode {
             "no API token configured: tools/list works, tool calls will fail until BUILDKITE_API_TOKEN is set"
         );
     }
-    let core = match Core::new(settings) {
-        Ok(core) => Arc::new(core),
+    let reads_scopes = settings.reads_token_scopes();
+    let mut core = match Core::new(settings) {
+        Ok(core) => core,
         Err(error) => return cli::config_failure(PROGRAM, &error),
     };
+    if reads_scopes {
+        core.hide_tools_without_scopes().await;
+    }
+    let core = Arc::new(core);
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         tools = core.registry().select(core.selection()).len(),

@@ -12,9 +12,10 @@ use crate::server::Core;
 /// A shared subcommand.
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {
-    /// Print the enabled tools as JSON (the `tools/list` result); needs no token.
+    /// Print the enabled tools as JSON (the `tools/list` result); needs no token. With one,
+    /// the tools it has no scope for are left out and named under `left_out`.
     Tools,
-    /// Read the token's scopes and say which enabled tools would fail for want of one.
+    /// Read the token's scopes and say which enabled tools they leave out.
     Check,
     /// Print the configuration snippet for an MCP client.
     Config {
@@ -77,14 +78,7 @@ pub async fn run(
 ) -> Result<Outcome, ConfigError> {
     let registry = Registry::new();
     match command {
-        Command::Tools => {
-            let selection = args.selection(&registry)?;
-            let list = json!({ "tools": registry.list(&selection) });
-            Ok(Outcome {
-                stdout: pretty(&list),
-                status: 0,
-            })
-        }
+        Command::Tools => tools(args, &registry).await,
         Command::Check => check(args, &registry).await,
         Command::Config { client } => Ok(Outcome {
             stdout: client_config(*client, endpoint),
@@ -97,6 +91,35 @@ fn pretty(value: &Value) -> String {
     let mut text = serde_json::to_string_pretty(value).unwrap_or_default();
     text.push('\n');
     text
+}
+
+/// The enabled tools as `tools/list` gives them: with a token (and without
+/// `--list-all-tools`), the tools it has no scope for are left out, and
+/// listed under `left_out` with the scopes they need.
+async fn tools(args: &ServerArgs, registry: &Registry) -> Result<Outcome, ConfigError> {
+    let mut selection = args.selection(registry)?;
+    let mut left_out = Vec::new();
+    if !args.list_all_tools {
+        let settings = args.resolve(registry, TokenSource::Fixed).await?;
+        if settings.reads_token_scopes() {
+            let core = Core::new(settings)?;
+            if let Some(scopes) = crate::scopes::read(core.client()).await {
+                left_out = crate::scopes::left_out(registry, &selection, &scopes);
+                selection.token_scopes = Some(scopes);
+            }
+        }
+    }
+    let mut list = json!({ "tools": registry.list(&selection) });
+    if !left_out.is_empty() {
+        list["left_out"] = left_out
+            .iter()
+            .map(|(name, needs)| json!({"name": name, "needs": needs}))
+            .collect();
+    }
+    Ok(Outcome {
+        stdout: pretty(&list),
+        status: 0,
+    })
 }
 
 async fn check(args: &ServerArgs, registry: &Registry) -> Result<Outcome, ConfigError> {
@@ -149,7 +172,7 @@ async fn check(args: &ServerArgs, registry: &Registry) -> Result<Outcome, Config
     }
     let _ = writeln!(
         out,
-        "{} of {enabled} enabled tools will fail for want of a scope:",
+        "{} of {enabled} enabled tools need a scope the token lacks, so they are not listed (--list-all-tools lists them):",
         report.len()
     );
     let mut missing_all = BTreeSet::new();

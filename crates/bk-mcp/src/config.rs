@@ -96,6 +96,20 @@ pub struct ServerArgs {
     )]
     pub exclude_tools: Vec<String>,
 
+    /// List every enabled tool, even those the token has no scope for (by default they
+    /// are left out: the token's scopes are read from the API).
+    #[arg(
+        long,
+        env = "BK_MCP_LIST_ALL_TOOLS",
+        value_parser = parse_switch,
+        num_args = 0..=1,
+        require_equals = true,
+        default_value = "false",
+        default_missing_value = "true",
+        global = true
+    )]
+    pub list_all_tools: bool,
+
     /// Log cache: a directory (`file:///path` or a plain path), or a store shared by
     /// replicas (`s3://bucket/prefix`, configured by the AWS_* variables), read through
     /// the local directory --cache-dir.
@@ -239,6 +253,7 @@ impl Default for ServerArgs {
             read_only: false,
             tools: Vec::new(),
             exclude_tools: Vec::new(),
+            list_all_tools: false,
             cache_url: None,
             cache_dir: None,
             redis_url: None,
@@ -329,6 +344,17 @@ pub struct Settings {
     pub api_cache_settled_ttl: Duration,
     /// Live, recorded or replayed API traffic.
     pub traffic: ApiTraffic,
+    /// List tools the token has no scope for (`--list-all-tools`).
+    pub list_all_tools: bool,
+}
+
+impl Settings {
+    /// Whether to read the configured token's scopes at start, to leave
+    /// out the tools it cannot run: with a token, against the live API,
+    /// unless `--list-all-tools`.
+    pub fn reads_token_scopes(&self) -> bool {
+        self.token.is_some() && !self.traffic.is_replay() && !self.list_all_tools
+    }
 }
 
 impl ServerArgs {
@@ -358,6 +384,7 @@ impl ServerArgs {
             read_only: self.read_only,
             allow: (!allow.is_empty()).then_some(allow),
             exclude: only_excluding.exclude,
+            token_scopes: None,
         };
         registry
             .validate(&selection)
@@ -518,6 +545,7 @@ impl ServerArgs {
             api_cache_ttl: Duration::from_secs(self.api_cache_ttl),
             api_cache_settled_ttl: Duration::from_secs(self.api_cache_settled_ttl),
             traffic,
+            list_all_tools: self.list_all_tools,
         })
     }
 }

@@ -8,6 +8,7 @@
 //!   names plus ours) and their validation into [`config::Settings`].
 //! - [`commands`]: the `tools`, `check` and `config` subcommands.
 //! - [`progress`]: tool progress as MCP progress notifications.
+//! - [`scopes`]: the token's scopes leave out the tools it cannot run.
 //! - [`stdio`]: MCP's line framing over stdio, answering every line.
 //! - [`malformed`]: the answers to requests rmcp could not type.
 //! - [`logging`]: `tracing` to stderr, as text or JSON.
@@ -24,6 +25,7 @@ pub mod logging;
 pub mod malformed;
 pub mod onepassword;
 pub mod progress;
+pub mod scopes;
 pub mod server;
 pub mod stdio;
 pub mod telemetry;

@@ -284,6 +284,21 @@ impl Core {
     pub fn logs(&self) -> &Arc<bk_logs::Engine> {
         &self.logs
     }
+
+    /// Leaves out of the operator's selection the tools `scopes` cannot
+    /// run, and logs which.
+    pub fn limit_to_scopes(&mut self, scopes: std::collections::BTreeSet<String>) {
+        crate::scopes::log_left_out(&self.registry, &self.selection, &scopes);
+        self.selection.token_scopes = Some(scopes);
+    }
+
+    /// Reads the configured token's scopes and leaves out the tools it
+    /// cannot run; if they cannot be read, every tool stays (logged).
+    pub async fn hide_tools_without_scopes(&mut self) {
+        if let Some(scopes) = crate::scopes::read(&self.client).await {
+            self.limit_to_scopes(scopes);
+        }
+    }
 }
 
 /// Converts a bk-tools tool to its rmcp description.

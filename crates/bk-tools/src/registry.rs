@@ -24,6 +24,9 @@ pub struct Selection {
     pub allow: Option<BTreeSet<String>>,
     /// Tools left out by name, whatever the toolsets and allow-list say.
     pub exclude: BTreeSet<String>,
+    /// The token's scopes, when known: a tool needing one it lacks is left
+    /// out. `None`: every tool is kept.
+    pub token_scopes: Option<BTreeSet<String>>,
 }
 
 impl Default for Selection {
@@ -40,6 +43,7 @@ impl Selection {
             read_only: false,
             allow: None,
             exclude: BTreeSet::new(),
+            token_scopes: None,
         }
     }
 
@@ -53,6 +57,10 @@ impl Selection {
                 .as_ref()
                 .is_none_or(|allow| allow.contains(meta.name))
             && !self.exclude.contains(meta.name)
+            && self
+                .token_scopes
+                .as_ref()
+                .is_none_or(|granted| meta.scopes.iter().all(|s| granted.contains(*s)))
     }
 
     /// The narrower of two selections (an operator's and a request's): a
@@ -71,6 +79,11 @@ impl Selection {
                 (None, None) => None,
             },
             exclude: self.exclude.union(&request.exclude).cloned().collect(),
+            token_scopes: match (&self.token_scopes, &request.token_scopes) {
+                (Some(a), Some(b)) => Some(a.intersection(b).cloned().collect()),
+                (Some(a), None) | (None, Some(a)) => Some(a.clone()),
+                (None, None) => None,
+            },
         }
     }
 }

@@ -641,3 +641,66 @@ async fn the_shared_log_cache_does_not_serve_one_callers_log_to_another() {
     );
     assert_eq!(auth, [a.clone(), a, b, c]);
 }
+
+/// Under passthrough, each caller sees the tools its own token can run:
+/// its scopes are read on its first request and reused for the next ones.
+#[tokio::test]
+async fn each_passthrough_token_lists_the_tools_its_scopes_allow() {
+    let api = MockServer::start().await;
+    for (token, scopes) in [
+        (
+            TOKEN_A,
+            json!(["read_builds", "read_build_logs", "write_builds"]),
+        ),
+        (TOKEN_B, json!(["read_clusters"])),
+    ] {
+        let mut body = fixture("access_token.json");
+        body["scopes"] = scopes;
+        Mock::given(method("GET"))
+            .and(path("/v2/access-token"))
+            .and(wiremock::matchers::header(
+                "authorization",
+                bearer(token).as_str(),
+            ))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .expect(1)
+            .mount(&api)
+            .await;
+    }
+    let server = launch(&api)
+        .args(&["--passthrough-http-header", "Authorization"])
+        .env("BK_MCP_LIST_ALL_TOOLS", "false")
+        .start()
+        .await;
+    let names = |token: &'static str| {
+        let server = &server;
+        async move {
+            let response = server
+                .post("/mcp", &list_body(), &[("authorization", &bearer(token))])
+                .await;
+            let message = rpc_message(response).await;
+            message["result"]["tools"]
+                .as_array()
+                .expect("tools")
+                .iter()
+                .map(|t| t["name"].as_str().unwrap_or_default().to_owned())
+                .collect::<Vec<String>>()
+        }
+    };
+    for _ in 0..2 {
+        let alice = names(TOKEN_A).await;
+        assert!(alice.contains(&"cancel_build".to_owned()), "{alice:?}");
+        assert!(alice.contains(&"tail_logs".to_owned()), "{alice:?}");
+        assert!(!alice.contains(&"list_clusters".to_owned()), "{alice:?}");
+        let bob = names(TOKEN_B).await;
+        assert!(bob.contains(&"list_clusters".to_owned()), "{bob:?}");
+        assert!(!bob.contains(&"get_build".to_owned()), "{bob:?}");
+    }
+    // One scopes read per token, however many lists.
+    let reads = requests(&api)
+        .await
+        .iter()
+        .filter(|r| r.ends_with("/v2/access-token"))
+        .count();
+    assert_eq!(reads, 2);
+}

@@ -88,6 +88,9 @@ impl Launch {
         // leaks in.
         command
             .env_clear()
+            // Tests count requests: the token's scopes are read at start only
+            // where a test asks for it (BK_MCP_LIST_ALL_TOOLS=false).
+            .env("BK_MCP_LIST_ALL_TOOLS", "true")
             .args(&self.args)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())

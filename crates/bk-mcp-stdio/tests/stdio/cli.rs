@@ -422,7 +422,8 @@ async fn check_lists_the_tools_that_lack_a_scope() {
     let out = stdout(&output);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(
-        lines[1], "5 of 14 enabled tools will fail for want of a scope:",
+        lines[1],
+        "5 of 14 enabled tools need a scope the token lacks, so they are not listed (--list-all-tools lists them):",
         "{out}"
     );
     let mut listed: Vec<&str> = lines[2..7].to_vec();
@@ -484,4 +485,56 @@ async fn tools_into_a_closed_pipe_does_not_panic() {
     let err = stderr(&output);
     assert!(!err.contains("panicked"), "{err}");
     assert_ne!(output.status.code(), Some(101), "{err}");
+}
+
+/// With a token, `tools` leaves out the tools it has no scope for and says
+/// which, and the scope each needs; `--list-all-tools` lists them all and
+/// reads nothing.
+#[tokio::test]
+async fn tools_leaves_out_what_the_token_cannot_run_and_says_so() {
+    let api = access_token_api(200, "access_token.json").await;
+    let uri = api.uri();
+    let env = [
+        ("BUILDKITE_API_TOKEN", SECRET),
+        ("BUILDKITE_BASE_URL", uri.as_str()),
+    ];
+    let output = run(&["--enabled-toolsets", "builds,clusters", "tools"], &env).await;
+    assert_status(&output, 0);
+    let printed: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let names: Vec<&str> = printed["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"get_build") && !names.contains(&"list_clusters"));
+    assert!(
+        !names.contains(&"cancel_build"),
+        "write_builds is not granted"
+    );
+    let left = printed["left_out"].as_array().expect("left_out");
+    assert!(
+        left.contains(&serde_json::json!({"name": "list_clusters", "needs": ["read_clusters"]})),
+        "{left:?}"
+    );
+    assert_eq!(requests(&api).await, ["GET /v2/access-token"]);
+
+    let all = printed_tools(
+        &run(
+            &[
+                "--enabled-toolsets",
+                "builds,clusters",
+                "--list-all-tools",
+                "tools",
+            ],
+            &env,
+        )
+        .await,
+    );
+    assert_eq!(all.len(), names.len() + left.len(), "{names:?} {left:?}");
+    assert_eq!(
+        requests(&api).await.len(),
+        1,
+        "--list-all-tools reads no scopes"
+    );
 }

@@ -101,6 +101,9 @@ impl Launch {
         let command = tokio::process::Command::new(BIN).configure(|c| {
             // Nothing from the developer's environment leaks in.
             c.env_clear();
+            // Tests count requests: the token's scopes are read at start only
+            // where a test asks for it (BK_MCP_LIST_ALL_TOOLS=false).
+            c.env("BK_MCP_LIST_ALL_TOOLS", "true");
             c.args(&self.args);
             c.env("BUILDKITE_BASE_URL", api.uri());
             c.env("BKLOG_CACHE_URL", cache.path());

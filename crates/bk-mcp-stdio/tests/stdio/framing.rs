@@ -23,6 +23,7 @@ impl Raw {
         let cache = tempfile::tempdir().unwrap();
         let mut child = tokio::process::Command::new(common::BIN)
             .env_clear()
+            .env("BK_MCP_LIST_ALL_TOOLS", "true")
             .env("HOME", cache.path())
             .env("BKLOG_CACHE_URL", cache.path())
             .env("BUILDKITE_BASE_URL", api.uri())

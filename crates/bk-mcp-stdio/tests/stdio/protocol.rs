@@ -555,6 +555,7 @@ async fn stdout_is_only_json_rpc_and_eof_ends_the_server() {
     let cache = tempfile::tempdir().unwrap();
     let mut child = tokio::process::Command::new(common::BIN)
         .env_clear()
+        .env("BK_MCP_LIST_ALL_TOOLS", "true")
         .env("HOME", cache.path())
         .env("BKLOG_CACHE_URL", cache.path())
         .env("BUILDKITE_BASE_URL", api.uri())
@@ -638,4 +639,58 @@ async fn stdout_is_only_json_rpc_and_eof_ends_the_server() {
         .unwrap();
     assert!(stderr.contains("tool call finished"), "{stderr}");
     assert!(requests(&api).await.is_empty());
+}
+
+/// The token's scopes are read once at start, and `tools/list` leaves out
+/// the tools it has no scope for. If they cannot be read, every tool is
+/// listed and the log says why.
+#[tokio::test]
+async fn tools_the_token_cannot_run_are_not_listed() {
+    let api = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v2/access-token"))
+        .and(authorized())
+        .respond_with(json_response(200, "access_token.json"))
+        .expect(1)
+        .mount(&api)
+        .await;
+    let server = Launch::new()
+        .env("BK_MCP_LIST_ALL_TOOLS", "false")
+        .start(&api)
+        .await;
+    let listed = server.tool_names().await;
+    assert!(listed.contains(&"get_build".to_owned()), "{listed:?}");
+    assert!(listed.contains(&"tail_logs".to_owned()), "{listed:?}");
+    for absent in [
+        "cancel_build",
+        "list_clusters",
+        "get_job_env",
+        "create_pipeline",
+    ] {
+        assert!(!listed.contains(&absent.to_owned()), "{absent}: {listed:?}");
+    }
+    assert!(listed.len() < common::all_tool_count());
+    let stderr = server.shutdown().await;
+    assert!(
+        stderr.contains("list_clusters (needs read_clusters)"),
+        "{stderr}"
+    );
+
+    // Scopes that cannot be read hide nothing.
+    let broken = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v2/access-token"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&broken)
+        .await;
+    let server = Launch::new()
+        .env("BK_MCP_LIST_ALL_TOOLS", "false")
+        .start(&broken)
+        .await;
+    assert_eq!(server.tool_names().await.len(), common::all_tool_count());
+    let stderr = server.shutdown().await;
+    assert!(
+        stderr.contains("could not read the token's scopes"),
+        "{stderr}"
+    );
 }

@@ -256,6 +256,21 @@ fn selections_by_toolset_and_allow_list() {
     };
     assert!(names(&allowing.narrowed_by(&request)).is_empty());
     assert!(!names(&Selection::all().narrowed_by(&request)).contains(&"list_builds"));
+
+    // A token's scopes leave out the tools needing one it lacks.
+    let reader = Selection {
+        token_scopes: Some(["read_builds".to_owned()].into()),
+        ..Selection::all()
+    };
+    let listed = names(&reader);
+    assert!(
+        listed.contains(&"get_build") && listed.contains(&"list_skills"),
+        "{listed:?}"
+    );
+    assert!(!listed.contains(&"cancel_build") && !listed.contains(&"tail_logs"));
+    for tool in registry.select(&reader) {
+        assert!(tool.meta().scopes.iter().all(|s| *s == "read_builds"));
+    }
 }
 
 #[test]
