@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, HashSet};
 use std::sync::LazyLock;
 
 use bk_mcp::{ConfigError, RequestScope};
-use bk_tools::{Registry, Selection, Toolset, parse_toolsets};
+use bk_tools::{ESSENTIALS, Registry, Selection, Toolset, parse_toolset_list, parse_toolsets};
 use buildkite_api::{ApiToken, Client};
 use http::{HeaderMap, HeaderName, HeaderValue, header};
 
@@ -290,8 +290,9 @@ fn read_headers(headers: &HeaderMap, asked: &mut Asked) -> Result<(), Refusal> {
 
 fn ask_toolsets(asked: &mut Asked, list: &str, source: &str) -> Result<(), Refusal> {
     let decoded = percent_decode(list);
-    let toolsets =
-        parse_toolsets(&decoded).map_err(|e| Refusal::BadRequest(format!("{source}: {e}")))?;
+    let (toolsets, left_by_profile) =
+        parse_toolset_list(&decoded).map_err(|e| Refusal::BadRequest(format!("{source}: {e}")))?;
+    asked.exclude.extend(left_by_profile);
     if toolsets.is_empty() {
         return Err(Refusal::BadRequest(format!("{source}: no toolset named")));
     }
@@ -299,7 +300,10 @@ fn ask_toolsets(asked: &mut Asked, list: &str, source: &str) -> Result<(), Refus
     let named = parse_toolsets(
         &decoded
             .split(',')
-            .filter(|n| !n.trim().eq_ignore_ascii_case("all"))
+            .filter(|n| {
+                let n = n.trim();
+                !n.eq_ignore_ascii_case("all") && !n.eq_ignore_ascii_case(ESSENTIALS)
+            })
             .collect::<Vec<_>>()
             .join(","),
     )

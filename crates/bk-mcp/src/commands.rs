@@ -278,15 +278,30 @@ pub fn client_config(client: ClientKind, endpoint: &Endpoint) -> String {
                 "args": ["-y", "mcp-remote", url, "--header", format!("Authorization: Bearer {TOKEN_PLACEHOLDER}")]
             }}
         })),
-        (ClientKind::Cursor, Endpoint::Http { url }) => pretty(&json!({
-            "mcpServers": { "buildkite": { "url": url, "headers": auth } }
-        })),
-        (
-            ClientKind::ClaudeDesktop | ClientKind::Cursor | ClientKind::Windsurf,
-            Endpoint::Stdio { command, args },
-        ) => pretty(&json!({
-            "mcpServers": { "buildkite": { "command": command, "args": args, "env": env } }
-        })),
+        // Cursor stops at 40 tools: the essentials profile fits.
+        (ClientKind::Cursor, Endpoint::Http { url }) => {
+            let url = match url.strip_suffix("/mcp") {
+                Some(base) => format!("{base}/mcp/x/{}", bk_tools::ESSENTIALS),
+                None => url.clone(),
+            };
+            pretty(&json!({
+                "mcpServers": { "buildkite": { "url": url, "headers": auth } }
+            }))
+        }
+        (ClientKind::Cursor, Endpoint::Stdio { command, args }) => {
+            let mut args = args.clone();
+            if !args.iter().any(|a| a.starts_with("--enabled-toolsets")) {
+                args.push(format!("--enabled-toolsets={}", bk_tools::ESSENTIALS));
+            }
+            pretty(&json!({
+                "mcpServers": { "buildkite": { "command": command, "args": args, "env": env } }
+            }))
+        }
+        (ClientKind::ClaudeDesktop | ClientKind::Windsurf, Endpoint::Stdio { command, args }) => {
+            pretty(&json!({
+                "mcpServers": { "buildkite": { "command": command, "args": args, "env": env } }
+            }))
+        }
     }
 }
 
@@ -345,6 +360,28 @@ mod tests {
         Endpoint::Http {
             url: "http://localhost:3000/mcp".into(),
         }
+    }
+
+    #[test]
+    fn cursor_gets_the_profile_that_fits_its_40_tools() {
+        let local: Value =
+            serde_json::from_str(&client_config(ClientKind::Cursor, &stdio())).unwrap();
+        let args = &local["mcpServers"]["buildkite"]["args"];
+        assert!(
+            args.as_array()
+                .unwrap()
+                .contains(&json!("--enabled-toolsets=essentials")),
+            "{local}"
+        );
+        let remote: Value =
+            serde_json::from_str(&client_config(ClientKind::Cursor, &http())).unwrap();
+        assert_eq!(
+            remote["mcpServers"]["buildkite"]["url"],
+            "http://localhost:3000/mcp/x/essentials"
+        );
+        // Other clients keep every tool.
+        let desktop = client_config(ClientKind::ClaudeDesktop, &stdio());
+        assert!(!desktop.contains("essentials"), "{desktop}");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use bk_tools::{Limits, Registry, Selection, parse_toolsets};
+use bk_tools::{Limits, Registry, Selection, parse_toolset_list};
 use buildkite_api::ApiToken;
 use buildkite_api::DEFAULT_BASE_URL;
 use clap::builder::FalseyValueParser;
@@ -361,9 +361,10 @@ impl ServerArgs {
     /// The operator's selection: toolsets, read-only mode and allow-list,
     /// checked against the registry.
     pub fn selection(&self, registry: &Registry) -> Result<Selection, ConfigError> {
-        let toolsets = parse_toolsets(&self.enabled_toolsets.join(",")).map_err(|e| {
-            ConfigError::new(format!("--enabled-toolsets / BUILDKITE_TOOLSETS: {e}"))
-        })?;
+        let (toolsets, left_by_profile) = parse_toolset_list(&self.enabled_toolsets.join(","))
+            .map_err(|e| {
+                ConfigError::new(format!("--enabled-toolsets / BUILDKITE_TOOLSETS: {e}"))
+            })?;
         let names = |list: &[String]| -> BTreeSet<String> {
             list.iter()
                 .map(|t| t.trim().to_owned())
@@ -371,7 +372,7 @@ impl ServerArgs {
                 .collect()
         };
         let allow = names(&self.tools);
-        let exclude = names(&self.exclude_tools);
+        let mut exclude = names(&self.exclude_tools);
         let only_excluding = Selection {
             exclude,
             ..Selection::all()
@@ -379,11 +380,13 @@ impl ServerArgs {
         registry.validate(&only_excluding).map_err(|e| {
             ConfigError::new(format!("--exclude-tools / BUILDKITE_EXCLUDE_TOOLS: {e}"))
         })?;
+        exclude = only_excluding.exclude;
+        exclude.extend(left_by_profile);
         let selection = Selection {
             toolsets,
             read_only: self.read_only,
             allow: (!allow.is_empty()).then_some(allow),
-            exclude: only_excluding.exclude,
+            exclude,
             token_scopes: None,
         };
         registry

@@ -49,7 +49,10 @@ pub use limits::Limits;
 pub use registry::{Registry, Selection};
 pub use shape::ToolOutput;
 pub use tool::{Access, Annotations, Handler, ProgressSink, Tool, ToolContext, ToolMeta};
-pub use toolset::{SelectionError, Toolset, parse_toolsets};
+pub use toolset::{
+    ESSENTIALS, ESSENTIALS_LEAVE_OUT, ESSENTIALS_TOOLSETS, SelectionError, Toolset,
+    parse_toolset_list, parse_toolsets,
+};
 
 /// The README's examples, compiled as doc tests.
 #[cfg(doctest)]

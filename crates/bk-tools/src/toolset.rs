@@ -111,19 +111,65 @@ impl FromStr for Toolset {
 
 /// Parses a comma-separated toolset list; `all` means every toolset.
 pub fn parse_toolsets(list: &str) -> Result<BTreeSet<Toolset>, SelectionError> {
+    Ok(parse_toolset_list(list)?.0)
+}
+
+/// The profile of what a coding agent needs to investigate CI, within
+/// Cursor's 40 tools: investigating, builds and jobs, logs, artifacts,
+/// reading pipelines, Test Engine and the user.
+pub const ESSENTIALS: &str = "essentials";
+
+/// The toolsets [`ESSENTIALS`] enables.
+pub const ESSENTIALS_TOOLSETS: [Toolset; 7] = [
+    Toolset::Investigations,
+    Toolset::Builds,
+    Toolset::Logs,
+    Toolset::Artifacts,
+    Toolset::Pipelines,
+    Toolset::Tests,
+    Toolset::User,
+];
+
+/// The tools of those toolsets [`ESSENTIALS`] leaves out: the pipeline
+/// writes (unless the list also names `pipelines`).
+pub const ESSENTIALS_LEAVE_OUT: [&str; 4] = [
+    "create_pipeline",
+    "update_pipeline",
+    "create_pipeline_schedule",
+    "update_pipeline_schedule",
+];
+
+/// Parses a toolset list (names, `all`, and the profile `essentials`):
+/// the toolsets, and the tools the profile leaves out.
+pub fn parse_toolset_list(
+    list: &str,
+) -> Result<(BTreeSet<Toolset>, BTreeSet<String>), SelectionError> {
     let mut set = BTreeSet::new();
+    let mut essentials = false;
+    let mut named = BTreeSet::new();
     for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
         if name.eq_ignore_ascii_case("all") {
             set.extend(Toolset::ALL);
+            named.extend(Toolset::ALL);
+        } else if name.eq_ignore_ascii_case(ESSENTIALS) {
+            set.extend(ESSENTIALS_TOOLSETS);
+            essentials = true;
         } else {
-            set.insert(name.parse()?);
+            let toolset = name.parse()?;
+            set.insert(toolset);
+            named.insert(toolset);
         }
     }
-    Ok(set)
+    let leave_out = if essentials && !named.contains(&Toolset::Pipelines) {
+        ESSENTIALS_LEAVE_OUT.map(str::to_owned).into()
+    } else {
+        BTreeSet::new()
+    };
+    Ok((set, leave_out))
 }
 
 fn valid_toolsets() -> String {
-    let mut names = vec!["all"];
+    let mut names = vec!["all", ESSENTIALS];
     names.extend(Toolset::ALL.map(Toolset::name));
     names.join(", ")
 }

@@ -199,7 +199,7 @@ fn selections_by_toolset_and_allow_list() {
     assert!(
         error
             .to_string()
-            .starts_with("unknown toolset \"bogus\"; valid toolsets: all, clusters"),
+            .starts_with("unknown toolset \"bogus\"; valid toolsets: all, essentials, clusters"),
         "{error}"
     );
 
@@ -482,4 +482,45 @@ async fn every_bad_input_is_an_error_naming_the_parameter() {
         "a bad input reached the API"
     );
     println!("{checked} bad inputs checked");
+}
+
+/// The `essentials` profile fits Cursor's 40 tools and covers what an agent
+/// investigating CI needs; naming `pipelines` as well brings its writes back.
+#[test]
+fn the_essentials_profile_fits_cursor() {
+    let registry = Registry::new();
+    let (toolsets, leave_out) = bk_tools::parse_toolset_list("essentials").unwrap();
+    let selection = Selection {
+        toolsets,
+        exclude: leave_out,
+        ..Selection::all()
+    };
+    let names: Vec<&str> = registry
+        .select(&selection)
+        .iter()
+        .map(|t| t.meta().name)
+        .collect();
+    assert!(names.len() <= 40, "{} tools: {names:?}", names.len());
+    for needed in [
+        "get_build_failure_summary",
+        "triage_build_failures",
+        "get_build",
+        "list_jobs",
+        "tail_logs",
+        "get_pipeline",
+        "list_tests_for_build",
+        "current_user",
+        "list_artifacts_for_build",
+    ] {
+        assert!(names.contains(&needed), "{needed}: {names:?}");
+    }
+    assert!(!names.contains(&"update_pipeline") && !names.contains(&"create_cluster"));
+    let (_, with_pipelines) = bk_tools::parse_toolset_list("essentials,pipelines").unwrap();
+    assert!(with_pipelines.is_empty());
+    assert!(
+        bk_tools::parse_toolsets("essentialz")
+            .unwrap_err()
+            .to_string()
+            .contains("valid toolsets: all, essentials, ")
+    );
 }
