@@ -15,7 +15,9 @@
 //!
 //! Its parts: [`classify`] and [`pick_error`] (which lines are errors, in
 //! `error_line.rs`) and [`normalize`] (in `normalize.rs`); this module
-//! windows and folds.
+//! windows, folds and shrinks.
+
+use std::ops::Range;
 
 use serde::Serialize;
 
@@ -75,6 +77,14 @@ fn is_one(n: &u64) -> bool {
     *n == 1
 }
 
+impl DigestLine {
+    /// Whether this line marks rows left out (`x` of them) rather than
+    /// showing one.
+    pub fn is_gap(&self) -> bool {
+        self.c == GAP
+    }
+}
+
 /// A digest of a log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Digest {
@@ -89,6 +99,46 @@ pub struct Digest {
     pub error_line: Option<String>,
     /// Rows in the log.
     pub total_rows: u64,
+}
+
+impl Digest {
+    /// Halves the digest: keeps half of its lines (at least one) around
+    /// the error line, as [`Digest::shrink_to`] does.
+    pub fn halve(&mut self) {
+        self.shrink_to((self.lines.len() / 2).max(1));
+    }
+
+    /// Keeps `keep` of the lines (at least one): the error line's
+    /// neighbourhood, two thirds of them before it, as the digest's own
+    /// window is chosen. What is left out before and after becomes a gap
+    /// line, merged with a gap next to it, so every row is still shown or
+    /// counted. Gap lines come on top of `keep`: a digest of a few lines
+    /// may not get shorter.
+    pub fn shrink_to(&mut self, keep: usize) {
+        let keep = keep.max(1);
+        if self.lines.len() <= keep {
+            return;
+        }
+        let kept = around_error(&self.lines, self.error_row, keep);
+        let rows_in = |lines: &[DigestLine]| lines.iter().map(|l| l.repeat).sum::<u64>();
+        let mut lines = Vec::with_capacity(keep + 2);
+        if let Some(first) = self.lines.first().filter(|_| kept.start > 0) {
+            lines.push(gap(first.rn, rows_in(&self.lines[..kept.start])));
+        }
+        lines.extend_from_slice(&self.lines[kept.clone()]);
+        if let Some(next) = self.lines.get(kept.end) {
+            lines.push(gap(next.rn, rows_in(&self.lines[kept.end..])));
+        }
+        // A kept gap next to a new one merges with it.
+        let mut merged: Vec<DigestLine> = Vec::with_capacity(lines.len());
+        for line in lines {
+            match merged.last_mut() {
+                Some(last) if last.is_gap() && line.is_gap() => last.repeat += line.repeat,
+                _ => merged.push(line),
+            }
+        }
+        self.lines = merged;
+    }
 }
 
 /// The marker text of a gap line.
@@ -154,6 +204,21 @@ fn gap(rn: u64, rows: u64) -> DigestLine {
     }
 }
 
+/// Which `keep` of `lines` to show: the error's neighbourhood (the last
+/// line that is not a gap and starts at or before `error_row`, else the
+/// last line), with two thirds of them before it, moved back when the
+/// error is near the end so that no line is wasted.
+fn around_error(lines: &[DigestLine], error_row: Option<u64>, keep: usize) -> Range<usize> {
+    let keep = keep.min(lines.len());
+    let error_index = error_row
+        .and_then(|row| lines.iter().rposition(|l| !l.is_gap() && l.rn <= row))
+        .unwrap_or(lines.len().saturating_sub(1));
+    let start = error_index
+        .saturating_sub(keep * 2 / 3)
+        .min(lines.len() - keep);
+    start..start + keep
+}
+
 /// Builds a digest from the rows of a window and the log's last rows.
 /// `window` and `tail` must each be in row order.
 pub fn digest_rows(
@@ -179,16 +244,9 @@ pub fn digest_rows(
     let window_budget = budget.saturating_sub(tail_lines.len()).max(1);
     let mut window_lines = fold(window);
     if window_lines.len() > window_budget {
-        // Keep the error's neighbourhood: two thirds before it, and move
-        // back when the error is near the end, so no line is wasted.
-        let error_index = error
-            .and_then(|e| window_lines.iter().rposition(|l| l.rn <= e.row))
-            .unwrap_or(window_lines.len() - 1);
-        let start = error_index
-            .saturating_sub(window_budget * 2 / 3)
-            .min(window_lines.len() - window_budget);
-        window_lines = window_lines.split_off(start);
-        window_lines.truncate(window_budget);
+        let kept = around_error(&window_lines, error.map(|e| e.row), window_budget);
+        window_lines.truncate(kept.end);
+        window_lines.drain(..kept.start);
     }
     // Assemble, with a gap line wherever rows are left out, so every row
     // is shown or counted.
@@ -453,5 +511,114 @@ mod tests {
                 (7, "f", 1)
             ]
         );
+    }
+
+    /// A digest that shows all `n` rows (no two neighbours fold), with
+    /// the error at row `error`.
+    fn whole_digest(n: usize, error: usize) -> Digest {
+        let texts: Vec<String> = (0..n)
+            .map(|i| format!("line {i} {}", "x".repeat(i % 3)))
+            .collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let mut log = rows(&refs);
+        log[error].content = "error: boom".into();
+        let digest = digest_rows(&log, &[], Some(&log[error]), n as u64, n + 3);
+        assert_eq!(digest.lines.len(), n);
+        digest
+    }
+
+    fn covered(digest: &Digest) -> u64 {
+        digest.lines.iter().map(|l| l.repeat).sum()
+    }
+
+    fn texts(digest: &Digest) -> Vec<(u64, &str, u64)> {
+        digest
+            .lines
+            .iter()
+            .map(|l| (l.rn, l.c.as_str(), l.repeat))
+            .collect()
+    }
+
+    #[test]
+    fn halving_keeps_the_error_with_two_thirds_before_it() {
+        let mut digest = whole_digest(40, 30);
+        digest.halve();
+        let lines = texts(&digest);
+        // 20 lines kept: 13 before the error, the error, 6 after.
+        assert_eq!(lines.len(), 22, "{lines:?}");
+        assert_eq!(lines[0], (0, GAP, 17));
+        assert_eq!(lines[1].0, 17);
+        assert_eq!(lines[14], (30, "error: boom", 1));
+        assert_eq!(lines[20].0, 36);
+        assert_eq!(lines[21], (37, GAP, 3));
+        assert_eq!(covered(&digest), 40, "every row is shown or counted");
+        assert_eq!((digest.error_row, digest.total_rows), (Some(30), 40));
+    }
+
+    #[test]
+    fn halving_again_and_again_keeps_the_error_until_it_cannot_shorten() {
+        let mut digest = whole_digest(40, 30);
+        loop {
+            let before = digest.lines.len();
+            digest.halve();
+            assert!(digest.lines.iter().any(|l| l.c == "error: boom"));
+            assert_eq!(covered(&digest), 40);
+            assert!(
+                digest
+                    .lines
+                    .windows(2)
+                    .all(|w| !(w[0].is_gap() && w[1].is_gap())),
+                "no two gaps side by side: {:?}",
+                digest.lines
+            );
+            if digest.lines.len() >= before {
+                break;
+            }
+        }
+        // Two lines between two gaps: halving would keep as many.
+        assert_eq!(
+            texts(&digest),
+            [
+                (0, GAP, 29),
+                (29, "line 29 xx", 1),
+                (30, "error: boom", 1),
+                (31, GAP, 9)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_kept_gap_next_to_a_new_one_merges_with_it() {
+        // Rows 0-9, a gap, then rows 95-99; no two neighbours fold.
+        let row = |i: usize| LogRow {
+            ts: None,
+            content: format!("row {}", "x".repeat(i % 2 + 1)),
+            row: i as u64,
+            group: None,
+        };
+        let window: Vec<LogRow> = (0..10).map(row).collect();
+        let tail: Vec<LogRow> = (95..100).map(row).collect();
+        let mut digest = digest_rows(&window, &tail, None, 100, 60);
+        assert_eq!(digest.lines.len(), 16);
+        assert!(digest.lines[10].is_gap());
+        // Without an error the end is kept, from the gap on.
+        digest.shrink_to(6);
+        let lines = texts(&digest);
+        assert_eq!(lines.len(), 6, "{lines:?}");
+        assert_eq!(lines[0], (0, GAP, 95));
+        assert_eq!(lines[1].0, 95);
+        assert_eq!(covered(&digest), 100);
+    }
+
+    #[test]
+    fn a_digest_too_short_to_shrink_is_left_alone() {
+        let mut empty = digest_rows(&[], &[], None, 0, 60);
+        empty.halve();
+        assert!(empty.lines.is_empty());
+        let mut one = whole_digest(1, 0);
+        let before = one.clone();
+        one.halve();
+        one.shrink_to(0);
+        assert_eq!(one, before);
     }
 }
