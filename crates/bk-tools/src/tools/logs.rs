@@ -16,8 +16,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use bk_logs::{EntryKey, FetchPolicy, LogFile, LogRow, SearchHit, SearchQuery, TailAnswer};
-use buildkite_api::{Error as ApiError, JobRef};
+use bk_logs::digest::{Digest, DigestOptions};
+use bk_logs::{
+    Engine, EntryKey, FetchPolicy, LogFile, LogRow, PartialTail, SearchHit, SearchQuery, Tailed,
+};
+use buildkite_api::{Error as ApiError, JobRef, JobState};
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value, json};
@@ -71,20 +74,21 @@ macro_rules! log_args {
         }
 
         impl $name {
-            fn target(&self) -> Target {
-                Target {
-                    org: self.org_slug.to_string(),
-                    pipeline: self.pipeline_slug.to_string(),
-                    number: self.build_number.get(),
-                    job_id: self.job_id.to_string(),
-                    policy: FetchPolicy {
-                        cache_ttl: self
-                            .cache_ttl
-                            .map_or(bk_logs::DEFAULT_CACHE_TTL, |ttl| ttl.0),
-                        force_refresh: self.force_refresh,
-                    },
-                    state: None,
-                }
+            /// The job's log, read as this call asks.
+            fn log<'a>(&self, ctx: &'a ToolContext) -> JobLog<'a> {
+                let job = JobRef::in_build(
+                    self.org_slug.to_string(),
+                    self.pipeline_slug.to_string(),
+                    self.build_number.get(),
+                    self.job_id.to_string(),
+                );
+                let policy = FetchPolicy {
+                    cache_ttl: self
+                        .cache_ttl
+                        .map_or(bk_logs::DEFAULT_CACHE_TTL, |ttl| ttl.0),
+                    force_refresh: self.force_refresh,
+                };
+                JobLog::new(ctx, job, policy)
             }
         }
     };
@@ -176,44 +180,196 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
-/// The job a call is about, and how fresh its log must be.
-#[derive(Debug)]
-struct Target {
-    org: String,
-    pipeline: String,
-    number: u64,
-    job_id: String,
+/// One job's log as a call reads it: the job, named by its [`JobRef`]
+/// (which also gives the cache key), read with the call's credentials and
+/// as fresh as the call asks. Every log tool and investigation reads logs
+/// through it.
+pub(crate) struct JobLog<'a> {
+    logs: &'a Engine,
+    source: ApiLogSource,
     policy: FetchPolicy,
-    /// The job's state, when the caller already has it.
-    state: Option<buildkite_api::JobState>,
 }
 
-impl Target {
-    fn key(&self) -> EntryKey {
-        EntryKey::new(self.org.clone(), self.job_id.clone())
-    }
-
-    fn source(&self, ctx: &ToolContext) -> ApiLogSource {
+impl<'a> JobLog<'a> {
+    /// `job`'s log, read with `ctx`'s client and log engine.
+    pub(crate) fn new(ctx: &'a ToolContext, job: JobRef, policy: FetchPolicy) -> Self {
         // `force_refresh` reads the job's state afresh too.
-        let client = if self.policy.force_refresh {
+        let client = if policy.force_refresh {
             ctx.client.fresh_reads()
         } else {
             ctx.client.clone()
         };
-        let source = ApiLogSource::new(
-            client,
-            JobRef::in_build(
-                self.org.clone(),
-                self.pipeline.clone(),
-                self.number,
-                self.job_id.clone(),
-            ),
-        );
-        match &self.state {
-            Some(state) => source.with_state(Some(state)),
-            None => source,
+        JobLog {
+            logs: &ctx.logs,
+            source: ApiLogSource::new(client, job),
+            policy,
         }
     }
+
+    /// The job's state, when the caller read it with the build: then the
+    /// log is all that is asked for.
+    pub(crate) fn with_state(mut self, state: Option<&JobState>) -> Self {
+        if state.is_some() {
+            self.source = self.source.with_state(state);
+        }
+        self
+    }
+
+    fn key(&self) -> EntryKey {
+        self.source.key()
+    }
+
+    /// Runs `query` on the whole log (cached, or downloaded and cached).
+    pub(crate) async fn query<T>(
+        &self,
+        query: impl Fn(&LogFile) -> bk_logs::Result<T>,
+    ) -> Result<T, ToolError> {
+        self.logs
+            .query(&self.key(), &self.source, self.policy, query)
+            .await
+            .map_err(log_error)
+    }
+
+    /// The last `n` rows: from the whole log, or for a log too large to
+    /// cache from its end, with notes saying so as `tail_for` needs.
+    pub(crate) async fn tail(&self, n: usize, tail_for: TailFor) -> Result<Tail, ToolError> {
+        let with_group = matches!(
+            tail_for,
+            TailFor::TailLogs {
+                include_group: true
+            }
+        );
+        let answer = self
+            .logs
+            .query_tail(&self.key(), &self.source, self.policy, n, |log| {
+                Ok((log.tail(n, with_group)?, log.row_count(), job_state(log)))
+            })
+            .await
+            .map_err(log_error)?;
+        Ok(match answer {
+            Tailed::Whole((rows, total_rows, state)) => Tail {
+                rows,
+                total_rows: Some(total_rows),
+                notes: state,
+            },
+            Tailed::Partial(partial) => Tail {
+                notes: partial_notes(&partial, tail_for),
+                total_rows: None,
+                rows: partial.rows,
+            },
+        })
+    }
+
+    /// The log's digest, with what the cache says about the job (for a job
+    /// still running) or, for a log too large to cache, notes saying the
+    /// digest covers its end only.
+    pub(crate) async fn digest(
+        &self,
+        options: &DigestOptions,
+    ) -> Result<(Digest, Map<String, Value>), ToolError> {
+        let whole = self
+            .logs
+            .query(&self.key(), &self.source, self.policy, |log| {
+                Ok((log.digest(options)?, job_state(log)))
+            })
+            .await;
+        match whole {
+            // Too large to cache: digest the end of the log.
+            Err(bk_logs::Error::TooLarge(_)) => {
+                let tail = self.tail(DIGEST_PARTIAL_ROWS, TailFor::Digest).await?;
+                let digest = bk_logs::digest::digest_of_rows(&tail.rows, tail.row_count(), options);
+                Ok((digest, tail.notes))
+            }
+            other => other.map_err(log_error),
+        }
+    }
+
+    /// The log's error lines (as [`bk_logs::digest::classify`] sees them),
+    /// newest first, at most `limit`.
+    pub(crate) async fn error_lines(&self, limit: usize) -> Result<Vec<LogRow>, ToolError> {
+        let query = SearchQuery {
+            pattern: bk_logs::digest::ERROR_PATTERN.to_owned(),
+            case_sensitive: true,
+            reverse: true,
+            limit: Some(limit),
+            ..SearchQuery::default()
+        };
+        let found = self.query(|log| log.search(&query)).await?;
+        Ok(found
+            .hits
+            .into_iter()
+            .map(|hit| hit.row)
+            .filter(|row| bk_logs::digest::classify(&row.content).is_some())
+            .collect())
+    }
+}
+
+/// Rows fetched from the end of a log too large to cache, to digest.
+const DIGEST_PARTIAL_ROWS: usize = 2_000;
+
+/// A job's last rows, from the whole (cached) log or from the end of one
+/// too large to cache.
+#[derive(Debug)]
+pub(crate) struct Tail {
+    /// The rows, oldest first.
+    pub rows: Vec<LogRow>,
+    /// The log's row count; `None` for the end of a log too large to
+    /// cache, whose row numbers count from the part read.
+    pub total_rows: Option<u64>,
+    /// What the answer says beside the rows: the job's state (for a job
+    /// still running), or the notes of a partial tail.
+    pub notes: Map<String, Value>,
+}
+
+impl Tail {
+    /// The log's row count, or for the end of a log too large to cache,
+    /// the rows of the part read.
+    pub(crate) fn row_count(&self) -> u64 {
+        self.total_rows
+            .unwrap_or_else(|| self.rows.last().map_or(0, |r| r.row + 1))
+    }
+}
+
+/// Who shows a tail's rows, which decides what the notes of a partial tail
+/// say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TailFor {
+    /// `tail_logs`' own rows (with their groups, when asked for).
+    TailLogs {
+        /// Whether rows carry their group's name.
+        include_group: bool,
+    },
+    /// Rows inside another tool's answer.
+    Embedded,
+    /// The rows a digest is made of.
+    Digest,
+}
+
+/// What an answer says about rows read from the end of a log too large to
+/// cache: its size, that row numbers count from the part read, and what
+/// that means for `tail_for`. Every partial tail's notes are written here.
+fn partial_notes(partial: &PartialTail, tail_for: TailFor) -> Map<String, Value> {
+    let mut notes = Map::new();
+    notes.insert("total_bytes".into(), json!(partial.total_bytes));
+    if let TailFor::TailLogs { .. } = tail_for {
+        notes.insert("tail_start_byte".into(), json!(partial.start_byte));
+    }
+    notes.insert("row_numbers_relative".into(), json!(true));
+    let note = match tail_for {
+        TailFor::TailLogs { include_group } => format!(
+            "the log is {} bytes and not cached, so only its end was downloaded: rn counts from the first complete line of the downloaded part, not from the start of the log, so it cannot be used as a read_logs seek{}",
+            partial.total_bytes,
+            if include_group {
+                "; group names are not known for a partial tail"
+            } else {
+                ""
+            }
+        ),
+        TailFor::Digest => "the log is too large to cache: this digest covers its end only, and rn counts from the start of that part".to_owned(),
+        TailFor::Embedded => return notes,
+    };
+    notes.insert("note".into(), json!(note));
+    notes
 }
 
 /// The log engine's errors, phrased for the model. API failures keep their
@@ -256,15 +412,17 @@ fn log_error(error: bk_logs::Error) -> ToolError {
 
 /// What a cached log says about its job, added to results: only for a job
 /// that had not finished when its log was fetched (the log may grow).
-fn add_job_state(out: &mut Map<String, Value>, log: &LogFile) {
+fn job_state(log: &LogFile) -> Map<String, Value> {
     let meta = log.meta();
+    let mut state = Map::new();
     if !meta.terminal {
-        out.insert(
+        state.insert(
             "job_state".into(),
             json!(meta.job_state.as_deref().unwrap_or("unknown")),
         );
-        out.insert("log_may_grow".into(), json!(true));
+        state.insert("log_may_grow".into(), json!(true));
     }
+    state
 }
 
 fn elapsed_ms(started: Instant) -> u64 {
@@ -358,7 +516,7 @@ impl Handler for SearchLogs {
         // Refuse a bad pattern before any request.
         bk_logs::compile(&args.pattern, args.case_sensitive).map_err(log_error)?;
         let started = Instant::now();
-        let target = args.target();
+        let log = args.log(ctx);
         let context = args.context.map_or(0, Bounded::as_usize);
         let query = SearchQuery {
             pattern: args.pattern.to_string(),
@@ -371,15 +529,9 @@ impl Handler for SearchLogs {
             limit: Some(args.limit.map_or(20, Bounded::as_usize)),
             with_group: args.include_group,
         };
-        let (found, total_rows, state) = ctx
-            .logs
-            .query(&target.key(), &target.source(ctx), target.policy, |log| {
-                let mut state = Map::new();
-                add_job_state(&mut state, log);
-                Ok((log.search(&query)?, log.row_count(), state))
-            })
-            .await
-            .map_err(log_error)?;
+        let (found, total_rows, state) = log
+            .query(|log| Ok((log.search(&query)?, log.row_count(), job_state(log))))
+            .await?;
 
         let reverse = args.reverse;
         // Where a search continues after `hit`: the next row in its direction.
@@ -479,80 +631,26 @@ impl Handler for TailLogs {
 
     async fn run(&self, ctx: &ToolContext, args: TailLogsArgs) -> Result<ToolOutput, ToolError> {
         let started = Instant::now();
-        let target = args.target();
+        let log = args.log(ctx);
         if args.digest {
-            return tail_digest(ctx, &args, &target, started).await;
+            return tail_digest(&args, &log, started).await;
         }
         let n = args.tail.map_or(10, Bounded::as_usize);
-        let key = target.key();
-        let source = target.source(ctx);
-        let answer = match ctx.logs.tail(&key, &source, target.policy, n).await {
-            // A damaged cache entry: `query` rebuilds it.
-            Err(bk_logs::Error::Corrupt(_)) => ctx
-                .logs
-                .query(&key, &source, target.policy, |log| {
-                    let mut state = Map::new();
-                    add_job_state(&mut state, log);
-                    Ok(Tail::Full {
-                        rows: log.tail(n, args.include_group)?,
-                        total_rows: log.row_count(),
-                        state,
-                    })
-                })
-                .await
-                .map_err(log_error)?,
-            Err(error) => return Err(log_error(error)),
-            Ok(TailAnswer::Cached(rows, log)) => {
-                let rows = if args.include_group {
-                    log.tail(n, true).map_err(log_error)?
-                } else {
-                    rows
-                };
-                let mut state = Map::new();
-                add_job_state(&mut state, &log);
-                Tail::Full {
-                    rows,
-                    total_rows: log.row_count(),
-                    state,
-                }
-            }
-            Ok(TailAnswer::Partial(partial)) => Tail::Partial(partial),
-        };
+        let include_group = args.include_group;
+        let Tail {
+            mut rows,
+            total_rows,
+            notes,
+        } = log.tail(n, TailFor::TailLogs { include_group }).await?;
 
         let budget = ctx.limits.response_budget;
         let mut out = Map::new();
-        let (mut rows, extra) = match answer {
-            Tail::Full {
-                rows,
-                total_rows,
-                state,
-            } => {
-                let mut extra = Map::new();
-                extra.insert("total_rows".into(), json!(total_rows));
-                extra.extend(state);
-                (rows, extra)
-            }
-            Tail::Partial(partial) => {
-                let mut extra = Map::new();
-                extra.insert("total_bytes".into(), json!(partial.total_bytes));
-                extra.insert("tail_start_byte".into(), json!(partial.start_byte));
-                extra.insert("row_numbers_relative".into(), json!(true));
-                extra.insert(
-                    "note".into(),
-                    json!(format!(
-                        "the log is {} bytes and not cached, so only its end was downloaded: rn counts from the first complete line of the downloaded part, not from the start of the log, so it cannot be used as a read_logs seek{}",
-                        partial.total_bytes,
-                        if args.include_group {
-                            "; group names are not known for a partial tail"
-                        } else {
-                            ""
-                        }
-                    )),
-                );
-                (partial.rows, extra)
-            }
-        };
-        let relative = extra.contains_key("row_numbers_relative");
+        let mut extra = Map::new();
+        if let Some(total_rows) = total_rows {
+            extra.insert("total_rows".into(), json!(total_rows));
+        }
+        extra.extend(notes);
+        let relative = total_rows.is_none();
         // Keep the newest rows: drop from the front what does not fit.
         let sizes: Vec<usize> = rows.iter().rev().map(size_of).collect();
         let kept = items_that_fit(&sizes, budget, size_of(&extra) + 100);
@@ -593,182 +691,19 @@ impl Handler for TailLogs {
     }
 }
 
-/// Rows fetched from the end of a log too large to cache, to digest.
-const DIGEST_PARTIAL_ROWS: usize = 2_000;
-
-/// A job's log digest, with what the cache says about the job (for a job
-/// still running) and, for a log too large to cache, notes saying the
-/// digest covers its end only. Also used by the failure summary.
-pub(crate) async fn job_log_digest(
-    ctx: &ToolContext,
-    job: &JobLocation<'_>,
-    options: &bk_logs::digest::DigestOptions,
-) -> Result<(bk_logs::digest::Digest, Map<String, Value>), ToolError> {
-    let target = job.target(FetchPolicy::default());
-    job_digest(ctx, &target, options).await
-}
-
-/// A job's last `rows` log rows and the log's row count (for a log too
-/// large to cache, rows of its end and notes saying so).
-pub(crate) async fn job_log_tail(
-    ctx: &ToolContext,
-    job: &JobLocation<'_>,
-    rows: usize,
-) -> Result<(Vec<LogRow>, u64, Map<String, Value>), ToolError> {
-    let target = job.target(FetchPolicy::default());
-    let key = target.key();
-    let source = target.source(ctx);
-    let answer = match ctx.logs.tail(&key, &source, target.policy, rows).await {
-        Err(bk_logs::Error::Corrupt(_)) => {
-            return ctx
-                .logs
-                .query(&key, &source, target.policy, |log| {
-                    let mut state = Map::new();
-                    add_job_state(&mut state, log);
-                    Ok((log.tail(rows, false)?, log.row_count(), state))
-                })
-                .await
-                .map_err(log_error);
-        }
-        other => other.map_err(log_error)?,
-    };
-    Ok(match answer {
-        TailAnswer::Cached(found, log) => {
-            let mut state = Map::new();
-            add_job_state(&mut state, &log);
-            (found, log.row_count(), state)
-        }
-        TailAnswer::Partial(partial) => {
-            let mut notes = Map::new();
-            notes.insert("total_bytes".into(), json!(partial.total_bytes));
-            notes.insert("row_numbers_relative".into(), json!(true));
-            let total = partial.rows.last().map_or(0, |r| r.row + 1);
-            (partial.rows, total, notes)
-        }
-    })
-}
-
-/// A job's error lines (as [`bk_logs::digest::classify`] sees them), newest
-/// first, at most `limit`.
-pub(crate) async fn job_error_lines(
-    ctx: &ToolContext,
-    job: &JobLocation<'_>,
-    limit: usize,
-) -> Result<Vec<LogRow>, ToolError> {
-    let target = job.target(FetchPolicy::default());
-    let query = SearchQuery {
-        pattern: bk_logs::digest::ERROR_PATTERN.to_owned(),
-        case_sensitive: true,
-        reverse: true,
-        limit: Some(limit),
-        ..SearchQuery::default()
-    };
-    let found = ctx
-        .logs
-        .query(&target.key(), &target.source(ctx), target.policy, |log| {
-            log.search(&query)
-        })
-        .await
-        .map_err(log_error)?;
-    Ok(found
-        .hits
-        .into_iter()
-        .map(|hit| hit.row)
-        .filter(|row| bk_logs::digest::classify(&row.content).is_some())
-        .collect())
-}
-
-/// Where a job is, for tools that read logs on their own behalf.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct JobLocation<'a> {
-    /// Organization slug.
-    pub org: &'a str,
-    /// Pipeline slug.
-    pub pipeline: &'a str,
-    /// Build number.
-    pub number: u64,
-    /// Job UUID.
-    pub job_id: &'a str,
-    /// The job's state, when the caller read it with the build (then the
-    /// log is all that is asked for).
-    pub state: Option<&'a buildkite_api::JobState>,
-}
-
-impl JobLocation<'_> {
-    fn target(&self, policy: FetchPolicy) -> Target {
-        Target {
-            org: self.org.to_owned(),
-            pipeline: self.pipeline.to_owned(),
-            number: self.number,
-            job_id: self.job_id.to_owned(),
-            policy,
-            state: self.state.cloned(),
-        }
-    }
-}
-
-async fn job_digest(
-    ctx: &ToolContext,
-    target: &Target,
-    options: &bk_logs::digest::DigestOptions,
-) -> Result<(bk_logs::digest::Digest, Map<String, Value>), ToolError> {
-    let key = target.key();
-    let source = target.source(ctx);
-    let queried = ctx
-        .logs
-        .query(&key, &source, target.policy, |log| {
-            let mut state = Map::new();
-            add_job_state(&mut state, log);
-            Ok((log.digest(options)?, state))
-        })
-        .await;
-    match queried {
-        Ok(found) => Ok(found),
-        // Too large to cache: digest the end of the log.
-        Err(bk_logs::Error::TooLarge(_)) => {
-            let mut notes = Map::new();
-            let answer = ctx
-                .logs
-                .tail(&key, &source, target.policy, DIGEST_PARTIAL_ROWS)
-                .await
-                .map_err(log_error)?;
-            let rows = match answer {
-                TailAnswer::Cached(rows, _) => rows,
-                TailAnswer::Partial(partial) => {
-                    notes.insert("total_bytes".into(), json!(partial.total_bytes));
-                    notes.insert("row_numbers_relative".into(), json!(true));
-                    notes.insert(
-                        "note".into(),
-                        json!("the log is too large to cache: this digest covers its end only, and rn counts from the start of that part"),
-                    );
-                    partial.rows
-                }
-            };
-            let total = rows.last().map_or(0, |r| r.row + 1);
-            Ok((
-                bk_logs::digest::digest_of_rows(&rows, total, options),
-                notes,
-            ))
-        }
-        Err(error) => Err(log_error(error)),
-    }
-}
-
 /// `tail_logs` with `digest`: the window around the last error, folded.
 async fn tail_digest(
-    ctx: &ToolContext,
     args: &TailLogsArgs,
-    target: &Target,
+    log: &JobLog<'_>,
     started: Instant,
 ) -> Result<ToolOutput, ToolError> {
-    let options = bk_logs::digest::DigestOptions {
-        max_lines: args.tail.map_or(
-            bk_logs::digest::DigestOptions::default().max_lines,
-            Bounded::as_usize,
-        ),
-        ..bk_logs::digest::DigestOptions::default()
+    let options = DigestOptions {
+        max_lines: args
+            .tail
+            .map_or(DigestOptions::default().max_lines, Bounded::as_usize),
+        ..DigestOptions::default()
     };
-    let (digest, notes) = job_digest(ctx, target, &options).await?;
+    let (digest, notes) = log.digest(&options).await?;
     let mut ordered = Map::new();
     ordered.insert("lines".into(), json!(digest.lines));
     if let Some(row) = digest.error_row {
@@ -784,16 +719,6 @@ async fn tail_digest(
         "lines",
         |kept| json!({"tail": kept.max(1), "digest": true, "note": "ask for a shorter digest"}),
     ))
-}
-
-/// A tail, from the whole (cached) log or from the end of a huge one.
-enum Tail {
-    Full {
-        rows: Vec<LogRow>,
-        total_rows: u64,
-        state: Map<String, Value>,
-    },
-    Partial(bk_logs::PartialTail),
 }
 
 log_args! {
@@ -824,19 +749,19 @@ impl Handler for ReadLogs {
 
     async fn run(&self, ctx: &ToolContext, args: ReadLogsArgs) -> Result<ToolOutput, ToolError> {
         let started = Instant::now();
-        let target = args.target();
+        let log = args.log(ctx);
         let seek = args.seek.map_or(0, |s| s.get().unsigned_abs());
         let limit = args.limit.map_or(200, Bounded::as_usize);
         let with_group = args.include_group;
-        let (mut rows, total_rows, state) = ctx
-            .logs
-            .query(&target.key(), &target.source(ctx), target.policy, |log| {
-                let mut state = Map::new();
-                add_job_state(&mut state, log);
-                Ok((log.read(seek, limit, with_group)?, log.row_count(), state))
+        let (mut rows, total_rows, state) = log
+            .query(|log| {
+                Ok((
+                    log.read(seek, limit, with_group)?,
+                    log.row_count(),
+                    job_state(log),
+                ))
             })
-            .await
-            .map_err(log_error)?;
+            .await?;
 
         let budget = ctx.limits.response_budget;
         let sizes: Vec<usize> = rows.iter().map(size_of).collect();

@@ -1045,8 +1045,8 @@ async fn a_damaged_cache_entry_is_rebuilt_not_served() {
             .unwrap()
             .starts_with("step 0050: xxx")
     );
-    // tail found the damage; the query that followed rebuilt the entry
-    // (the same caller's access was checked moments ago: no HEAD).
+    // The engine's tail found the damage and rebuilt the entry (the same
+    // caller's access was checked moments ago: no HEAD).
     assert_eq!(
         h.requests().await,
         [get_job(), get_log(), get_job(), get_log()]

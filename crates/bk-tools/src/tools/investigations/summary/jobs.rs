@@ -5,8 +5,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use bk_logs::FetchPolicy;
 use bk_logs::digest::{Digest, DigestOptions};
-use buildkite_api::{Job, JobState};
+use buildkite_api::{Job, JobRef, JobState};
 use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -16,7 +17,7 @@ use super::fit::cut;
 use crate::error::ToolError;
 use crate::shape::project::{pick, to_object};
 use crate::tool::ToolContext;
-use crate::tools::logs::{JobLocation, job_log_digest, job_log_tail};
+use crate::tools::logs::{JobLog, TailFor};
 
 /// Job logs fetched at once (each is three dependent calls): the default
 /// `max_jobs`, so a default summary reads its logs in one wave.
@@ -121,23 +122,19 @@ pub(super) async fn job_logs(
         let task = tasks.spawn(
             async move {
                 let _permit = permits.acquire_owned().await;
-                let location = JobLocation {
-                    org: &org,
-                    pipeline: &pipeline,
-                    number,
-                    job_id: &job_id,
-                    state: state.as_ref(),
-                };
+                let job = JobRef::in_build(org, pipeline, number, job_id);
+                let log = JobLog::new(&ctx, job, FetchPolicy::default()).with_state(state.as_ref());
                 let fields = if raw {
-                    job_log_tail(&ctx, &location, lines)
-                        .await
-                        .map(|(rows, total, notes)| raw_log_fields(rows, total, notes))
+                    log.tail(lines, TailFor::Embedded).await.map(|tail| {
+                        let total = tail.row_count();
+                        raw_log_fields(tail.rows, total, tail.notes)
+                    })
                 } else {
                     let options = DigestOptions {
                         max_lines: lines,
                         ..DigestOptions::default()
                     };
-                    job_log_digest(&ctx, &location, &options)
+                    log.digest(&options)
                         .await
                         .map(|(digest, notes)| digest_fields(digest, notes))
                 };
