@@ -12,6 +12,11 @@
 //! other callers wait for it); across processes, entries are replaced
 //! atomically, so sharing a cache directory is safe.
 //!
+//! Every read ([`Engine::query`], [`Engine::tail`], [`Engine::query_tail`])
+//! goes through one corrupt-entry fallback: an entry whose chunk fails its
+//! checksum while being read is deleted, fetched again and read once more,
+//! so callers never handle corruption themselves.
+//!
 //! With a [`SharedTier`], the local cache is the first tier of two: a
 //! finished job's log missing locally is looked up in the shared store
 //! before it is downloaded, downloads of one log are coordinated between
@@ -103,6 +108,17 @@ pub enum TailAnswer {
     /// Rows from the full, cached log.
     Cached(Vec<LogRow>, Box<LogFile>),
     /// Rows from the end of a log too large to cache.
+    Partial(PartialTail),
+}
+
+/// What [`Engine::query_tail`] answers: the query's answer on the whole
+/// (cached) log, or the end of a log too large to cache.
+#[derive(Debug)]
+pub enum Tailed<T> {
+    /// The query's answer on the whole log.
+    Whole(T),
+    /// Rows from the end of a log too large to cache; the query was not
+    /// run.
     Partial(PartialTail),
 }
 
@@ -352,8 +368,7 @@ impl Engine {
     /// Opens `key`'s log and runs `query` on it. If the entry turns out to
     /// be corrupt (a damaged chunk found while reading), it is deleted,
     /// fetched again and the query retried once: a corrupt entry is rebuilt,
-    /// never served. (An entry from the shared tier was checked whole when
-    /// it arrived, so the damage is local: the refetch skips the store.)
+    /// never served.
     pub async fn query<T>(
         &self,
         key: &EntryKey,
@@ -362,6 +377,92 @@ impl Engine {
         query: impl Fn(&LogFile) -> Result<T>,
     ) -> Result<T> {
         let log = self.open(key, source, policy).await?;
+        let (answer, _) = self.rebuilding(key, source, policy, log, &query).await?;
+        Ok(answer)
+    }
+
+    /// The last `n` rows: from the cache when it is fresh (after an access
+    /// check); else the log is fetched and cached, unless it announces a
+    /// size over [`EngineOptions::tail_range_above`] (or the size limit):
+    /// then only its last bytes are fetched, with a ranged request. A
+    /// corrupt entry is rebuilt, as for [`Engine::query`].
+    pub async fn tail(
+        &self,
+        key: &EntryKey,
+        source: &dyn LogSource,
+        policy: FetchPolicy,
+        n: usize,
+    ) -> Result<TailAnswer> {
+        let last_rows = |log: &LogFile| log.tail(n, false);
+        Ok(
+            match self.tailed(key, source, policy, n, &last_rows).await? {
+                Tailed::Whole((rows, log)) => TailAnswer::Cached(rows, Box::new(log)),
+                Tailed::Partial(tail) => TailAnswer::Partial(tail),
+            },
+        )
+    }
+
+    /// Runs `query` on `key`'s log when it is cached or gets cached, as
+    /// [`Engine::tail`] decides for a tail of `n` rows; a log too large
+    /// for that gives its last `n` rows instead, and `query` is not run.
+    /// A corrupt entry is rebuilt and the query retried, as for
+    /// [`Engine::query`].
+    pub async fn query_tail<T>(
+        &self,
+        key: &EntryKey,
+        source: &dyn LogSource,
+        policy: FetchPolicy,
+        n: usize,
+        query: impl Fn(&LogFile) -> Result<T>,
+    ) -> Result<Tailed<T>> {
+        Ok(match self.tailed(key, source, policy, n, &query).await? {
+            Tailed::Whole((answer, _)) => Tailed::Whole(answer),
+            Tailed::Partial(tail) => Tailed::Partial(tail),
+        })
+    }
+
+    /// [`Engine::query_tail`], keeping the log the query ran on.
+    async fn tailed<T>(
+        &self,
+        key: &EntryKey,
+        source: &dyn LogSource,
+        policy: FetchPolicy,
+        n: usize,
+        query: &impl Fn(&LogFile) -> Result<T>,
+    ) -> Result<Tailed<(T, LogFile)>> {
+        let fresh = if policy.force_refresh {
+            None
+        } else {
+            self.fresh_entry(key, policy.cache_ttl)?
+        };
+        let log = match fresh {
+            Some(log) => {
+                self.check_access(key, source).await?;
+                log
+            }
+            None => match self.refresh(key, source, policy, Want::Tail(n)).await? {
+                Refreshed::Log(log) => *log,
+                Refreshed::Tail(tail) => return Ok(Tailed::Partial(tail)),
+            },
+        };
+        let answer = self.rebuilding(key, source, policy, log, query).await?;
+        Ok(Tailed::Whole(answer))
+    }
+
+    /// The corrupt-entry fallback, for every query: runs `query` on `log`,
+    /// `key`'s entry; if the entry turns out to be corrupt, it is deleted,
+    /// fetched again whole and the query retried once. (An entry from the
+    /// shared tier was checked whole when it arrived, so the damage is
+    /// local: the refetch skips the store.) Returns the answer and the log
+    /// it came from.
+    async fn rebuilding<T>(
+        &self,
+        key: &EntryKey,
+        source: &dyn LogSource,
+        policy: FetchPolicy,
+        log: LogFile,
+        query: &impl Fn(&LogFile) -> Result<T>,
+    ) -> Result<(T, LogFile)> {
         match query(&log) {
             Err(Error::Corrupt(problem)) => {
                 tracing::warn!(key = %key.as_text(), %problem, "rebuilding a corrupt log cache entry");
@@ -372,36 +473,10 @@ impl Engine {
                     ..policy
                 };
                 let log = self.open(key, source, forced).await?;
-                query(&log)
+                let answer = query(&log)?;
+                Ok((answer, log))
             }
-            other => other,
-        }
-    }
-
-    /// The last `n` rows: from the cache when it is fresh (after an access
-    /// check); else the log is fetched and cached, unless it announces a
-    /// size over [`EngineOptions::tail_range_above`] (or the size limit):
-    /// then only its last bytes are fetched, with a ranged request.
-    pub async fn tail(
-        &self,
-        key: &EntryKey,
-        source: &dyn LogSource,
-        policy: FetchPolicy,
-        n: usize,
-    ) -> Result<TailAnswer> {
-        if !policy.force_refresh
-            && let Some(log) = self.fresh_entry(key, policy.cache_ttl)?
-        {
-            self.check_access(key, source).await?;
-            let rows = log.tail(n, false)?;
-            return Ok(TailAnswer::Cached(rows, Box::new(log)));
-        }
-        match self.refresh(key, source, policy, Want::Tail(n)).await? {
-            Refreshed::Log(log) => {
-                let rows = log.tail(n, false)?;
-                Ok(TailAnswer::Cached(rows, log))
-            }
-            Refreshed::Tail(tail) => Ok(TailAnswer::Partial(tail)),
+            answer => Ok((answer?, log)),
         }
     }
 
@@ -469,4 +544,181 @@ fn parse_tail(raw: crate::source::RawTail, n: usize) -> Result<PartialTail> {
         start_byte,
         total_bytes: raw.total_size,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::source::{JobStatus, LogChunks, MemorySource, RawTail, SourceError};
+
+    /// A log in memory that counts its downloads.
+    struct Counted {
+        inner: MemorySource,
+        fetched: AtomicUsize,
+    }
+
+    impl Counted {
+        /// A finished job's log of `rows` rows, `row 0` to `row {rows-1}`,
+        /// padded so it spans several checksummed chunks.
+        fn rows(rows: usize) -> Self {
+            let log: String = (0..rows)
+                .map(|i| format!("row {i} {}\n", "x".repeat(40)))
+                .collect();
+            Counted {
+                inner: MemorySource {
+                    log: log.into_bytes(),
+                    status: JobStatus {
+                        state: Some("failed".into()),
+                        terminal: true,
+                    },
+                },
+                fetched: AtomicUsize::new(0),
+            }
+        }
+
+        fn fetched(&self) -> usize {
+            self.fetched.load(Ordering::SeqCst)
+        }
+    }
+
+    #[async_trait]
+    impl LogSource for Counted {
+        async fn authorize(&self) -> std::result::Result<Option<u64>, SourceError> {
+            self.inner.authorize().await
+        }
+        async fn job_status(&self) -> std::result::Result<JobStatus, SourceError> {
+            self.inner.job_status().await
+        }
+        async fn fetch(&self) -> std::result::Result<Box<dyn LogChunks>, SourceError> {
+            self.fetched.fetch_add(1, Ordering::SeqCst);
+            self.inner.fetch().await
+        }
+        async fn fetch_tail(&self, max_bytes: u64) -> std::result::Result<RawTail, SourceError> {
+            self.inner.fetch_tail(max_bytes).await
+        }
+    }
+
+    fn engine(dir: &tempfile::TempDir, options: EngineOptions) -> Engine {
+        let cache = LogCache::new(dir.path(), 1 << 30).expect("a cache in a new directory");
+        Engine::new(cache, options)
+    }
+
+    /// Caches the log, then damages its text near the start: the entry
+    /// still opens, but reading its first rows fails their checksum.
+    async fn cached_then_damaged(engine: &Engine, key: &EntryKey, source: &Counted) {
+        engine
+            .open(key, source, FetchPolicy::default())
+            .await
+            .expect("the log is cached");
+        let path = engine.cache().path_for(key);
+        let mut bytes = std::fs::read(&path).expect("the entry is on disk");
+        bytes[200] ^= 0xff;
+        std::fs::write(&path, &bytes).expect("the entry is rewritten");
+        let damaged = engine.cache().open(key).expect("it opens");
+        assert!(matches!(
+            damaged.map(|log| log.read(0, 10, false)),
+            Some(Err(Error::Corrupt(_)))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_tail_of_a_damaged_entry_rebuilds_it_and_answers() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let engine = engine(&dir, EngineOptions::default());
+        let source = Counted::rows(2000);
+        let key = EntryKey::new("acme", "j");
+        cached_then_damaged(&engine, &key, &source).await;
+
+        let answer = engine
+            .tail(&key, &source, FetchPolicy::default(), 2000)
+            .await
+            .expect("the damaged entry is rebuilt, not reported");
+        let TailAnswer::Cached(rows, log) = answer else {
+            panic!("a cached answer")
+        };
+        assert_eq!(rows.len(), 2000);
+        assert!(rows[0].content.starts_with("row 0 "), "{}", rows[0].content);
+        assert_eq!(log.row_count(), 2000);
+        assert_eq!(source.fetched(), 2, "downloaded again after the damage");
+        let rebuilt = engine.cache().open(&key).expect("it opens");
+        assert_eq!(
+            rebuilt
+                .map(|log| log.read(0, 10, false).map(|rows| rows.len()))
+                .transpose()
+                .expect("the rebuilt entry reads"),
+            Some(10)
+        );
+    }
+
+    #[tokio::test]
+    async fn query_tail_rebuilds_a_damaged_entry_and_asks_once_more() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let engine = engine(&dir, EngineOptions::default());
+        let source = Counted::rows(2000);
+        let key = EntryKey::new("acme", "j");
+        cached_then_damaged(&engine, &key, &source).await;
+
+        let asked = AtomicUsize::new(0);
+        let answer = engine
+            .query_tail(&key, &source, FetchPolicy::default(), 5, |log| {
+                asked.fetch_add(1, Ordering::SeqCst);
+                Ok((log.read(0, 1, false)?, log.row_count()))
+            })
+            .await
+            .expect("the damaged entry is rebuilt, not reported");
+        let Tailed::Whole((first, total)) = answer else {
+            panic!("the query's answer on the whole log")
+        };
+        assert!(
+            first[0].content.starts_with("row 0 "),
+            "{}",
+            first[0].content
+        );
+        assert_eq!(total, 2000);
+        assert_eq!(asked.load(Ordering::SeqCst), 2, "once on each entry");
+        assert_eq!(source.fetched(), 2);
+        // The rebuilt entry answers at once.
+        engine
+            .query_tail(&key, &source, FetchPolicy::default(), 5, |log| {
+                log.read(0, 1, false)
+            })
+            .await
+            .expect("the rebuilt entry reads");
+        assert_eq!(source.fetched(), 2);
+    }
+
+    #[tokio::test]
+    async fn query_tail_of_a_log_too_large_to_cache_gives_its_end_unasked() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let options = EngineOptions {
+            tail_range_above: 1000,
+            ..EngineOptions::default()
+        };
+        let engine = engine(&dir, options);
+        let source = Counted::rows(2000);
+        let key = EntryKey::new("acme", "j");
+        let asked = AtomicUsize::new(0);
+        let answer = engine
+            .query_tail(&key, &source, FetchPolicy::default(), 3, |log| {
+                asked.fetch_add(1, Ordering::SeqCst);
+                Ok(log.row_count())
+            })
+            .await
+            .expect("a ranged tail");
+        let Tailed::Partial(tail) = answer else {
+            panic!("the end of the log")
+        };
+        let numbers: Vec<&str> = tail
+            .rows
+            .iter()
+            .map(|r| r.content.split(' ').nth(1).unwrap_or_default())
+            .collect();
+        assert_eq!(numbers, ["1997", "1998", "1999"]);
+        assert_eq!(asked.load(Ordering::SeqCst), 0);
+        assert!(engine.cache().open(&key).expect("no error").is_none());
+    }
 }

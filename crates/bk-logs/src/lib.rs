@@ -44,7 +44,7 @@ pub mod source;
 pub use cache::{DEFAULT_MAX_CACHE_BYTES, EntryKey, Ingest, LogCache};
 pub use engine::{
     DEFAULT_ACCESS_RECHECK, DEFAULT_CACHE_TTL, Engine, EngineOptions, FetchPolicy, PartialTail,
-    TailAnswer,
+    TailAnswer, Tailed,
 };
 pub use entry::{EntryMeta, FORMAT_VERSION, GroupInfo};
 pub use error::{Error, Result};

@@ -5,6 +5,7 @@
 //! crate that sees both.
 
 use async_trait::async_trait;
+use bk_logs::EntryKey;
 use bk_logs::source::{JobStatus, LogChunks, LogSource, RawTail, SourceError, SourceErrorKind};
 use buildkite_api::{Client, Error, JobRef, LogStream};
 
@@ -26,6 +27,17 @@ impl ApiLogSource {
             client,
             job,
             known_status: None,
+        }
+    }
+
+    /// The job's log's cache key: its organization and UUID. Job UUIDs
+    /// are unique, so a job reached through its build or its organization
+    /// has one entry.
+    pub fn key(&self) -> EntryKey {
+        match &self.job {
+            JobRef::InBuild { org, job_id, .. } | JobRef::InOrganization { org, job_id } => {
+                EntryKey::new(org.clone(), job_id.clone())
+            }
         }
     }
 

@@ -269,3 +269,12 @@ async fn a_token_without_read_builds_still_reads_the_log() {
         "an unknown state is cached as still running"
     );
 }
+
+#[test]
+fn a_job_has_one_cache_key_however_it_is_reached() {
+    let client = Client::new("bkua_caller").unwrap();
+    let in_build = ApiLogSource::new(client.clone(), JobRef::in_build("acme", "app", 42, JOB));
+    let in_org = ApiLogSource::new(client, JobRef::in_organization("acme", JOB));
+    assert_eq!(in_build.key(), EntryKey::new("acme", JOB));
+    assert_eq!(in_org.key(), in_build.key());
+}

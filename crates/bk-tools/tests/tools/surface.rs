@@ -144,11 +144,6 @@ fn org_slug_is_described_by_its_name_alone() {
     let registry = Registry::new();
     let mut seen = 0;
     for tool in registry.all_tools() {
-        // The log tools' arguments become `OrgSlug`s with the log source's
-        // restructuring; until then they keep their description.
-        if tool.meta().toolset == Toolset::Logs {
-            continue;
-        }
         let schema = tool.input_schema();
         if let Some(property) = schema["properties"].get("org_slug") {
             seen += 1;

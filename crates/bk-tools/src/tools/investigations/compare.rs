@@ -11,9 +11,9 @@
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
-use bk_logs::LogRow;
 use bk_logs::digest::normalize;
-use buildkite_api::{Build, BuildState, Job, JobState, ListBuildsParams};
+use bk_logs::{FetchPolicy, LogRow};
+use buildkite_api::{Build, BuildState, Job, JobRef, JobState, ListBuildsParams};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -26,7 +26,7 @@ use crate::args::{Bounded, BuildNumber, NonEmpty, OrgSlug};
 use crate::error::{ApiResultExt, ToolError};
 use crate::shape::ToolOutput;
 use crate::tool::{Access, Handler, ToolContext, ToolMeta};
-use crate::tools::logs::{JobLocation, job_error_lines};
+use crate::tools::logs::JobLog;
 use crate::toolset::Toolset;
 
 const SCOPES: &[&str] = &["read_builds", "read_build_logs"];
@@ -354,34 +354,21 @@ async fn compare_job_errors(
     base_number: u64,
     base_job: Option<&Job>,
 ) -> Result<Value, ToolError> {
-    let location = JobLocation {
-        org,
-        pipeline,
-        number,
-        job_id: &job.id,
-        state: job.state.as_ref(),
+    let log = |number: u64, job: &Job| {
+        let job_ref = JobRef::in_build(org, pipeline, number, job.id.as_str());
+        JobLog::new(ctx, job_ref, FetchPolicy::default()).with_state(job.state.as_ref())
     };
     let base_lines = async {
         match base_job {
-            Some(base_job) => {
-                let location = JobLocation {
-                    org,
-                    pipeline,
-                    number: base_number,
-                    job_id: &base_job.id,
-                    state: base_job.state.as_ref(),
-                };
-                job_error_lines(ctx, &location, ERROR_LINES_PER_LOG)
-                    .await
-                    .map(Some)
-            }
+            Some(base_job) => log(base_number, base_job)
+                .error_lines(ERROR_LINES_PER_LOG)
+                .await
+                .map(Some),
             None => Ok(None),
         }
     };
-    let (lines, base_lines) = tokio::join!(
-        job_error_lines(ctx, &location, ERROR_LINES_PER_LOG),
-        base_lines
-    );
+    let job_log = log(number, job);
+    let (lines, base_lines) = tokio::join!(job_log.error_lines(ERROR_LINES_PER_LOG), base_lines);
     let mut item = Map::new();
     item.insert("job_id".into(), json!(job.id));
     item.insert(

@@ -1,10 +1,11 @@
 //! Fitting a failure summary into its byte limit: shortening logs first
-//! (halving digests around their error line), then annotation texts, then
-//! test lists, then dropping sections and jobs; and cutting a text to a
-//! byte size on a character boundary.
+//! (halving digests around their error line, with `Digest::halve`), then
+//! annotation texts, then test lists, then dropping sections and jobs; and
+//! cutting a text to a byte size on a character boundary.
 
 use serde_json::{Map, Value, json};
 
+use super::draft::{Draft, DraftJob, LogSection};
 use crate::error::ToolError;
 use crate::limits::Limits;
 use crate::shape::{ToolOutput, render};
@@ -26,7 +27,7 @@ pub(super) fn cut(text: &str, max: usize) -> String {
 /// per job, oldest first), then annotation texts, then test lists, then
 /// jobs; `content_bytes` is set to the exact size of the delivered text.
 pub(super) fn fit(
-    mut out: Map<String, Value>,
+    mut draft: Draft,
     limit: usize,
     limits: &Limits,
 ) -> Result<ToolOutput, ToolError> {
@@ -37,17 +38,18 @@ pub(super) fn fit(
     .len();
     let mut truncated = false;
     loop {
-        let text = deliver(&out, limits)?;
+        let text = deliver(draft.render(), limits)?;
         if text.len() + reserve <= limit {
             break;
         }
         truncated = true;
-        if !shrink(&mut out) {
+        if !shrink(&mut draft) {
             return Err(ToolError::Other(format!(
                 "the failure summary does not fit in {limit} bytes even at its smallest; raise content_limit_bytes or ask for fewer jobs (max_jobs)"
             )));
         }
     }
+    let mut out = draft.render();
     if truncated {
         out.insert("content_truncated".into(), json!(true));
     }
@@ -56,7 +58,7 @@ pub(super) fn fit(
     let mut size = 0usize;
     for _ in 0..8 {
         out.insert("content_bytes".into(), json!(size));
-        let text = deliver(&out, limits)?;
+        let text = deliver(out.clone(), limits)?;
         if text.len() == size {
             break;
         }
@@ -66,24 +68,24 @@ pub(super) fn fit(
 }
 
 /// The text the model will receive for `out`.
-fn deliver(out: &Map<String, Value>, limits: &Limits) -> Result<String, ToolError> {
+fn deliver(out: Map<String, Value>, limits: &Limits) -> Result<String, ToolError> {
     // No list may be trimmed by the shaping: this tool fits itself.
     let unlimited = Limits {
         response_budget: usize::MAX / 2,
         ..*limits
     };
-    render(ToolOutput::json(Value::Object(out.clone())), &unlimited).map_err(ToolError::Other)
+    render(ToolOutput::json(Value::Object(out)), &unlimited).map_err(ToolError::Other)
 }
 
 /// One step smaller. Returns false when nothing is left to shrink.
-fn shrink(out: &mut Map<String, Value>) -> bool {
+fn shrink(draft: &mut Draft) -> bool {
     // Halve each job's log, keeping the lines nearest its error (the
     // digest's end), until logs are 2 lines; then cut annotation texts;
     // then test lists; then drop the logs, annotations and tests; then jobs.
-    let halved_logs = shrink_logs(out);
-    if halved_logs {
+    if shrink_logs(&mut draft.jobs) {
         return true;
     }
+    let out = &mut draft.fields;
     if shrink_strings(out, "annotations", "text", 256) {
         return true;
     }
@@ -95,110 +97,45 @@ fn shrink(out: &mut Map<String, Value>) -> bool {
             return true;
         }
     }
-    if let Some(Value::Array(jobs)) = out.get_mut("jobs") {
-        // The last job is the least important: its log goes first.
-        for job in jobs.iter_mut().rev() {
-            if let Value::Object(job) = job
-                && (job.remove("log").is_some() || job.remove("log_tail").is_some())
-            {
-                job.insert("log_removed".into(), json!(true));
-                return true;
-            }
-        }
-        if jobs.len() > 1 {
-            jobs.pop();
-            out.insert("jobs_truncated".into(), json!(true));
-            return true;
-        }
+    // The last job is the least important: its log goes first.
+    if let Some(job) = draft.jobs.iter_mut().rev().find(|job| job.shows_log()) {
+        job.removed = true;
+        return true;
+    }
+    if draft.jobs.len() > 1 {
+        draft.jobs.pop();
+        out.insert("jobs_truncated".into(), json!(true));
+        return true;
     }
     false
 }
 
-fn shrink_logs(out: &mut Map<String, Value>) -> bool {
-    let Some(Value::Array(jobs)) = out.get_mut("jobs") else {
-        return false;
-    };
+/// Halves each job's log: a digest around its error line, raw rows from
+/// the oldest. Returns whether any got shorter.
+fn shrink_logs(jobs: &mut [DraftJob]) -> bool {
     let mut any = false;
-    for job in jobs.iter_mut() {
-        let Value::Object(job) = job else { continue };
-        let error_row = job.get("error_row").and_then(Value::as_u64);
-        let mut shrunk = false;
-        if let Some(Value::Array(lines)) = job.get_mut("log")
-            && lines.len() > 3
-        {
-            let before = lines.len();
-            halve_digest(lines, error_row);
-            // Gap markers can make a short digest no shorter: then it is done.
-            shrunk = lines.len() < before;
-        }
-        if let Some(Value::Array(rows)) = job.get_mut("log_tail")
-            && rows.len() > 2
-        {
-            // Raw rows: keep the newest.
-            let drop = rows.len() / 2;
-            rows.drain(..drop);
-            shrunk = true;
-        }
+    for job in jobs.iter_mut().filter(|job| !job.removed) {
+        let shrunk = match &mut job.log {
+            Some(LogSection::Digest { digest, .. }) if digest.lines.len() > 3 => {
+                let before = digest.lines.len();
+                digest.halve();
+                // Gap markers can make a short digest no shorter: then it is done.
+                digest.lines.len() < before
+            }
+            Some(LogSection::Tail { rows, .. }) if rows.len() > 2 => {
+                // Raw rows: keep the newest.
+                let drop = rows.len() / 2;
+                rows.drain(..drop);
+                true
+            }
+            _ => false,
+        };
         if shrunk {
-            job.insert("log_shortened".into(), json!(true));
+            job.shortened = true;
             any = true;
         }
     }
     any
-}
-
-/// Rows a digest line stands for.
-fn line_rows(line: &Value) -> u64 {
-    line.get("x").and_then(Value::as_u64).unwrap_or(1)
-}
-
-/// A digest line standing for `rows` rows left out from row `rn`.
-fn gap_line(rn: u64, rows: u64) -> Value {
-    json!({"rn": rn, "c": bk_logs::digest::GAP, "x": rows})
-}
-
-/// Halves a digest's lines around its error line (two thirds of what is
-/// kept before it), putting what is left out into gap lines, so every row
-/// is still shown or counted.
-fn halve_digest(lines: &mut Vec<Value>, error_row: Option<u64>) {
-    let keep = (lines.len() / 2).max(1);
-    let is_gap = |l: &Value| l.get("c").and_then(Value::as_str) == Some(bk_logs::digest::GAP);
-    let error_index = error_row
-        .and_then(|row| {
-            lines.iter().rposition(|l| {
-                !is_gap(l)
-                    && l.get("rn")
-                        .and_then(Value::as_u64)
-                        .is_some_and(|rn| rn <= row)
-            })
-        })
-        .unwrap_or(lines.len() - 1);
-    let start = error_index
-        .saturating_sub(keep * 2 / 3)
-        .min(lines.len() - keep);
-    let end = start + keep;
-    let mut kept = Vec::with_capacity(keep + 2);
-    if start > 0 {
-        let rn = lines[0].get("rn").and_then(Value::as_u64).unwrap_or(0);
-        kept.push(gap_line(rn, lines[..start].iter().map(line_rows).sum()));
-    }
-    kept.extend(lines[start..end].iter().cloned());
-    if end < lines.len() {
-        let rn = lines[end].get("rn").and_then(Value::as_u64).unwrap_or(0);
-        kept.push(gap_line(rn, lines[end..].iter().map(line_rows).sum()));
-    }
-    // Adjacent gaps (a kept gap next to a new one) merge into one.
-    let mut merged: Vec<Value> = Vec::with_capacity(kept.len());
-    for line in kept {
-        match merged.last_mut() {
-            Some(last) if is_gap(last) && is_gap(&line) => {
-                let rows = line_rows(last) + line_rows(&line);
-                last["x"] = json!(rows);
-            }
-            _ => merged.push(line),
-        }
-    }
-    *lines = merged;
 }
 
 fn shrink_strings(out: &mut Map<String, Value>, list: &str, field: &str, floor: usize) -> bool {

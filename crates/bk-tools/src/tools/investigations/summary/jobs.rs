@@ -5,18 +5,20 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use bk_logs::FetchPolicy;
 use bk_logs::digest::{Digest, DigestOptions};
-use buildkite_api::{Job, JobState};
+use buildkite_api::{Job, JobRef, JobState};
 use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
+use super::draft::LogSection;
 use super::fit::cut;
 use crate::error::ToolError;
 use crate::shape::project::{pick, to_object};
 use crate::tool::ToolContext;
-use crate::tools::logs::{JobLocation, job_log_digest, job_log_tail};
+use crate::tools::logs::{JobLog, TailFor};
 
 /// Job logs fetched at once (each is three dependent calls): the default
 /// `max_jobs`, so a default summary reads its logs in one wave.
@@ -25,7 +27,7 @@ const LOG_CONCURRENCY: usize = 10;
 const LOG_LINE_BYTES: usize = 2 * 1024;
 
 /// A job, as the summary shows it.
-pub(super) fn job_item(job: &Job) -> Value {
+pub(super) fn job_item(job: &Job) -> Map<String, Value> {
     let mut item = pick(
         &to_object(job),
         &[
@@ -59,7 +61,7 @@ pub(super) fn job_item(job: &Job) -> Value {
     if let Some(agent) = job.agent.as_ref().and_then(|a| a.name.as_deref()) {
         item.insert("agent".into(), json!(agent));
     }
-    Value::Object(item)
+    item
 }
 
 /// An attempt that failed and whose retry passed, as the summary shows it.
@@ -92,9 +94,9 @@ fn log_worth_reading(job: &Job) -> bool {
     }
 }
 
-/// Each job's log fields (or `None` for a job without a log), in job
-/// order, fetched four at a time: a digest of `lines` lines around its
-/// last error, or with `raw` its last `lines` rows. A 401 aborts; other
+/// Each job's log (or `None` for a job without a log), in job order,
+/// fetched [`LOG_CONCURRENCY`] at a time: a digest of `lines` lines around
+/// its last error, or with `raw` its last `lines` rows. A 401 aborts; other
 /// errors stay with their job.
 pub(super) async fn job_logs(
     ctx: &ToolContext,
@@ -104,7 +106,7 @@ pub(super) async fn job_logs(
     jobs: &[Job],
     lines: usize,
     raw: bool,
-) -> Result<Vec<Option<Map<String, Value>>>, ToolError> {
+) -> Result<Vec<Option<LogSection>>, ToolError> {
     let permits = Arc::new(Semaphore::new(LOG_CONCURRENCY));
     // Each task stays inside the tool's span, so its API calls are traced
     // as part of this call.
@@ -121,39 +123,39 @@ pub(super) async fn job_logs(
         let task = tasks.spawn(
             async move {
                 let _permit = permits.acquire_owned().await;
-                let location = JobLocation {
-                    org: &org,
-                    pipeline: &pipeline,
-                    number,
-                    job_id: &job_id,
-                    state: state.as_ref(),
-                };
-                let fields = if raw {
-                    job_log_tail(&ctx, &location, lines)
+                let job = JobRef::in_build(org, pipeline, number, job_id);
+                let log = JobLog::new(&ctx, job, FetchPolicy::default()).with_state(state.as_ref());
+                let section = if raw {
+                    log.tail(lines, TailFor::Embedded)
                         .await
-                        .map(|(rows, total, notes)| raw_log_fields(rows, total, notes))
+                        .map(|tail| LogSection::Tail {
+                            total_rows: tail.row_count(),
+                            rows: tail.rows,
+                            notes: tail.notes,
+                        })
                 } else {
                     let options = DigestOptions {
                         max_lines: lines,
                         ..DigestOptions::default()
                     };
-                    job_log_digest(&ctx, &location, &options)
+                    log.digest(&options)
                         .await
-                        .map(|(digest, notes)| digest_fields(digest, notes))
+                        .map(|(digest, notes)| digest_section(digest, notes))
                 };
-                (index, fields)
+                (index, section)
             }
             .in_current_span(),
         );
         task_jobs.insert(task.id(), index);
     }
-    let mut logs: Vec<Option<Map<String, Value>>> = vec![None; jobs.len()];
+    let mut logs: Vec<Option<LogSection>> =
+        std::iter::repeat_with(|| None).take(jobs.len()).collect();
     // Progress: step 1 was the build; each log read is one more.
     let total = tasks.len();
     let mut read = 0;
     while let Some(joined) = tasks.join_next_with_id().await {
         read += 1;
-        let (index, fields) = match joined {
+        let (index, section) = match joined {
             Ok((_, done)) => done,
             // A task that failed (it cannot, short of a bug) still says so.
             Err(error) => match task_jobs.get(&error.id()) {
@@ -166,17 +168,13 @@ pub(super) async fn job_logs(
                 None => continue,
             },
         };
-        let fields = match fields {
-            Ok(fields) => fields,
+        let section = match section {
+            Ok(section) => section,
             Err(error) if error.is_unauthorized() => return Err(error),
-            Err(error) => {
-                let mut fields = Map::new();
-                fields.insert("log_error".into(), json!(error.to_string()));
-                fields
-            }
+            Err(error) => LogSection::Failed(error.to_string()),
         };
         if let Some(slot) = logs.get_mut(index) {
-            *slot = Some(fields);
+            *slot = Some(section);
         }
         let name = jobs.get(index).map_or("a job", job_label);
         ctx.report_progress(
@@ -196,38 +194,17 @@ fn job_label(job: &Job) -> &str {
         .unwrap_or(job.id.as_str())
 }
 
-fn digest_fields(mut digest: Digest, notes: Map<String, Value>) -> Map<String, Value> {
+/// A digest as the summary keeps it: no line longer than
+/// [`LOG_LINE_BYTES`].
+fn digest_section(mut digest: Digest, notes: Map<String, Value>) -> LogSection {
     // One huge line (minified code, a JSON dump) must not crowd out the rest.
     for line in &mut digest.lines {
         if line.c.len() > LOG_LINE_BYTES {
             line.c = cut(&line.c, LOG_LINE_BYTES);
         }
     }
-    let mut fields = Map::new();
-    if let Some(line) = digest.error_line {
-        fields.insert("error_line".into(), json!(cut(&line, LOG_LINE_BYTES)));
+    if let Some(line) = &mut digest.error_line {
+        *line = cut(line, LOG_LINE_BYTES);
     }
-    if let Some(row) = digest.error_row {
-        fields.insert("error_row".into(), json!(row));
-    }
-    fields.insert("log".into(), json!(digest.lines));
-    fields.insert("log_total_rows".into(), json!(digest.total_rows));
-    for (key, value) in notes {
-        fields.insert(format!("log_{key}"), value);
-    }
-    fields
-}
-
-fn raw_log_fields(
-    rows: Vec<bk_logs::LogRow>,
-    total: u64,
-    notes: Map<String, Value>,
-) -> Map<String, Value> {
-    let mut fields = Map::new();
-    fields.insert("log_tail".into(), json!(rows));
-    fields.insert("log_total_rows".into(), json!(total));
-    for (key, value) in notes {
-        fields.insert(format!("log_{key}"), value);
-    }
-    fields
+    LogSection::Digest { digest, notes }
 }

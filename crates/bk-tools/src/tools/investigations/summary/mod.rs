@@ -14,8 +14,9 @@
 //! `content_bytes` is the exact size of the text delivered.
 //!
 //! This module is the tool; its parts are `jobs` (the failing jobs and
-//! their logs), `annotations`, `tests` (Test Engine's failed tests) and
-//! `fit` (fitting the answer into the byte limit).
+//! their logs), `annotations`, `failed_tests` (Test Engine's failed
+//! tests), `draft` (the answer before delivery, its logs typed) and `fit`
+//! (fitting the answer into the byte limit).
 
 use async_trait::async_trait;
 use buildkite_api::{Build, GetBuildParams};
@@ -24,6 +25,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use self::annotations::problem_annotations;
+use self::draft::{Draft, DraftJob};
 use self::failed_tests::{TestsWanted, failed_tests};
 use self::fit::{cut, fit};
 use self::jobs::{flaky_job_item, job_item, job_logs};
@@ -36,6 +38,7 @@ use crate::tool::{Access, Handler, ToolContext, ToolMeta};
 use crate::toolset::Toolset;
 
 mod annotations;
+mod draft;
 mod failed_tests;
 mod fit;
 mod jobs;
@@ -183,18 +186,18 @@ impl Handler for GetBuildFailureSummary {
                 }
             },
         );
-        let logs = jobs_and_logs?;
+        let mut logs = jobs_and_logs?.into_iter();
         let flaky_jobs = &jobs.flaky;
-        let mut job_items = jobs.reported.iter().map(job_item).collect::<Vec<_>>();
-        for (item, log) in job_items.iter_mut().zip(logs) {
-            if let (Value::Object(item), Some(log)) = (item, log) {
-                item.extend(log);
-            }
-        }
+        let draft_jobs = jobs
+            .reported
+            .iter()
+            .map(|job| DraftJob::new(job_item(job), logs.next().flatten()))
+            .collect();
 
         let mut out = Map::new();
         out.insert("build".into(), build_item(&build));
-        out.insert("jobs".into(), Value::Array(job_items));
+        // The jobs' place: the draft fills it in when it is rendered.
+        out.insert("jobs".into(), Value::Array(Vec::new()));
         out.insert("job_limit".into(), json!(max_jobs));
         if jobs.truncated {
             out.insert("jobs_truncated".into(), json!(true));
@@ -227,7 +230,11 @@ impl Handler for GetBuildFailureSummary {
             .content_limit_bytes
             .map_or(DEFAULT_CONTENT_LIMIT, Bounded::as_usize)
             .min(ctx.limits.response_budget);
-        fit(out, limit, &ctx.limits)
+        let draft = Draft {
+            fields: out,
+            jobs: draft_jobs,
+        };
+        fit(draft, limit, &ctx.limits)
     }
 }
 

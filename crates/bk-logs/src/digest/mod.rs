@@ -12,17 +12,24 @@
 //!
 //! [`normalize`] makes error lines comparable across builds (timestamps,
 //! ids, durations and temp paths replaced), for telling new errors from old.
+//!
+//! Its parts: [`classify`] and [`pick_error`] (which lines are errors, in
+//! `error_line.rs`) and [`normalize`] (in `normalize.rs`); this module
+//! windows, folds and shrinks.
 
-use std::sync::OnceLock;
+use std::ops::Range;
 
-use regex::Regex;
 use serde::Serialize;
 
 use crate::error::Result;
 use crate::query::{LogFile, LogRow, SearchQuery};
 
-/// The pattern a candidate error line must match (case-insensitive).
-pub const ERROR_PATTERN: &str = r"(?i)(?-u:\b)(error|errors|failed|failure|failures|fatal|panic|panicked|exception|traceback|segmentation fault|timed out|timeout|killed|aborted|cannot|could not|unable to|not found|denied)(?-u:\b)|exit(ed)?( with)? (status|code) [1-9]|^[ \t]*E[ \t]{2,}|(?-i:(?-u:\b)FAIL(ED)?(?-u:\b))|(?-u:\b)error\[E\d+\]|(?-u:\b)ERR!|(?-i:(?-u:\b)[A-Z][A-Za-z0-9]*(?:Error|Exception)(?-u:\b))";
+use self::error_line::error_regex;
+pub use self::error_line::{ERROR_PATTERN, ErrorKind, classify, pick_error};
+pub use self::normalize::normalize;
+
+mod error_line;
+mod normalize;
 
 /// How much a digest shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +77,14 @@ fn is_one(n: &u64) -> bool {
     *n == 1
 }
 
+impl DigestLine {
+    /// Whether this line marks rows left out (`x` of them) rather than
+    /// showing one.
+    pub fn is_gap(&self) -> bool {
+        self.c == GAP
+    }
+}
+
 /// A digest of a log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Digest {
@@ -86,125 +101,48 @@ pub struct Digest {
     pub total_rows: u64,
 }
 
-/// The marker text of a gap line.
-pub const GAP: &str = "…";
-
-fn error_regex() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(ERROR_PATTERN).expect("ERROR_PATTERN is valid"))
-}
-
-/// Lines that mention errors without reporting one (`no errors`,
-/// `--ignore-errors`, `error_log`, `Cache not found`).
-fn benign_regex() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| {
-        Regex::new(r"(?i)(?-u:\b)(no|zero) (errors?|failures?|tests? failed)(?-u:\b)|ignore-errors|if-no-files-found:\s*error|(?-u:\b)error(_|-)?(log|level|handler|reporting|page)s?(?-u:\b)|(?-u:\b)on[-_]?failure(?-u:\b)|^cache not found|^no cache found")
-            .expect("benign pattern is valid")
-    })
-}
-
-/// Lines that report a pass: test runners' ticks and `ok`s, and package
-/// managers' progress (`Compiling error-chain`, `Collecting pytest-timeout`).
-fn passing_regex() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| {
-        Regex::new(r"^(✓|✔|√|PASS |ok |ok$|(Compiling|Collecting|Downloading|Downloaded|Installing|Checking|Fresh|Requirement already satisfied:?) )|\.\.\. ok$|\bPASSED\b")
-            .expect("passing pattern is valid")
-    })
-}
-
-/// Counts of failures and errors on a line (`3 failed`, `Errors: 0`).
-fn counts_regex() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| {
-        Regex::new(r"(?i)(?-u:\b)(\d+) (?:tests? )?(?:failed|failures?|errors?|failing)(?-u:\b)|(?-u:\b)(?:failed|failures?|errors?)[=:] *(\d+)(?-u:\b)")
-            .expect("counts pattern is valid")
-    })
-}
-
-/// Exception and error class names (`TypeError:`, `java.lang.NullPointerException`).
-fn exception_regex() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| {
-        Regex::new(r"(?-u:\b)[A-Z][A-Za-z0-9]*(?:Error|Exception)(?-u:\b)")
-            .expect("exception pattern is valid")
-    })
-}
-
-/// Whether a line's failure counts say something failed: `Some(true)` for
-/// `1 failures, 0 errors`, `Some(false)` for `0 failed`, `None` when the
-/// line has no counts.
-fn counts_say_failed(line: &str) -> Option<bool> {
-    let mut any = None;
-    for caps in counts_regex().captures_iter(line) {
-        let count = caps
-            .get(1)
-            .or_else(|| caps.get(2))
-            .and_then(|m| m.as_str().parse::<u64>().ok())
-            .unwrap_or(0);
-        any = Some(any.unwrap_or(false) || count > 0);
+impl Digest {
+    /// Halves the digest: keeps half of its lines (at least one) around
+    /// the error line, as [`Digest::shrink_to`] does.
+    pub fn halve(&mut self) {
+        self.shrink_to((self.lines.len() / 2).max(1));
     }
-    any
-}
 
-/// The agent's generic lines about the command's exit, which are true but
-/// say nothing about why.
-fn generic_regex() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| {
-        Regex::new(r"(?i)^\W*(🚨\s*)?(error: )?(the )?(user )?command exited with status \d+|^\W*user command error|^\^\^\^ \+\+\+|^\s*exit status \d+\s*$|^\W*exited with (status|code) \d+\W*$|^\s*FAIL\s*$|^error command failed with exit code \d+|^npm err! (code|errno) |^make(\[\d+\])?: \*\*\* .*error \d+|^\W*(failed examples|failures|failed tests|failing tests|summary of all failing tests)\s*:?\s*$")
-            .expect("generic pattern is valid")
-    })
-}
-
-/// How strongly a line looks like the cause of a failure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ErrorKind {
-    /// The agent's generic exit line.
-    Generic,
-    /// A specific error line.
-    Specific,
-}
-
-/// Classifies a line: `None` if it is not an error line.
-pub fn classify(line: &str) -> Option<ErrorKind> {
-    let line = line.trim();
-    if passing_regex().is_match(line) {
-        return None;
-    }
-    // Counts decide when there are any: `1 failures, 0 errors` is a
-    // failure, `12 passed; 0 failed` is not.
-    match counts_say_failed(line) {
-        Some(false) => return None,
-        Some(true) => {}
-        None => {
-            let exception = exception_regex().is_match(line);
-            if !exception && (!error_regex().is_match(line) || benign_regex().is_match(line)) {
-                return None;
+    /// Keeps `keep` of the lines (at least one): the error line's
+    /// neighbourhood, two thirds of them before it, as the digest's own
+    /// window is chosen. What is left out before and after becomes a gap
+    /// line, merged with a gap next to it, so every row is still shown or
+    /// counted. Gap lines come on top of `keep`: a digest of a few lines
+    /// may not get shorter.
+    pub fn shrink_to(&mut self, keep: usize) {
+        let keep = keep.max(1);
+        if self.lines.len() <= keep {
+            return;
+        }
+        let kept = around_error(&self.lines, self.error_row, keep);
+        let rows_in = |lines: &[DigestLine]| lines.iter().map(|l| l.repeat).sum::<u64>();
+        let mut lines = Vec::with_capacity(keep + 2);
+        if let Some(first) = self.lines.first().filter(|_| kept.start > 0) {
+            lines.push(gap(first.rn, rows_in(&self.lines[..kept.start])));
+        }
+        lines.extend_from_slice(&self.lines[kept.clone()]);
+        if let Some(next) = self.lines.get(kept.end) {
+            lines.push(gap(next.rn, rows_in(&self.lines[kept.end..])));
+        }
+        // A kept gap next to a new one merges with it.
+        let mut merged: Vec<DigestLine> = Vec::with_capacity(lines.len());
+        for line in lines {
+            match merged.last_mut() {
+                Some(last) if last.is_gap() && line.is_gap() => last.repeat += line.repeat,
+                _ => merged.push(line),
             }
         }
-    }
-    if generic_regex().is_match(line) {
-        Some(ErrorKind::Generic)
-    } else {
-        Some(ErrorKind::Specific)
+        self.lines = merged;
     }
 }
 
-/// Picks the error row among candidates given newest first: the newest
-/// specific error, else the newest generic one.
-pub fn pick_error<'a>(candidates: impl IntoIterator<Item = &'a LogRow>) -> Option<&'a LogRow> {
-    let mut generic = None;
-    for row in candidates {
-        match classify(&row.content) {
-            Some(ErrorKind::Specific) => return Some(row),
-            Some(ErrorKind::Generic) if generic.is_none() => generic = Some(row),
-            _ => {}
-        }
-    }
-    generic
-}
+/// The marker text of a gap line.
+pub const GAP: &str = "…";
 
 /// The shape of a line for folding: digits and surrounding whitespace
 /// ignored, so `Downloading 3/120` and `Downloading 4/120` fold together.
@@ -266,6 +204,21 @@ fn gap(rn: u64, rows: u64) -> DigestLine {
     }
 }
 
+/// Which `keep` of `lines` to show: the error's neighbourhood (the last
+/// line that is not a gap and starts at or before `error_row`, else the
+/// last line), with two thirds of them before it, moved back when the
+/// error is near the end so that no line is wasted.
+fn around_error(lines: &[DigestLine], error_row: Option<u64>, keep: usize) -> Range<usize> {
+    let keep = keep.min(lines.len());
+    let error_index = error_row
+        .and_then(|row| lines.iter().rposition(|l| !l.is_gap() && l.rn <= row))
+        .unwrap_or(lines.len().saturating_sub(1));
+    let start = error_index
+        .saturating_sub(keep * 2 / 3)
+        .min(lines.len() - keep);
+    start..start + keep
+}
+
 /// Builds a digest from the rows of a window and the log's last rows.
 /// `window` and `tail` must each be in row order.
 pub fn digest_rows(
@@ -291,16 +244,9 @@ pub fn digest_rows(
     let window_budget = budget.saturating_sub(tail_lines.len()).max(1);
     let mut window_lines = fold(window);
     if window_lines.len() > window_budget {
-        // Keep the error's neighbourhood: two thirds before it, and move
-        // back when the error is near the end, so no line is wasted.
-        let error_index = error
-            .and_then(|e| window_lines.iter().rposition(|l| l.rn <= e.row))
-            .unwrap_or(window_lines.len() - 1);
-        let start = error_index
-            .saturating_sub(window_budget * 2 / 3)
-            .min(window_lines.len() - window_budget);
-        window_lines = window_lines.split_off(start);
-        window_lines.truncate(window_budget);
+        let kept = around_error(&window_lines, error.map(|e| e.row), window_budget);
+        window_lines.truncate(kept.end);
+        window_lines.drain(..kept.start);
     }
     // Assemble, with a gap line wherever rows are left out, so every row
     // is shown or counted.
@@ -423,81 +369,6 @@ impl LogFile {
     }
 }
 
-/// Makes an error line comparable across builds: timestamps, UUIDs, long
-/// hex ids, durations and temporary paths are replaced by placeholders and
-/// whitespace is collapsed. Line numbers and messages are kept.
-pub fn normalize(line: &str) -> String {
-    static BEFORE_HEX: OnceLock<Vec<(Regex, &'static str)>> = OnceLock::new();
-    static HEX: OnceLock<Regex> = OnceLock::new();
-    static AFTER_HEX: OnceLock<Vec<(Regex, &'static str)>> = OnceLock::new();
-    let rules = |list: &[(&str, &'static str)]| -> Vec<(Regex, &'static str)> {
-        list.iter()
-            .map(|(p, r)| (Regex::new(p).expect("normalize rules are valid"), *r))
-            .collect()
-    };
-    let before = BEFORE_HEX.get_or_init(|| {
-        rules(&[
-            (
-                r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?",
-                "<ts>",
-            ),
-            (r"\b\d{2}:\d{2}:\d{2}(\.\d+)?\b", "<time>"),
-            (
-                r"(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b",
-                "<id>",
-            ),
-        ])
-    });
-    // Hex ids (commit SHAs, object ids): 0x…, or 7+ hex characters with
-    // both a digit and a letter, so `spec/a1.rb`, `e2e` and `ed25519` stay.
-    let hex = HEX.get_or_init(|| {
-        Regex::new(r"(?i)\b(0x[0-9a-f]+|[0-9a-f]{7,})\b").expect("hex rule is valid")
-    });
-    let after = AFTER_HEX.get_or_init(|| {
-        rules(&[
-            (
-                r"(?:/private)?/(?:tmp|var/folders|var/tmp)/[^\s:'\x22)]+|(?i)[a-z]:\\(?:windows\\temp|users\\[^\\]+\\appdata\\local\\temp)\\[^\s:'\x22)]+",
-                "<tmp>",
-            ),
-            // The agent's checkout directory: /builds/<agent-name>/org/pipeline.
-            (r"/builds/[^/\s]+/", "/builds/<agent>/"),
-            (
-                r"\b((?:\d{1,3}\.){3}\d{1,3}|localhost|\[::1\]):\d{2,5}\b",
-                "$1:<port>",
-            ),
-            (r"(?i)\b(\d+h)?(\d+m)?\d+(\.\d+)?s\b|\b\d+h\d+m\b", "<dur>"),
-            (
-                r"(?i)\b\d+(\.\d+)?\s?(ms|msec|s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?)\b",
-                "<dur>",
-            ),
-            (r"\s+", " "),
-        ])
-    });
-    let apply = |text: String, list: &[(Regex, &'static str)]| {
-        list.iter().fold(text, |text, (regex, replacement)| {
-            match regex.replace_all(&text, *replacement) {
-                std::borrow::Cow::Owned(replaced) => replaced,
-                std::borrow::Cow::Borrowed(_) => text,
-            }
-        })
-    };
-    let text = apply(line.trim().to_owned(), before);
-    let text = hex
-        .replace_all(&text, |caps: &regex::Captures<'_>| {
-            let word = &caps[0];
-            let prefixed = word.len() > 2 && word[..2].eq_ignore_ascii_case("0x");
-            let mixed = word.bytes().any(|b| b.is_ascii_digit())
-                && word.bytes().any(|b| b.is_ascii_alphabetic());
-            if prefixed || mixed {
-                "<hex>".to_owned()
-            } else {
-                word.to_owned()
-            }
-        })
-        .into_owned();
-    apply(text, after)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -513,95 +384,6 @@ mod tests {
                 group: None,
             })
             .collect()
-    }
-
-    #[test]
-    fn classify_tells_errors_from_look_alikes() {
-        for error in [
-            "error[E0308]: mismatched types",
-            "FAILED tests/test_api.py::test_login - AssertionError",
-            "thread 'main' panicked at src/lib.rs:10:5",
-            "Traceback (most recent call last):",
-            "E       assert 1 == 2",
-            "Error: Process completed with exit code 2",
-            "--- FAIL: TestParse (0.00s)",
-        ] {
-            assert_eq!(classify(error), Some(ErrorKind::Specific), "{error}");
-        }
-        for benign in [
-            "test result: ok. 12 passed; 0 failed; 0 ignored",
-            "Ran 30 tests, no errors",
-            "errors: 0, warnings: 2",
-            "cargo test --no-fail-fast",
-            "Compiling serde v1.0.200",
-            "",
-        ] {
-            assert_eq!(classify(benign), None, "{benign}");
-        }
-        assert_eq!(
-            classify("🚨 Error: The command exited with status 1"),
-            Some(ErrorKind::Generic)
-        );
-        assert_eq!(classify("^^^ +++ failed"), Some(ErrorKind::Generic));
-        assert_eq!(classify("Exited with status 1"), Some(ErrorKind::Generic));
-        // Headers of a test runner's closing summary name no error.
-        for header in [
-            "Failed examples:",
-            "Failures:",
-            "failures:",
-            "Failed tests:",
-        ] {
-            assert_eq!(classify(header), Some(ErrorKind::Generic), "{header}");
-        }
-    }
-
-    #[test]
-    fn classify_handles_common_ci_output() {
-        for error in [
-            "AssertionError: expected 1 to equal 2",
-            "TypeError: errorHandler is not a function",
-            "Exception in thread \"main\" java.lang.NullPointerException",
-            "Finished in 1.2s, 10 runs, 12 assertions, 1 failures, 0 errors",
-            "[ERROR] Tests run: 42, Failures: 1, Errors: 0, Skipped: 0 <<< FAILURE!",
-            "--- FAIL: TestParse (0.00s)",
-            "FAIL\tgithub.com/acme/app/parse\t0.012s",
-        ] {
-            assert_eq!(classify(error), Some(ErrorKind::Specific), "{error}");
-        }
-        for passing in [
-            "test parse::error ... ok",
-            "Collecting pytest-timeout",
-            "Compiling error-chain v0.12.4",
-            "PASS src/errors.test.js",
-            "ok  \tgithub.com/acme/app/errors\t0.01s",
-            "✓ handles network failure (12 ms)",
-            "✓ returns 404 when not found",
-            "Cache not found for key: v1-deps",
-            "Tests run: 42, Failures: 0, Errors: 0, Skipped: 0",
-        ] {
-            assert_eq!(classify(passing), None, "{passing}");
-        }
-        for generic in [
-            "FAIL",
-            "error Command failed with exit code 1.",
-            "npm ERR! code ELIFECYCLE",
-        ] {
-            assert_eq!(classify(generic), Some(ErrorKind::Generic), "{generic}");
-        }
-    }
-
-    #[test]
-    fn pick_error_prefers_the_newest_specific_error() {
-        let log = rows(&[
-            "error: could not compile `app`",
-            "assertion failed: left == right",
-            "🚨 Error: The command exited with status 1",
-        ]);
-        let newest_first: Vec<_> = log.iter().rev().collect();
-        assert_eq!(pick_error(newest_first).unwrap().row, 1);
-        let only_generic = rows(&["ok", "🚨 Error: The command exited with status 1"]);
-        assert_eq!(pick_error(only_generic.iter().rev()).unwrap().row, 1);
-        assert!(pick_error(rows(&["all good", "0 failed"]).iter().rev()).is_none());
     }
 
     #[test]
@@ -731,33 +513,112 @@ mod tests {
         );
     }
 
+    /// A digest that shows all `n` rows (no two neighbours fold), with
+    /// the error at row `error`.
+    fn whole_digest(n: usize, error: usize) -> Digest {
+        let texts: Vec<String> = (0..n)
+            .map(|i| format!("line {i} {}", "x".repeat(i % 3)))
+            .collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let mut log = rows(&refs);
+        log[error].content = "error: boom".into();
+        let digest = digest_rows(&log, &[], Some(&log[error]), n as u64, n + 3);
+        assert_eq!(digest.lines.len(), n);
+        digest
+    }
+
+    fn covered(digest: &Digest) -> u64 {
+        digest.lines.iter().map(|l| l.repeat).sum()
+    }
+
+    fn texts(digest: &Digest) -> Vec<(u64, &str, u64)> {
+        digest
+            .lines
+            .iter()
+            .map(|l| (l.rn, l.c.as_str(), l.repeat))
+            .collect()
+    }
+
     #[test]
-    fn normalize_hides_what_changes_between_builds() {
-        let a = normalize(
-            "2024-05-01T10:00:01.123Z FAILED test_upload (1.52s) /tmp/pytest-of-ci/pytest-12/x.txt id=3f2a9c1e-1111-2222-3333-444455556666 sha 9f86d081884c",
-        );
-        let b = normalize(
-            "2024-06-02T11:22:33Z  FAILED test_upload (0.4s) /tmp/pytest-of-ci/pytest-99/x.txt id=aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee sha 1a2b3c4d5e6f",
-        );
-        assert_eq!(a, b);
-        assert!(a.contains("FAILED test_upload"), "{a}");
-        assert_ne!(
-            normalize("error in spec/a1_spec.rb"),
-            normalize("error in spec/b2_spec.rb")
-        );
-        assert_eq!(normalize("e2e a1b2c3 failed"), "e2e a1b2c3 failed");
+    fn halving_keeps_the_error_with_two_thirds_before_it() {
+        let mut digest = whole_digest(40, 30);
+        digest.halve();
+        let lines = texts(&digest);
+        // 20 lines kept: 13 before the error, the error, 6 after.
+        assert_eq!(lines.len(), 22, "{lines:?}");
+        assert_eq!(lines[0], (0, GAP, 17));
+        assert_eq!(lines[1].0, 17);
+        assert_eq!(lines[14], (30, "error: boom", 1));
+        assert_eq!(lines[20].0, 36);
+        assert_eq!(lines[21], (37, GAP, 3));
+        assert_eq!(covered(&digest), 40, "every row is shown or counted");
+        assert_eq!((digest.error_row, digest.total_rows), (Some(30), 40));
+    }
+
+    #[test]
+    fn halving_again_and_again_keeps_the_error_until_it_cannot_shorten() {
+        let mut digest = whole_digest(40, 30);
+        loop {
+            let before = digest.lines.len();
+            digest.halve();
+            assert!(digest.lines.iter().any(|l| l.c == "error: boom"));
+            assert_eq!(covered(&digest), 40);
+            assert!(
+                digest
+                    .lines
+                    .windows(2)
+                    .all(|w| !(w[0].is_gap() && w[1].is_gap())),
+                "no two gaps side by side: {:?}",
+                digest.lines
+            );
+            if digest.lines.len() >= before {
+                break;
+            }
+        }
+        // Two lines between two gaps: halving would keep as many.
         assert_eq!(
-            normalize(
-                "refused 127.0.0.1:54321 in /var/lib/buildkite-agent/builds/ip-10-0-1-23-1/acme/web after 1m30s"
-            ),
-            normalize(
-                "refused 127.0.0.1:40001 in /var/lib/buildkite-agent/builds/ci-7/acme/web after 2m5s"
-            )
+            texts(&digest),
+            [
+                (0, GAP, 29),
+                (29, "line 29 xx", 1),
+                (30, "error: boom", 1),
+                (31, GAP, 9)
+            ]
         );
-        // Line numbers are kept: a different location is a different error.
-        assert_ne!(
-            normalize("src/lib.rs:10: error"),
-            normalize("src/lib.rs:12: error")
-        );
+    }
+
+    #[test]
+    fn a_kept_gap_next_to_a_new_one_merges_with_it() {
+        // Rows 0-9, a gap, then rows 95-99; no two neighbours fold.
+        let row = |i: usize| LogRow {
+            ts: None,
+            content: format!("row {}", "x".repeat(i % 2 + 1)),
+            row: i as u64,
+            group: None,
+        };
+        let window: Vec<LogRow> = (0..10).map(row).collect();
+        let tail: Vec<LogRow> = (95..100).map(row).collect();
+        let mut digest = digest_rows(&window, &tail, None, 100, 60);
+        assert_eq!(digest.lines.len(), 16);
+        assert!(digest.lines[10].is_gap());
+        // Without an error the end is kept, from the gap on.
+        digest.shrink_to(6);
+        let lines = texts(&digest);
+        assert_eq!(lines.len(), 6, "{lines:?}");
+        assert_eq!(lines[0], (0, GAP, 95));
+        assert_eq!(lines[1].0, 95);
+        assert_eq!(covered(&digest), 100);
+    }
+
+    #[test]
+    fn a_digest_too_short_to_shrink_is_left_alone() {
+        let mut empty = digest_rows(&[], &[], None, 0, 60);
+        empty.halve();
+        assert!(empty.lines.is_empty());
+        let mut one = whole_digest(1, 0);
+        let before = one.clone();
+        one.halve();
+        one.shrink_to(0);
+        assert_eq!(one, before);
     }
 }

@@ -1,0 +1,137 @@
+//! `tail_logs`: the last rows of one job's log (only the end of a log too
+//! large to cache is downloaded), or its digest around the last error.
+
+use std::time::Instant;
+
+use async_trait::async_trait;
+use bk_logs::LogRow;
+use bk_logs::digest::DigestOptions;
+use serde_json::{Map, Value, json};
+
+use super::args::log_args;
+use super::fit::{elapsed_ms, items_that_fit, size_of, truncation_note};
+use super::job::{JobLog, SCOPES, Tail, TailFor};
+use crate::args::Bounded;
+use crate::error::ToolError;
+use crate::shape::ToolOutput;
+use crate::tool::{Access, Handler, ToolContext, ToolMeta};
+use crate::toolset::Toolset;
+
+log_args! {
+    /// Arguments of `tail_logs`.
+    pub struct TailLogsArgs {
+        /// How many rows to return from the end of the log, 1–10000 (default 10). With digest, the most lines the digest may have (default 60).
+        pub tail: Option<Bounded<1, 10_000>>,
+        /// Instead of the last rows, return a digest of the log: a window around its last error (an error, failure, panic, exception or non-zero exit; benign lines such as "0 failed" skipped) plus its last rows, with repeated or counter-only-changing lines folded into one with a count `x`, and gaps marked "…" with the number of rows left out in `x`. Best first look at a failed job (default false).
+        #[serde(default)]
+        pub digest: bool,
+    }
+}
+
+/// `tail_logs`.
+#[derive(Debug)]
+pub struct TailLogs;
+
+#[async_trait]
+impl Handler for TailLogs {
+    type Args = TailLogsArgs;
+    const META: ToolMeta = ToolMeta {
+        name: "tail_logs",
+        title: "Tail Logs",
+        description: "The last rows of one job's log (default 10): the quickest way to see why a job failed. Returns {entries: [{ts, c, rn}], total_rows}: ts is unix ms (when the line has one), c the text as a terminal shows it (colour removed, progress redraws resolved), rn the 0-based row number, usable as seek in read_logs. An empty log gives no entries. For a very large log that is not cached yet, only its end is downloaded: the result then has total_bytes and row_numbers_relative=true, and rn counts from the start of the downloaded part, not of the log. If the rows do not fit the response budget, the newest are kept. Follow with search_logs to find errors elsewhere in the log. With digest=true it returns instead {lines: [{rn, ts?, c, x?}], error_row, error_line, total_rows}: the rows around the log's last error and its last rows, repeated lines folded (x = how many rows a line stands for; c = \"…\" marks x rows left out).",
+        toolset: Toolset::Logs,
+        access: Access::Read,
+        scopes: SCOPES,
+    };
+
+    async fn run(&self, ctx: &ToolContext, args: TailLogsArgs) -> Result<ToolOutput, ToolError> {
+        let started = Instant::now();
+        let log = args.log(ctx);
+        if args.digest {
+            return tail_digest(&args, &log, started).await;
+        }
+        let n = args.tail.map_or(10, Bounded::as_usize);
+        let include_group = args.include_group;
+        let Tail {
+            mut rows,
+            total_rows,
+            notes,
+        } = log.tail(n, TailFor::TailLogs { include_group }).await?;
+
+        let budget = ctx.limits.response_budget;
+        let mut out = Map::new();
+        let mut extra = Map::new();
+        if let Some(total_rows) = total_rows {
+            extra.insert("total_rows".into(), json!(total_rows));
+        }
+        extra.extend(notes);
+        let relative = total_rows.is_none();
+        // Keep the newest rows: drop from the front what does not fit.
+        let sizes: Vec<usize> = rows.iter().rev().map(size_of).collect();
+        let kept = items_that_fit(&sizes, budget, size_of(&extra) + 100);
+        let dropped = rows.len() - kept;
+        let earlier: Vec<LogRow> = rows.drain(..dropped).collect();
+        out.insert("entries".into(), json!(rows));
+        out.extend(extra);
+        if dropped > 0 {
+            let next = if relative {
+                json!({"tail": kept, "note": "the oldest rows were dropped; ask for a smaller tail"})
+            } else {
+                json!({
+                    "tool": "read_logs",
+                    "seek": earlier.first().map_or(0, |r| r.row),
+                    "limit": dropped,
+                    "note": "the oldest rows were dropped to keep the newest; read them with read_logs",
+                })
+            };
+            out.insert(
+                "truncated".into(),
+                truncation_note(budget, kept, dropped, next),
+            );
+        }
+        out.insert("query_time_ms".into(), json!(elapsed_ms(started)));
+        let first_row = rows.first().map(|r| r.row);
+        Ok(
+            ToolOutput::json(Value::Object(out)).trim_list("entries", move |kept| {
+                match (relative, first_row) {
+                    (false, Some(first)) => json!({
+                        "tool": "read_logs",
+                        "seek": first + kept as u64,
+                        "note": "the newest rows were dropped: read them with read_logs from this seek",
+                    }),
+                    _ => json!({"tail": kept.max(1), "note": "ask for a smaller tail"}),
+                }
+            }),
+        )
+    }
+}
+
+/// `tail_logs` with `digest`: the window around the last error, folded.
+async fn tail_digest(
+    args: &TailLogsArgs,
+    log: &JobLog<'_>,
+    started: Instant,
+) -> Result<ToolOutput, ToolError> {
+    let options = DigestOptions {
+        max_lines: args
+            .tail
+            .map_or(DigestOptions::default().max_lines, Bounded::as_usize),
+        ..DigestOptions::default()
+    };
+    let (digest, notes) = log.digest(&options).await?;
+    let mut ordered = Map::new();
+    ordered.insert("lines".into(), json!(digest.lines));
+    if let Some(row) = digest.error_row {
+        ordered.insert("error_row".into(), json!(row));
+    }
+    if let Some(line) = digest.error_line {
+        ordered.insert("error_line".into(), json!(line));
+    }
+    ordered.insert("total_rows".into(), json!(digest.total_rows));
+    ordered.extend(notes);
+    ordered.insert("query_time_ms".into(), json!(elapsed_ms(started)));
+    Ok(ToolOutput::json(Value::Object(ordered)).trim_list(
+        "lines",
+        |kept| json!({"tail": kept.max(1), "digest": true, "note": "ask for a shorter digest"}),
+    ))
+}
