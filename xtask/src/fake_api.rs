@@ -266,7 +266,7 @@ impl Shared {
                 .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
             let mut out = Vec::new();
             // Writing to memory cannot fail.
-            let _ = crate::loggen::generate(&mut out, routes.bytes, seed);
+            let _ = bk_loggen::generate(&mut out, routes.bytes, seed);
             Bytes::from(out)
         });
         Some(log.clone())

@@ -3,7 +3,7 @@
 //! - `ci`: every check CI makes, in one list (`.ci/run` installs what they
 //!   need, then runs it; see `ci`).
 //! - `gen-log <path> [--size 100MiB] [--seed 42]`: writes a realistic
-//!   generated job log (see `loggen`).
+//!   generated job log (see `bk_loggen::generate`).
 //! - `bench-logs [--size 100MiB]`: generates a log and runs the log-engine
 //!   benchmark on it, in release mode, with ripgrep as the reference.
 //! - `conformance`: the official MCP conformance suite against
@@ -23,7 +23,6 @@ mod conformance;
 mod demo;
 mod docs;
 mod fake_api;
-mod loggen;
 mod server_process;
 #[cfg(test)]
 mod tidy;
@@ -109,7 +108,7 @@ fn gen_log(args: &[String]) -> Result<(), String> {
 fn write_log(path: &Path, size: u64, seed: u64) -> Result<(), String> {
     let file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-    let written = loggen::generate(&mut out, size, seed).map_err(|e| e.to_string())?;
+    let written = bk_loggen::generate(&mut out, size, seed).map_err(|e| e.to_string())?;
     std::io::Write::flush(&mut out).map_err(|e| e.to_string())?;
     eprintln!("wrote {written} bytes to {}", path.display());
     Ok(())

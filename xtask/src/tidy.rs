@@ -45,6 +45,7 @@ const NETWORK_CRATES: &[&str] = &[
 const ALLOWED_WORKSPACE_DEPS: &[(&str, &[&str])] = &[
     ("buildkite-api", &[]),
     ("bk-logs", &[]),
+    ("bk-loggen", &[]),
     ("bk-fleet", &["bk-logs", "buildkite-api"]),
     ("bk-tools", &["buildkite-api", "bk-logs"]),
     (
