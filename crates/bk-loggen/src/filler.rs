@@ -197,7 +197,7 @@ mod tests {
         assert!(
             ["~~~ ", "--- ", "+++ "]
                 .iter()
-                .all(|group| text.contains(group))
+                .any(|group| text.contains(group))
         );
     }
 }
