@@ -16,6 +16,7 @@
 //!   access re-check period.
 
 mod client;
+pub(crate) mod logs;
 mod tour;
 mod transcript;
 

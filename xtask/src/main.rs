@@ -12,6 +12,8 @@
 //!   and latency, memory, soak), against a local zero-latency fake API.
 //! - `demo`: builds the stdio server and plays an investigation of the bundled
 //!   demo organisation as an MCP client would, printing a transcript.
+//! - `demo-logs <org dir>`: writes the demo organisation's scripted job logs
+//!   (`examples/demo/generate.py` runs it; see `demo::logs`).
 //! - `docs [--check]`: writes `docs/tools.md` from the tool registry (with
 //!   `--check`, fails when the file is stale).
 
@@ -41,6 +43,7 @@ fn main() -> ExitCode {
         Some("bench-mcp") => bench_mcp::run(&args[1..]),
         Some("bench-scale") => bench_scale::run(&args[1..]),
         Some("demo") => demo::run(&args[1..]),
+        Some("demo-logs") => demo::logs::run(&args[1..]),
         Some("docs") => docs::run(&args[1..]),
         _ => Err(USAGE.to_owned()),
     };
@@ -64,6 +67,7 @@ tasks:
   bench-mcp                            benchmark the MCP frontends (release build)
   bench-scale [--quick]                1 replica vs 3 sharing a real S3 gateway and Redis (release build)
   demo [--record]                      play an investigation of the bundled demo organisation
+  demo-logs <org dir>                  write the demo's scripted job logs (described on stdin; generate.py runs it)
   docs [--check]                       write docs/tools.md from the tool registry (--check: fail if stale)";
 
 /// Reads `--name value` from `args`.
