@@ -8,22 +8,26 @@ artifacts, annotations and Test Engine data. Run it from anywhere:
 
     python3 examples/demo/generate.py
 
-It is deterministic: running it twice gives the same bytes. It needs only the
-Python standard library.
+It is deterministic: running it twice gives the same bytes. It needs the
+Python standard library and cargo: the scripted job logs are written by the
+workspace's log generator (`bk-loggen`), through `cargo xtask demo-logs`
+(xtask/src/demo/logs.rs), from the descriptions this script gives it.
 """
 
 import base64
 import hashlib
 import json
 import shutil
+import subprocess
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
 OUT = HERE / "org"
 # The red build's rspec, eslint and system-spec logs are the investigation
 # test fixtures' (shared, so the demo and the tests tell the same story).
-LOGS = HERE.parent.parent / "crates" / "bk-tools" / "tests" / "fixtures" / "investigations" / "logs"
+LOGS = REPO / "crates" / "bk-tools" / "tests" / "fixtures" / "investigations" / "logs"
 
 API = "https://api.buildkite.com"
 WEB = "https://buildkite.com"
@@ -739,189 +743,30 @@ def failed_execution(build, slug, run_id, suffix, at, reason, duration, expanded
 
 # --------------------------------------------------------------------- logs
 
-ESC = "\x1b"
+# The scripted job logs: descriptions for `cargo xtask demo-logs`, which
+# writes them all at the end (see `scripted_log`).
+SCRIPTED_LOGS = []
 
 
-class Log:
-    """A raw job log: timestamp markers, `\\r\\n` endings, ANSI colour."""
-
-    def __init__(self, start):
-        self.at = ms(start)
-        self.lines = []
-
-    def line(self, text, after=3):
-        self.at += after
-        self.lines.append(f"{ESC}_bk;t={self.at}\a{text}\r\n")
-
-    def raw(self, text):
-        self.lines.append(text)
-
-    def cmd(self, text, after=2):
-        self.line(f"{ESC}[90m${ESC}[0m {text}", after)
-
-    def data(self):
-        return "".join(self.lines).encode()
+def scripted_log(pipeline, number, job_id, kind, start, commit, subject, **extra):
+    """A job log the workspace's log generator writes: `kind` is `docker`
+    (with `fail`), `upload` (with `steps`), `rspec`, `eslint` or
+    `system-specs`; every line's time follows from `start`."""
+    SCRIPTED_LOGS.append({
+        "path": f"v2/organizations/{ORG}/pipelines/{pipeline}/builds/{number}/jobs/{job_id}/log.txt",
+        "kind": kind,
+        "start_ms": ms(start),
+        "commit": commit,
+        "subject": subject,
+        **extra,
+    })
 
 
-def checkout(log, agent, commit, subject, pipeline="web"):
-    log.line("~~~ Running global environment hook", 0)
-    log.cmd("/etc/buildkite-agent/hooks/environment")
-    log.line("~~~ Preparing working directory", 41)
-    log.cmd(f"cd /var/lib/buildkite-agent/builds/{agent}/{ORG}/{pipeline}", 1)
-    log.cmd(f"git fetch -v --prune -- origin {commit}")
-    log.line("remote: Enumerating objects: 41, done.", 180)
-    log.line(
-        "remote: Counting objects:   2% (1/41)\rremote: Counting objects:  51% (21/41)\rremote: Counting objects: 100% (41/41), done.",
-        12,
+def write_scripted_logs():
+    subprocess.run(
+        ["cargo", "xtask", "demo-logs", str(OUT)],
+        input=json.dumps(SCRIPTED_LOGS), text=True, check=True, cwd=REPO,
     )
-    log.line(
-        "Receiving objects:   4% (2/41)\rReceiving objects:  51% (21/41)\rReceiving objects: 100% (41/41), 18.20 KiB | 4.55 MiB/s, done.\r",
-        60,
-    )
-    log.cmd(f"git checkout -f {commit}", 400)
-    log.line(f"HEAD is now at {commit[:7]} {subject}", 35)
-    log.line("~~~ Running commands", 8)
-
-
-def docker_log(start, commit, subject, fail):
-    log = Log(start)
-    checkout(log, "ci-docker-1", commit, subject)
-    log.cmd('docker buildx build --push --tag "$IMAGE" .')
-    log.line("--- :docker: Building registry.acme.example/web:" + commit[:12], 40)
-    log.line("#0 building with \"ci\" instance using docker-container driver", 212)
-    log.line("#1 [internal] load build definition from Dockerfile", 4)
-    log.line("#1 transferring dockerfile: 2.31kB done", 11)
-    log.line("#1 DONE 0.0s", 1)
-    log.line("#2 [internal] load metadata for docker.io/library/ruby:3.3.5-slim-bookworm", 3)
-    if fail:
-        for attempt in range(1, 4):
-            log.line(f"{ESC}[33m#2 retrying in {attempt * 2}s: TLS handshake timeout{ESC}[0m", 10000 + attempt * 2000)
-        log.line("#2 ERROR: failed to do request: Head \"https://registry-1.docker.io/v2/library/ruby/manifests/3.3.5-slim-bookworm\": net/http: TLS handshake timeout", 10012)
-        log.line("------", 2)
-        log.line(" > [internal] load metadata for docker.io/library/ruby:3.3.5-slim-bookworm:", 1)
-        log.line("------", 1)
-        log.line("Dockerfile:1", 1)
-        log.line("--------------------", 1)
-        log.line("   1 | >>> FROM ruby:3.3.5-slim-bookworm AS base", 1)
-        log.line("   2 |     WORKDIR /app", 1)
-        log.line("--------------------", 1)
-        log.line(f"{ESC}[31mERROR: failed to solve: ruby:3.3.5-slim-bookworm: failed to resolve source metadata for docker.io/library/ruby:3.3.5-slim-bookworm: failed to do request: Head \"https://registry-1.docker.io/v2/library/ruby/manifests/3.3.5-slim-bookworm\": net/http: TLS handshake timeout{ESC}[0m", 2)
-        log.line("^^^ +++", 95)
-        log.line(f"{ESC}[31m🚨 Error: The command exited with status 1{ESC}[0m", 1)
-        return log.data()
-    log.line("#2 DONE 1.2s", 1204)
-    log.line("#3 [internal] load .dockerignore", 2)
-    log.line("#3 DONE 0.0s", 8)
-    steps = [
-        ("[base 1/6] FROM docker.io/library/ruby:3.3.5-slim-bookworm@sha256:6d4e7c1bb0a55e1a8f2f9d3c4b5a6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f", "CACHED"),
-        ("[base 2/6] WORKDIR /app", "CACHED"),
-        ("[deps 3/6] COPY Gemfile Gemfile.lock package.json yarn.lock ./", "DONE 0.1s"),
-        ("[deps 4/6] RUN bundle install --jobs 8 && yarn install --frozen-lockfile", "DONE 71.8s"),
-        ("[app 5/6] COPY . .", "DONE 0.4s"),
-        ("[app 6/6] RUN bin/rails assets:precompile", "DONE 38.2s"),
-    ]
-    for index, (step, done) in enumerate(steps, start=4):
-        log.line(f"#{index} {step}", 9)
-        if "bundle install" in step:
-            log.line(f"#{index} 12.40 Fetching gem metadata from https://rubygems.org/.........", 12400)
-            log.line(f"#{index} 58.91 Bundle complete! 148 Gemfile dependencies, 291 gems now installed.", 46510)
-            log.line(f"#{index} 70.12 Done in 10.93s.", 11210)
-        if "precompile" in step:
-            log.line(f"#{index} 37.80 Compiled all packs in /app/public/packs", 37800)
-        log.line(f"#{index} {done}", 400)
-    log.line("#10 exporting to image", 3)
-    log.line(
-        "#10 pushing layers  12% 3.1MB/25.6MB\r#10 pushing layers  57% 14.6MB/25.6MB\r#10 pushing layers 100% 25.6MB/25.6MB",
-        6200,
-    )
-    log.line(f"#10 pushing manifest for registry.acme.example/web:{commit[:12]}@sha256:9b2f0c4e6a8d1f3b5c7e9a0d2f4b6c8e1a3c5e7f9b0d2e4f6a8c1e3b5d7f9a0c done", 12011)
-    log.line("#10 DONE 18.2s", 2)
-    log.cmd(f"buildkite-agent meta-data set image registry.acme.example/web:{commit[:12]}", 30)
-    return log.data()
-
-
-def upload_log(start, commit, subject, steps):
-    log = Log(start)
-    checkout(log, "ci-web-6", commit, subject)
-    log.cmd("buildkite-agent pipeline upload")
-    log.line("2026-08-14 09:12:05 INFO   Searching for pipeline config...", 120)
-    log.line("2026-08-14 09:12:05 INFO   Found config file \".buildkite/pipeline.yml\"", 2)
-    log.line(f"2026-08-14 09:12:05 INFO   Successfully parsed and uploaded pipeline #1 ({steps} steps)", 441)
-    return log.data()
-
-
-def rspec_pass_log(start, commit, subject, agent="ci-web-7"):
-    log = Log(start)
-    checkout(log, agent, commit, subject)
-    log.cmd("bin/ci/rspec")
-    log.line("--- :bundler: Installing gems", 5)
-    log.line("Bundle complete! 148 Gemfile dependencies, 291 gems now installed.", 2110)
-    log.line("--- :rspec: Running specs", 12)
-    log.line("Randomized with seed 20611", 4210)
-    dots = f"{ESC}[32m" + "." * 60 + f"{ESC}[0m"
-    for _ in range(6):
-        log.line(dots, 9000)
-    log.line(f"{ESC}[32m" + "." * 51 + f"{ESC}[0m{ESC}[33m*{ESC}[0m", 7000)
-    log.line("", 3)
-    log.line("Pending: (Failures listed here are expected and do not affect your suite's status)", 1)
-    log.line("", 1)
-    log.line("  1) Order#export writes a CSV", 1)
-    log.line(f"{ESC}[36m     # Not yet implemented{ESC}[0m", 1)
-    log.line(f"{ESC}[36m     # ./spec/models/order_spec.rb:102{ESC}[0m", 1)
-    log.line("", 1)
-    log.line("Finished in 1 minute 9.87 seconds (files took 4.18 seconds to load)", 1)
-    log.line(f"{ESC}[32m412 examples, 0 failures, 1 pending{ESC}[0m", 1)
-    log.line("", 1)
-    log.line("Coverage report generated for RSpec to /var/lib/buildkite-agent/builds/ci-web-7/acme/web/coverage. 8412 / 9647 LOC (87.2%) covered.", 310)
-    return log.data()
-
-
-def eslint_pass_log(start, commit, subject):
-    log = Log(start)
-    checkout(log, "ci-web-4", commit, subject)
-    log.cmd("yarn install --frozen-lockfile")
-    log.line("yarn install v1.22.22", 300)
-    log.line("[1/4] Resolving packages...", 40)
-    log.line("success Already up-to-date.", 900)
-    log.line("Done in 1.02s.", 80)
-    log.line("--- :eslint: Lint", 20)
-    log.cmd("node_modules/.bin/eslint --format compact --max-warnings 0 app/javascript")
-    log.line("", 6100)
-    return log.data()
-
-
-def system_pass_log(start, commit, subject):
-    log = Log(start)
-    checkout(log, "ci-web-5", commit, subject)
-    log.cmd("bin/ci/system-specs")
-    log.line("--- :capybara: Running system specs", 5)
-    log.line("Randomized with seed 5120", 4300)
-    log.line("Capybara starting Puma...", 900)
-    log.line("* Version 6.4.2, codename: The Eagle of Durango", 1)
-    log.line("* Min threads: 0, max threads: 4", 1)
-    log.line("* Listening on http://127.0.0.1:40977", 1)
-    log.line(f"{ESC}[32m" + "." * 27 + f"{ESC}[0m", 181000)
-    log.line("", 2)
-    log.line("Finished in 3 minutes 2.4 seconds (files took 4.02 seconds to load)", 1)
-    log.line(f"{ESC}[32m27 examples, 0 failures{ESC}[0m", 1)
-    return log.data()
-
-
-def deploy_log(start, commit, subject, what):
-    log = Log(start)
-    checkout(log, "ci-deploy-1", commit, subject, pipeline="deploy")
-    if what == "plan":
-        log.cmd("bin/deploy plan")
-        log.line("--- :terraform: terraform plan (staging)", 30)
-        log.line("No changes. Your infrastructure matches the configuration.", 18000)
-    else:
-        log.cmd('bin/deploy rollout "$DEPLOY_ENV"')
-        log.line("--- :kubernetes: Rolling out web to staging", 30)
-        log.line("deployment.apps/web image updated", 2200)
-        log.line('Waiting for deployment "web" rollout to finish: 1 of 4 updated replicas are available...', 15000)
-        log.line('Waiting for deployment "web" rollout to finish: 3 of 4 updated replicas are available...', 21000)
-        log.line('deployment "web" successfully rolled out', 9000)
-    return log.data()
 
 
 def write_log(pipeline, number, job_id, data):
@@ -1019,9 +864,9 @@ def red_build():
     write_log("web", RED, JOB["rspec"], (LOGS / "rspec.log").read_bytes())
     write_log("web", RED, JOB["eslint"], (LOGS / "eslint.log").read_bytes())
     write_log("web", RED, JOB["system-specs"], (LOGS / "system-specs.log").read_bytes())
-    write_log("web", RED, JOB["docker-old"], docker_log(ts("2026-08-14T09:12:07.250"), RED_COMMIT, RED_SUBJECT, fail=True))
-    write_log("web", RED, JOB["docker-new"], docker_log(ts("2026-08-14T09:13:14.031"), RED_COMMIT, RED_SUBJECT, fail=False))
-    write_log("web", RED, JOB["upload"], upload_log(ts("2026-08-14T09:12:04.102"), RED_COMMIT, RED_SUBJECT, 6))
+    scripted_log("web", RED, JOB["docker-old"], "docker", ts("2026-08-14T09:12:07.250"), RED_COMMIT, RED_SUBJECT, fail=True)
+    scripted_log("web", RED, JOB["docker-new"], "docker", ts("2026-08-14T09:13:14.031"), RED_COMMIT, RED_SUBJECT, fail=False)
+    scripted_log("web", RED, JOB["upload"], "upload", ts("2026-08-14T09:12:04.102"), RED_COMMIT, RED_SUBJECT, steps=6)
     write_env("web", RED, build, rspec, {
         "RAILS_ENV": "test",
         "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/web_test",
@@ -1328,14 +1173,10 @@ def history():
     for job in base["jobs"]:
         start = ts_parse(job["started_at"]) if job.get("started_at") else None
         key = job["step_key"]
-        if key == "rspec":
-            write_log("web", 1229, job["id"], rspec_pass_log(start, base["commit"], subject))
-        elif key == "eslint":
-            write_log("web", 1229, job["id"], eslint_pass_log(start, base["commit"], subject))
-        elif key == "system-specs":
-            write_log("web", 1229, job["id"], system_pass_log(start, base["commit"], subject))
+        if key in ("rspec", "eslint", "system-specs"):
+            scripted_log("web", 1229, job["id"], key, start, base["commit"], subject)
         elif key == "docker-build":
-            write_log("web", 1229, job["id"], docker_log(start, base["commit"], subject, fail=False))
+            scripted_log("web", 1229, job["id"], "docker", start, base["commit"], subject, fail=False)
     return builds
 
 
@@ -1443,6 +1284,7 @@ def main():
     builds = history()
     red_build()
     other_pipelines(builds)
+    write_scripted_logs()
     total = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())
     files = sum(1 for p in OUT.rglob("*") if p.is_file())
     print(f"wrote {files} files, {total} bytes, under {OUT}")

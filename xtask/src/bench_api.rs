@@ -3,8 +3,8 @@
 //! `acme/web#1234`, and what an organization's budget of 200 requests a
 //! minute buys a team.
 //!
-//! The server runs against the demo's fixture API through a counting proxy
-//! on 127.0.0.1 (the proxy is this file's; the fixture API is the demo's):
+//! The server runs against the fake API serving the demo's tree through a
+//! counting proxy on 127.0.0.1 (the proxy is this file's):
 //!
 //! 1. Per tool, on a fresh server: the requests of a cold call, then of the
 //!    same call again (warm), then again once the read cache's TTL is over
@@ -38,7 +38,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use crate::demo::fixture_api;
+use crate::fake_api::{Accept, Data, FakeApi, Setup};
 use crate::server_process::ServerProcess;
 
 /// The demo's red build.
@@ -171,8 +171,14 @@ fn calls(job: &str) -> Vec<ToolCall> {
 
 async fn bench(binary: &Path, options: &Options) -> Result<(), String> {
     let tree = crate::workspace_root().join("examples/demo/org");
-    let fixtures = fixture_api::start(&tree).await?;
-    let proxy = CountingProxy::start(fixtures.base_url()).await?;
+    let api = FakeApi::start(Setup {
+        data: Data::tree(&tree)?,
+        accept: Accept::AnyBearer,
+        record: false,
+        delay: Duration::ZERO,
+    })
+    .await?;
+    let proxy = CountingProxy::start(api.url.clone()).await?;
     let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
     let client = reqwest::Client::builder()
         .no_proxy()

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::fake_api::{Accept, FakeApi, Setup};
+use crate::fake_api::{Accept, Data, FakeApi, Setup};
 use load::{Call, Outcome, Sample, Stop};
 
 /// The token the servers are started with, and the fake API expects.
@@ -325,10 +325,10 @@ async fn http(options: &Options, http_bin: &Path, cache_url: &str) -> Result<boo
     let fixtures =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/buildkite-api/tests/fixtures");
     let api = FakeApi::start(Setup {
-        fixtures: &fixtures,
+        data: Data::fixtures(&fixtures)?,
         accept: Accept::Token(TOKEN),
         record: false,
-        logs: None,
+        delay: Duration::ZERO,
     })
     .await?;
     let env = process::environment(&[

@@ -1,7 +1,7 @@
 //! `cargo xtask bench-scale [--quick]`: one replica against three behind
 //! nginx, sharing a real S3 server (Ceph's RADOS Gateway) and Redis, on
-//! this machine, against the fake Buildkite API with log routes and a
-//! realistic latency.
+//! this machine, against the fake Buildkite API serving a build of jobs
+//! with generated logs, with a realistic latency.
 //!
 //! Each setup serves the same workload: `clients` concurrent clients call
 //! `tail_logs` on randomly chosen jobs (seeded), `calls` calls in all over
@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use crate::bench_mcp::load::{self, Call, Stop};
 use crate::bench_mcp::process::{environment, http_server};
 use crate::bench_mcp::{TOKEN, cargo_build_release, executable, run_in_release};
-use crate::fake_api::{Accept, FakeApi, LogRoutes, Setup};
+use crate::fake_api::{Accept, Data, FakeApi, Setup};
 use crate::server_process::ServerProcess;
 
 struct Options {
@@ -150,14 +150,16 @@ async fn bench(http_bin: &Path, workload: Workload) -> Result<(), String> {
     eprintln!("==> starting the gateway, Redis and the fake API");
     let (gateway, redis) = tokio::join!(services::Gateway::start(), services::Redis::start());
     let fixtures = crate::workspace_root().join("crates/buildkite-api/tests/fixtures");
+    let mut data = Data::fixtures(&fixtures)?;
+    let jobs = PREFIXES
+        .iter()
+        .flat_map(|prefix| (0..workload.jobs).map(move |job| job_id(prefix, job)));
+    data.add_generated_build("acme", "web", BUILD_NUMBER, jobs, workload.log_bytes);
     let api = FakeApi::start(Setup {
-        fixtures: &fixtures,
+        data,
         accept: Accept::Token(TOKEN),
         record: false,
-        logs: Some(LogRoutes {
-            bytes: workload.log_bytes,
-            delay: workload.api_delay,
-        }),
+        delay: workload.api_delay,
     })
     .await?;
     let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
@@ -338,13 +340,23 @@ fn ports(servers: &[ServerProcess]) -> Result<Vec<u16>, String> {
         .collect()
 }
 
+/// The build whose jobs the workload reads (`acme/web#7` on the fake API).
+const BUILD_NUMBER: u64 = 7;
+/// Each setup reads its own jobs, so no setup finds another's logs.
+const PREFIXES: [&str; 3] = ["one", "three", "alone"];
+
+fn job_id(prefix: &str, job: usize) -> String {
+    format!("{prefix}-job-{job:03}")
+}
+
 fn tail_call(endpoint: &str, prefix: &str, job: usize) -> Call {
     Call::tool(
         endpoint,
         "tail_logs",
         &serde_json::json!({
-            "org_slug": "acme", "pipeline_slug": "web", "build_number": "7",
-            "job_id": format!("{prefix}-job-{job:03}"), "tail": 20
+            "org_slug": "acme", "pipeline_slug": "web",
+            "build_number": BUILD_NUMBER.to_string(),
+            "job_id": job_id(prefix, job), "tail": 20
         }),
     )
 }

@@ -8,7 +8,7 @@
 //!   runs this, so the recording always covers the tour).
 //! - `--full`: print results whole instead of abbreviated.
 //! - `--record`: records `examples/demo/demo.har` anew from the fixture tree
-//!   `examples/demo/org/` (see [`fixture_api`]), then replays it and checks
+//!   `examples/demo/org/` (served by [`crate::fake_api`]), then replays it and checks
 //!   every step gives the same result. The tour is played twice in one
 //!   server, with `--log-access-recheck 0`: the second time every log it
 //!   reads is cached, so the access check (`HEAD …/log`) a cached log needs
@@ -16,7 +16,7 @@
 //!   access re-check period.
 
 mod client;
-pub(crate) mod fixture_api;
+pub(crate) mod logs;
 mod tour;
 mod transcript;
 
@@ -27,6 +27,8 @@ use serde_json::{Value, json};
 
 use client::StdioClient;
 use tour::TourStep;
+
+use crate::fake_api::{Accept, Data, FakeApi, Setup};
 
 /// What the command line asked for.
 #[derive(Debug, Default)]
@@ -227,9 +229,9 @@ fn record(root: &Path, binary: &Path, tour: &[TourStep]) -> Result<(), String> {
     }
 }
 
-/// Plays `steps` through `binary` against the fixture API serving `tree`
+/// Plays `steps` through `binary` against the fake API serving `tree`
 /// (with `extra_args`, e.g. `--record FILE`). Fails if a step fails or the
-/// fixture API could not answer a request.
+/// fake API could not answer a request.
 fn play_against_fixtures(
     binary: &Path,
     tree: &Path,
@@ -241,13 +243,18 @@ fn play_against_fixtures(
         .enable_all()
         .build()
         .map_err(|e| format!("tokio: {e}"))?;
-    let api = runtime.block_on(fixture_api::start(tree))?;
+    let api = runtime.block_on(FakeApi::start(Setup {
+        data: Data::tree(tree)?,
+        accept: Accept::AnyBearer,
+        record: false,
+        delay: std::time::Duration::ZERO,
+    }))?;
     let cache = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
     let mut args = vec![
         "--api-token".to_owned(),
         "demo".to_owned(),
         "--base-url".to_owned(),
-        api.base_url(),
+        format!("{}/", api.url),
         "--cache-url".to_owned(),
         cache.path().display().to_string(),
     ];
@@ -271,10 +278,10 @@ fn play_against_fixtures(
     }
 }
 
-/// The origin the demo's URLs show instead of the fixture API's.
+/// The origin the demo's URLs show instead of the fake API's.
 const DEMO_ORIGIN: &str = "https://api.buildkite.com";
 
-/// Makes a fresh recording reproducible: the fixture API's address (its
+/// Makes a fresh recording reproducible: the fake API's address (its
 /// port changes every run) becomes [`DEMO_ORIGIN`], times and `Date`
 /// headers are fixed, entries are sorted, and an exchange identical to the
 /// one before it is dropped (the fixtures never change, so a repeat adds

@@ -3,7 +3,7 @@
 //! - `ci`: every check CI makes, in one list (`.ci/run` installs what they
 //!   need, then runs it; see `ci`).
 //! - `gen-log <path> [--size 100MiB] [--seed 42]`: writes a realistic
-//!   generated job log (see `loggen`).
+//!   generated job log (see `bk_loggen::generate`).
 //! - `bench-logs [--size 100MiB]`: generates a log and runs the log-engine
 //!   benchmark on it, in release mode, with ripgrep as the reference.
 //! - `conformance`: the official MCP conformance suite against
@@ -12,6 +12,8 @@
 //!   and latency, memory, soak), against a local zero-latency fake API.
 //! - `demo`: builds the stdio server and plays an investigation of the bundled
 //!   demo organisation as an MCP client would, printing a transcript.
+//! - `demo-logs <org dir>`: writes the demo organisation's scripted job logs
+//!   (`examples/demo/generate.py` runs it; see `demo::logs`).
 //! - `docs [--check]`: writes `docs/tools.md` from the tool registry (with
 //!   `--check`, fails when the file is stale).
 
@@ -23,7 +25,6 @@ mod conformance;
 mod demo;
 mod docs;
 mod fake_api;
-mod loggen;
 mod server_process;
 #[cfg(test)]
 mod tidy;
@@ -42,6 +43,7 @@ fn main() -> ExitCode {
         Some("bench-mcp") => bench_mcp::run(&args[1..]),
         Some("bench-scale") => bench_scale::run(&args[1..]),
         Some("demo") => demo::run(&args[1..]),
+        Some("demo-logs") => demo::logs::run(&args[1..]),
         Some("docs") => docs::run(&args[1..]),
         _ => Err(USAGE.to_owned()),
     };
@@ -65,6 +67,7 @@ tasks:
   bench-mcp                            benchmark the MCP frontends (release build)
   bench-scale [--quick]                1 replica vs 3 sharing a real S3 gateway and Redis (release build)
   demo [--record]                      play an investigation of the bundled demo organisation
+  demo-logs <org dir>                  write the demo's scripted job logs (described on stdin; generate.py runs it)
   docs [--check]                       write docs/tools.md from the tool registry (--check: fail if stale)";
 
 /// Reads `--name value` from `args`.
@@ -109,7 +112,7 @@ fn gen_log(args: &[String]) -> Result<(), String> {
 fn write_log(path: &Path, size: u64, seed: u64) -> Result<(), String> {
     let file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-    let written = loggen::generate(&mut out, size, seed).map_err(|e| e.to_string())?;
+    let written = bk_loggen::generate(&mut out, size, seed).map_err(|e| e.to_string())?;
     std::io::Write::flush(&mut out).map_err(|e| e.to_string())?;
     eprintln!("wrote {written} bytes to {}", path.display());
     Ok(())

@@ -4,7 +4,7 @@
 //! - [`server::McpServer`]: the rmcp `ServerHandler`. `list_tools` and
 //!   `call_tool` are written by hand, so the tool set can differ per request
 //!   (a [`server::RequestScope`] set by the transport).
-//! - [`config`]: flags and environment variables (the reference server's
+//! - [`config`], [`settings`]: flags and environment variables (the reference server's
 //!   names plus ours) and their validation into [`config::Settings`].
 //! - [`commands`]: the `tools`, `check` and `config` subcommands.
 //! - [`progress`]: tool progress as MCP progress notifications.
@@ -27,6 +27,7 @@ pub mod onepassword;
 pub mod progress;
 pub mod scopes;
 pub mod server;
+pub mod settings;
 pub mod stdio;
 pub mod telemetry;
 

@@ -10,8 +10,9 @@
 //! on retry), 6 annotations (errors, warnings, infos, real HTML) and two
 //! Test Engine runs with 30 failed executions. Logs are in Buildkite's raw
 //! format: `\x1b_bk;t=<ms>\x07` timestamp markers, CRLF line ends, ANSI
-//! colour, `~~~`/`---`/`+++` groups and `\r` progress redraws. The JSON is
-//! built from the REST client's fixtures (crates/buildkite-api/tests/fixtures).
+//! colour, `~~~`/`---`/`+++` groups and `\r` progress redraws, written
+//! with the workspace's log generator (`bk-loggen`). The JSON is built from
+//! the REST client's fixtures (crates/buildkite-api/tests/fixtures).
 //!
 //! Printed:
 //! - the summary's size against the raw API responses it replaces: what an
@@ -40,12 +41,12 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use bk_loggen::{BOLD_RED, GREEN, GREY, Log, RED, RESET, YELLOW};
 use bk_tools::{Registry, Selection, ToolContext};
 use buildkite_api::{Client, RetryPolicy};
 use serde_json::{Value, json};
@@ -108,33 +109,6 @@ fn first(name: &str) -> Value {
     fixture(name).as_array().unwrap()[0].clone()
 }
 
-/// A small deterministic generator (xorshift64*), so every run serves the
-/// same bytes.
-struct Rng(Cell<u64>);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Rng(Cell::new(seed))
-    }
-
-    fn next(&self) -> u64 {
-        let mut x = self.0.get();
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0.set(x);
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn pick<'a>(&self, items: &[&'a str]) -> &'a str {
-        items[usize::try_from(self.below(items.len() as u64)).unwrap()]
-    }
-}
-
 fn uuid(prefix: u32, n: u64) -> String {
     format!(
         "0198a{prefix:03x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
@@ -146,21 +120,6 @@ fn uuid(prefix: u32, n: u64) -> String {
 }
 
 // ---------------------------------------------------------------------- logs
-
-/// A raw Buildkite job log being written: every line starts with a
-/// timestamp marker and ends with CRLF.
-struct Log {
-    out: Vec<u8>,
-    ts: u64,
-    rng: Rng,
-}
-
-const GREEN: &str = "\x1b[32m";
-const RED: &str = "\x1b[31m";
-const YELLOW: &str = "\x1b[33m";
-const GREY: &str = "\x1b[90m";
-const BOLD_RED: &str = "\x1b[1;31m";
-const RESET: &str = "\x1b[0m";
 
 const NOUNS: &[&str] = &[
     "order",
@@ -214,135 +173,94 @@ const QUALIFIERS: &[&str] = &[
     "when the payment gateway is slow",
 ];
 
-impl Log {
-    fn new(seed: u64) -> Self {
-        Log {
-            out: Vec::with_capacity(600 * 1024),
-            ts: 1_755_162_720_000 + seed * 1_000,
-            rng: Rng::new(0x9e37_79b9_7f4a_7c15 ^ seed.wrapping_mul(0x1234_5678_9abc)),
-        }
-    }
+/// The log of the build's job `seed` (from 1): it starts `seed` seconds
+/// after the build, and `seed` drives its random choices.
+fn new_log(seed: u64) -> Log {
+    Log::new(1_755_162_720_000 + seed * 1_000, seed)
+}
 
-    fn line(&mut self, text: &str) {
-        self.ts += self.rng.below(40);
-        let marker = format!("\x1b_bk;t={}\x07", self.ts);
-        self.out.extend_from_slice(marker.as_bytes());
-        self.out.extend_from_slice(text.as_bytes());
-        self.out.extend_from_slice(b"\r\n");
-    }
+/// A test's description: a verb, a noun and a qualifier.
+fn words(log: &Log) -> String {
+    format!(
+        "{} the {} {}",
+        log.pick(VERBS),
+        log.pick(NOUNS),
+        log.pick(QUALIFIERS)
+    )
+}
 
-    fn cmd(&mut self, command: &str) {
-        self.line(&format!("{GREY}${RESET} {command}"));
-    }
-
-    /// A progress counter redrawn with `\r` on one line, as git and docker
-    /// print it.
-    fn progress(&mut self, label: &str, total: u64, suffix: &str) {
+/// What the agent prints before the command: hooks, checkout (with its
+/// progress redraws), a docker pull and a dependency install of
+/// `deps` lines.
+fn prelude(log: &mut Log, agent: &str, command: &str, deps: usize) {
+    log.line("~~~ Running global environment hook");
+    log.cmd("/buildkite/hooks/environment");
+    log.line("~~~ Preparing working directory");
+    log.line(&format!(
+        "# Creating \"/var/lib/buildkite-agent/builds/{agent}/acme/web\""
+    ));
+    log.cmd(&format!(
+        "cd /var/lib/buildkite-agent/builds/{agent}/acme/web"
+    ));
+    log.line("# Host \"github.com\" already in list of known hosts at \"/var/lib/buildkite-agent/.ssh/known_hosts\"");
+    log.cmd("git clone -v -- git@github.com:acme/web.git .");
+    log.line("Cloning into '.'...");
+    log.progress("remote: Counting objects", 48_213, ", done.");
+    log.progress("remote: Compressing objects", 17_842, ", done.");
+    log.progress(
+        "Receiving objects",
+        48_213,
+        ", 61.20 MiB | 48.31 MiB/s, done.",
+    );
+    log.progress("Resolving deltas", 31_077, ", done.");
+    log.cmd("git clean -ffxdq");
+    log.cmd(&format!("git fetch -v --prune -- origin {COMMIT}"));
+    log.line(&format!(" * branch            {COMMIT} -> FETCH_HEAD"));
+    log.cmd("git checkout -f 9f3b2c1d8e7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c");
+    log.line("HEAD is now at 9f3b2c1 Add discount codes to checkout");
+    log.line("# Cleaning again to catch any post-checkout changes");
+    log.line("~~~ Running plugin docker-compose pre-command hook");
+    log.cmd("docker compose -f docker-compose.ci.yml pull app");
+    for layer in 0..12 {
+        let id = format!("{:012x}", log.next() & 0xffff_ffff_ffff);
+        let size = 5 + log.below(120);
         let mut text = String::new();
-        for pct in [0, 4, 11, 19, 27, 38, 46, 55, 63, 71, 80, 88, 95, 100] {
-            let _ = write!(text, "{label}: {pct:>3}% ({}/{total})\r", total * pct / 100);
-        }
-        let _ = write!(text, "{label}: 100% ({total}/{total}){suffix}");
-        self.line(&text);
-    }
-
-    fn words(&mut self) -> String {
-        format!(
-            "{} the {} {}",
-            self.rng.pick(VERBS),
-            self.rng.pick(NOUNS),
-            self.rng.pick(QUALIFIERS)
-        )
-    }
-
-    /// What the agent prints before the command: hooks, checkout (with its
-    /// progress redraws), a docker pull and a dependency install of
-    /// `deps` lines.
-    fn prelude(&mut self, agent: &str, command: &str, deps: usize) {
-        self.line("~~~ Running global environment hook");
-        self.cmd("/buildkite/hooks/environment");
-        self.line("~~~ Preparing working directory");
-        self.line(&format!(
-            "# Creating \"/var/lib/buildkite-agent/builds/{agent}/acme/web\""
-        ));
-        self.cmd(&format!(
-            "cd /var/lib/buildkite-agent/builds/{agent}/acme/web"
-        ));
-        self.line("# Host \"github.com\" already in list of known hosts at \"/var/lib/buildkite-agent/.ssh/known_hosts\"");
-        self.cmd("git clone -v -- git@github.com:acme/web.git .");
-        self.line("Cloning into '.'...");
-        self.progress("remote: Counting objects", 48_213, ", done.");
-        self.progress("remote: Compressing objects", 17_842, ", done.");
-        self.progress(
-            "Receiving objects",
-            48_213,
-            ", 61.20 MiB | 48.31 MiB/s, done.",
-        );
-        self.progress("Resolving deltas", 31_077, ", done.");
-        self.cmd("git clean -ffxdq");
-        self.cmd(&format!("git fetch -v --prune -- origin {COMMIT}"));
-        self.line(&format!(" * branch            {COMMIT} -> FETCH_HEAD"));
-        self.cmd("git checkout -f 9f3b2c1d8e7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c");
-        self.line("HEAD is now at 9f3b2c1 Add discount codes to checkout");
-        self.line("# Cleaning again to catch any post-checkout changes");
-        self.line("~~~ Running plugin docker-compose pre-command hook");
-        self.cmd("docker compose -f docker-compose.ci.yml pull app");
-        for layer in 0..12 {
-            let id = format!("{:012x}", self.rng.next() & 0xffff_ffff_ffff);
-            let size = 5 + self.rng.below(120);
-            let mut text = String::new();
-            for done in [0, size / 5, size / 3, size / 2, size * 3 / 4, size] {
-                let bar = "=".repeat(usize::try_from(done * 50 / size).unwrap());
-                let _ = write!(
-                    text,
-                    "{id}: Downloading [{bar:<50}]  {done}.{layer}MB/{size}.{layer}MB\r"
-                );
-            }
-            let _ = write!(text, "{id}: Pull complete");
-            self.line(&text);
-        }
-        self.line(
-            "Digest: sha256:4b1f2a9c8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a3928170f6e5d4c",
-        );
-        self.line("~~~ Running commands");
-        self.cmd(command);
-        self.line("--- :package: Installing dependencies");
-        for _ in 0..deps {
-            let name = format!(
-                "{}-{}",
-                self.rng.pick(NOUNS).replace(' ', "_"),
-                self.rng
-                    .pick(&["rails", "core", "client", "rb", "ext", "support", "js"])
+        for done in [0, size / 5, size / 3, size / 2, size * 3 / 4, size] {
+            let bar = "=".repeat(usize::try_from(done * 50 / size).unwrap());
+            let _ = write!(
+                text,
+                "{id}: Downloading [{bar:<50}]  {done}.{layer}MB/{size}.{layer}MB\r"
             );
-            let version = format!(
-                "{}.{}.{}",
-                self.rng.below(8),
-                self.rng.below(20),
-                self.rng.below(12)
-            );
-            self.line(&format!("Using {name} {version}"));
         }
-        self.line("Bundle complete! 212 Gemfile dependencies, 389 gems now installed.");
+        let _ = write!(text, "{id}: Pull complete");
+        log.line(&text);
     }
-
-    fn agent_error(&mut self, status: i32) {
-        self.line(&format!(
-            "{BOLD_RED}🚨 Error: The command exited with status {status}{RESET}"
-        ));
-        self.line("^^^ +++");
-        self.line(&format!("user command error: exit status {status}"));
+    log.line("Digest: sha256:4b1f2a9c8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a3928170f6e5d4c");
+    log.line("~~~ Running commands");
+    log.cmd(command);
+    log.line("--- :package: Installing dependencies");
+    for _ in 0..deps {
+        let name = format!(
+            "{}-{}",
+            log.pick(NOUNS).replace(' ', "_"),
+            log.pick(&["rails", "core", "client", "rb", "ext", "support", "js"])
+        );
+        let version = format!("{}.{}.{}", log.below(8), log.below(20), log.below(12));
+        log.line(&format!("Using {name} {version}"));
     }
-
-    fn finish(self) -> Vec<u8> {
-        self.out
-    }
+    log.line("Bundle complete! 212 Gemfile dependencies, 389 gems now installed.");
 }
 
 /// An RSpec job of ~5,000 lines (documentation format, groups per spec
 /// directory) whose `failures` examples fail.
 fn rspec_log(seed: u64, agent: &str, shard: &str, failures: &[(&str, &str, &str)]) -> Vec<u8> {
-    let mut log = Log::new(seed);
-    log.prelude(agent, &format!("bin/ci/rspec --shard {shard}"), 180);
+    let mut log = new_log(seed);
+    prelude(
+        &mut log,
+        agent,
+        &format!("bin/ci/rspec --shard {shard}"),
+        180,
+    );
     log.line("--- :database: Preparing the database");
     log.cmd("bin/rails db:create db:schema:load");
     log.line("Created database 'web_test'");
@@ -361,7 +279,7 @@ fn rspec_log(seed: u64, agent: &str, shard: &str, failures: &[(&str, &str, &str)
     for (d, dir) in dirs.iter().enumerate() {
         log.line(&format!("--- :rspec: spec/{dir}"));
         for _ in 0..55 {
-            let noun = log.rng.pick(NOUNS);
+            let noun = log.pick(NOUNS);
             log.line(&format!(
                 "{}{}",
                 capitalise(noun),
@@ -369,11 +287,11 @@ fn rspec_log(seed: u64, agent: &str, shard: &str, failures: &[(&str, &str, &str)
             ));
             for _ in 0..9 {
                 examples += 1;
-                let words = log.words();
-                if failed < failures.len() && log.rng.below(400) == 0 {
+                let words = words(&log);
+                if failed < failures.len() && log.below(400) == 0 {
                     failed += 1;
                     log.line(&format!("  {RED}{words} (FAILED - {failed}){RESET}"));
-                } else if log.rng.below(60) == 0 {
+                } else if log.below(60) == 0 {
                     log.line(&format!(
                         "  {YELLOW}{words} (PENDING: Not yet implemented){RESET}"
                     ));
@@ -419,7 +337,7 @@ fn rspec_log(seed: u64, agent: &str, shard: &str, failures: &[(&str, &str, &str)
     log.line("");
     log.line("Randomized with seed 48213");
     log.agent_error(1);
-    log.finish()
+    log.into_bytes()
 }
 
 fn capitalise(text: &str) -> String {
@@ -432,8 +350,9 @@ fn capitalise(text: &str) -> String {
 /// A Jest job of ~5,000 lines: PASS/FAIL per file, console noise, a
 /// failure with its diff and stack, the summary.
 fn jest_log(seed: u64) -> Vec<u8> {
-    let mut log = Log::new(seed);
-    log.prelude(
+    let mut log = new_log(seed);
+    prelude(
+        &mut log,
         "ci-web-12",
         "yarn jest --ci --reporters=default --reporters=buildkite-test-collector/jest/reporter",
         60,
@@ -441,7 +360,7 @@ fn jest_log(seed: u64) -> Vec<u8> {
     log.line("--- :jest: Running tests");
     let mut failed = 0;
     for file in 0..420 {
-        let noun = capitalise(log.rng.pick(NOUNS));
+        let noun = capitalise(log.pick(NOUNS));
         let fail = file % 60 == 59;
         let status = if fail {
             failed += 1;
@@ -451,8 +370,8 @@ fn jest_log(seed: u64) -> Vec<u8> {
         };
         log.line(&format!(
             "{status} src/components/{noun}/{noun}{file}.test.tsx ({}.{} s)",
-            log.rng.below(9),
-            log.rng.below(10)
+            log.below(9),
+            log.below(10)
         ));
         if file % 7 == 0 {
             log.line(&format!("  {GREY}console.warn{RESET}"));
@@ -462,13 +381,13 @@ fn jest_log(seed: u64) -> Vec<u8> {
             ));
         }
         for _ in 0..9 {
-            let words = log.words();
-            if fail && log.rng.below(4) == 0 {
+            let words = words(&log);
+            if fail && log.below(4) == 0 {
                 log.line(&format!("    {RED}✕{RESET} {words} (12 ms)"));
             } else {
                 log.line(&format!(
                     "    {GREEN}✓{RESET} {words} ({} ms)",
-                    log.rng.below(80)
+                    log.below(80)
                 ));
             }
         }
@@ -506,23 +425,23 @@ fn jest_log(seed: u64) -> Vec<u8> {
     log.line("Ran all test suites.");
     log.line("error Command failed with exit code 1.");
     log.agent_error(1);
-    log.finish()
+    log.into_bytes()
 }
 
 /// A Go test job of ~5,000 lines: `-v` output for many packages, two
 /// failing.
 fn go_test_log(seed: u64) -> Vec<u8> {
-    let mut log = Log::new(seed);
-    log.prelude("ci-web-3", "go test -v -race ./...", 40);
+    let mut log = new_log(seed);
+    prelude(&mut log, "ci-web-3", "go test -v -race ./...", 40);
     log.line("--- :go: go test");
     for pkg in 0..60 {
         let package = format!(
             "github.com/acme/web/internal/{}",
-            log.rng.pick(NOUNS).replace(' ', "")
+            log.pick(NOUNS).replace(' ', "")
         );
         let fail = pkg == 23 || pkg == 47;
         for test in 0..38 {
-            let name = format!("Test{}{test}", capitalise(log.rng.pick(NOUNS)));
+            let name = format!("Test{}{test}", capitalise(log.pick(NOUNS)));
             log.line(&format!("=== RUN   {name}"));
             if fail && test == 17 {
                 log.line(&format!(
@@ -532,12 +451,12 @@ fn go_test_log(seed: u64) -> Vec<u8> {
                 ));
                 log.line(&format!(
                     "{RED}--- FAIL: {name} (0.{:02}s){RESET}",
-                    log.rng.below(100)
+                    log.below(100)
                 ));
             } else {
                 log.line(&format!(
                     "{GREEN}--- PASS: {name} (0.{:02}s){RESET}",
-                    log.rng.below(100)
+                    log.below(100)
                 ));
             }
         }
@@ -545,38 +464,38 @@ fn go_test_log(seed: u64) -> Vec<u8> {
             log.line(&format!("{RED}FAIL{RESET}"));
             log.line(&format!(
                 "{RED}FAIL{RESET}\t{package}\t{}.{:03}s",
-                log.rng.below(9),
-                log.rng.below(1000)
+                log.below(9),
+                log.below(1000)
             ));
         } else {
             log.line("PASS");
             log.line(&format!(
                 "ok  \t{package}\t{}.{:03}s",
-                log.rng.below(9),
-                log.rng.below(1000)
+                log.below(9),
+                log.below(1000)
             ));
         }
     }
     log.line("FAIL");
     log.agent_error(1);
-    log.finish()
+    log.into_bytes()
 }
 
 /// ESLint (stylish format): one warning repeated over many files, then the
 /// one error.
 fn eslint_log(seed: u64) -> Vec<u8> {
-    let mut log = Log::new(seed);
-    log.prelude("ci-web-4", "yarn lint --max-warnings=-1", 60);
+    let mut log = new_log(seed);
+    prelude(&mut log, "ci-web-4", "yarn lint --max-warnings=-1", 60);
     log.line("--- :eslint: Linting");
     for file in 0..160 {
-        let noun = capitalise(log.rng.pick(NOUNS));
+        let noun = capitalise(log.pick(NOUNS));
         log.line("");
         log.line(&format!(
             "/var/lib/buildkite-agent/builds/ci-web-4/acme/web/app/javascript/components/{noun}{file}.tsx"
         ));
         for _ in 0..8 {
-            let (line, col) = (log.rng.below(300) + 1, log.rng.below(40) + 1);
-            if log.rng.below(3) == 0 {
+            let (line, col) = (log.below(300) + 1, log.below(40) + 1);
+            if log.below(3) == 0 {
                 log.line(&format!("  {GREY}{line}:{col}{RESET}  {YELLOW}warning{RESET}  Unexpected any. Specify a different type  {GREY}@typescript-eslint/no-explicit-any{RESET}"));
             } else {
                 log.line(&format!("  {GREY}{line}:{col}{RESET}  {YELLOW}warning{RESET}  Unexpected console statement  {GREY}no-console{RESET}"));
@@ -594,23 +513,24 @@ fn eslint_log(seed: u64) -> Vec<u8> {
     ));
     log.line("error Command failed with exit code 1.");
     log.agent_error(1);
-    log.finish()
+    log.into_bytes()
 }
 
 /// A Terraform plan that cannot take the state lock.
 fn terraform_log(seed: u64) -> Vec<u8> {
-    let mut log = Log::new(seed);
-    log.prelude(
+    let mut log = new_log(seed);
+    prelude(
+        &mut log,
         "ci-infra-1",
         "terraform plan -input=false -lock-timeout=60s",
         0,
     );
     log.line("--- :terraform: terraform plan");
     for i in 0..380 {
-        let noun = log.rng.pick(NOUNS).replace(' ', "_");
+        let noun = log.pick(NOUNS).replace(' ', "_");
         log.line(&format!(
             "module.{noun}.aws_iam_role_policy.{noun}_{i}: Refreshing state... [id={noun}-{:08x}]",
-            log.rng.next() & 0xffff_ffff
+            log.next() & 0xffff_ffff
         ));
     }
     log.line("");
@@ -631,13 +551,18 @@ fn terraform_log(seed: u64) -> Vec<u8> {
     log.line(&format!("{RED}│{RESET}   Who:       buildkite@ci-infra-2"));
     log.line(&format!("{RED}╵{RESET}"));
     log.agent_error(1);
-    log.finish()
+    log.into_bytes()
 }
 
 /// bundler-audit finding vulnerable gems (the step may soft-fail).
 fn audit_log(seed: u64) -> Vec<u8> {
-    let mut log = Log::new(seed);
-    log.prelude("ci-web-9", "bundle exec bundle-audit check --update", 20);
+    let mut log = new_log(seed);
+    prelude(
+        &mut log,
+        "ci-web-9",
+        "bundle exec bundle-audit check --update",
+        20,
+    );
     log.line("--- :bundler: bundle-audit");
     log.line("Updating ruby-advisory-db ...");
     log.progress(
@@ -667,29 +592,29 @@ fn audit_log(seed: u64) -> Vec<u8> {
     }
     log.line(&format!("{RED}Vulnerabilities found!{RESET}"));
     log.agent_error(1);
-    log.finish()
+    log.into_bytes()
 }
 
 /// System specs that ran until the step's timeout.
 fn system_specs_log(seed: u64) -> Vec<u8> {
-    let mut log = Log::new(seed);
-    log.prelude("ci-web-2", "bin/ci/rspec spec/system", 180);
+    let mut log = new_log(seed);
+    prelude(&mut log, "ci-web-2", "bin/ci/rspec spec/system", 180);
     log.line("--- :capybara: System specs");
     log.line("Capybara starting Puma...");
     log.line("* Version 6.4.2, codename: The Eagle of Durango");
     log.line("* Min threads: 0, max threads: 4");
     log.line("* Listening on http://127.0.0.1:41823");
     for _ in 0..260 {
-        let noun = capitalise(log.rng.pick(NOUNS));
+        let noun = capitalise(log.pick(NOUNS));
         log.line(&format!("{noun} flows"));
         for _ in 0..8 {
-            let words = log.words();
+            let words = words(&log);
             log.line(&format!("  {GREEN}{words}{RESET}"));
         }
-        if log.rng.below(5) == 0 {
+        if log.below(5) == 0 {
             log.line(&format!(
                 "{GREY}[Screenshot Image]: tmp/capybara/failures_r_spec_example_groups_{}.png{RESET}",
-                log.rng.below(10_000)
+                log.below(10_000)
             ));
         }
     }
@@ -702,29 +627,34 @@ fn system_specs_log(seed: u64) -> Vec<u8> {
     log.line(&format!(
         "{BOLD_RED}🚨 Error: The command was interrupted by a signal: signal: terminated{RESET}"
     ));
-    log.finish()
+    log.into_bytes()
 }
 
 /// Playwright end-to-end tests canceled halfway.
 fn e2e_log(seed: u64) -> Vec<u8> {
-    let mut log = Log::new(seed);
-    log.prelude("ci-web-6", "yarn playwright test --reporter=line", 50);
+    let mut log = new_log(seed);
+    prelude(
+        &mut log,
+        "ci-web-6",
+        "yarn playwright test --reporter=line",
+        50,
+    );
     log.line("--- :playwright: Playwright");
     log.line("Running 1640 tests using 4 workers");
     for n in 1..=1300 {
-        let words = log.words();
-        let spec = log.rng.pick(NOUNS).replace(' ', "-");
+        let words = words(&log);
+        let spec = log.pick(NOUNS).replace(' ', "-");
         log.line(&format!(
             "  {GREEN}✓{RESET}  {n} [chromium] › {spec}.spec.ts:{}:5 › {words} ({}.{}s)",
-            log.rng.below(200) + 1,
-            log.rng.below(9),
-            log.rng.below(10)
+            log.below(200) + 1,
+            log.below(9),
+            log.below(10)
         ));
     }
     log.line("# Received cancellation signal, interrupting");
     log.line("  1300 passed (6.1m)");
     log.line("  340 did not run");
-    log.finish()
+    log.into_bytes()
 }
 
 // ---------------------------------------------------------------------- jobs
@@ -1059,6 +989,11 @@ fn annotations(job_ids: &[String]) -> Value {
     )
 }
 
+/// A seeded choice of one of `items`.
+fn pick<'a>(rng: &mut fastrand::Rng, items: &[&'a str]) -> &'a str {
+    items[rng.usize(..items.len())]
+}
+
 /// A Test Engine run of the build.
 struct Run {
     id: String,
@@ -1068,7 +1003,7 @@ struct Run {
 }
 
 fn runs() -> [Run; 2] {
-    let rng = Rng::new(0x51_7e57);
+    let mut rng = fastrand::Rng::with_seed(0x51_7e57);
     let rspec_reasons = [
         (
             6,
@@ -1097,22 +1032,22 @@ fn runs() -> [Run; 2] {
             "expect(jest.fn()).toHaveBeenCalledTimes(expected)\n\nExpected number of calls: 1\nReceived number of calls: 0",
         ),
     ];
-    let failures = |reasons: &[(usize, &str)], rspec: bool| {
+    let mut failures = |reasons: &[(usize, &str)], rspec: bool| {
         let mut out = Vec::new();
         for (count, reason) in reasons {
             for _ in 0..*count {
-                let noun = rng.pick(NOUNS);
+                let noun = pick(&mut rng, NOUNS);
                 let words = format!(
                     "{} the {} {}",
-                    rng.pick(VERBS),
-                    rng.pick(NOUNS),
-                    rng.pick(QUALIFIERS)
+                    pick(&mut rng, VERBS),
+                    pick(&mut rng, NOUNS),
+                    pick(&mut rng, QUALIFIERS)
                 );
-                let a = 1000 + rng.below(9000);
+                let a = 1000 + rng.u64(..9000);
                 let reason = reason
                     .replace("{a}", &a.to_string())
                     .replace("{b}", &(a + 50).to_string());
-                let line = rng.below(200) + 1;
+                let line = rng.u64(..200) + 1;
                 let (name, location) = if rspec {
                     (
                         format!("{} {words}", capitalise(noun)),

@@ -5,11 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use reqwest::header::{
-    ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION,
-};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, HeaderMap, HeaderValue, LOCATION};
 use reqwest::{Method, Response, ResponseBuilderExt, StatusCode};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 use url::{Position, Url};
@@ -21,9 +18,9 @@ use crate::pacing::{
     Admission, Limited, SharedAdmission, Windows, organization_of, reported_window,
 };
 use crate::page::{CursorPage, Page};
-use crate::path::ApiPath;
 use crate::rate_limit::RateLimit;
 use crate::read_cache::{CachedRead, Joined, ReadCache, ReadKey};
+use crate::request::{ApiRequest, Target};
 use crate::response::{
     decode, error_chain, error_from_response, rate_limited_unsent, read_body, transport_kind,
 };
@@ -38,114 +35,6 @@ pub(crate) const MAX_URL_BYTES: usize = 8000;
 
 /// The least time an attempt gets, however little of the budget is left.
 const MIN_ATTEMPT_TIME: Duration = Duration::from_secs(1);
-
-/// Where a request goes: an API path under the base URL, or an absolute URL
-/// (a pagination link, an artifact's storage location).
-#[derive(Debug, Clone)]
-pub(crate) enum Target {
-    Path(ApiPath),
-    Url(Url),
-}
-
-/// One API call, described before it is sent so it can be re-sent on retry.
-#[derive(Debug, Clone)]
-pub(crate) struct ApiRequest {
-    method: Method,
-    target: Target,
-    query: Vec<(String, String)>,
-    body: Option<Bytes>,
-    headers: HeaderMap,
-    /// Streams (logs, artifacts) have no total timeout, only a read timeout.
-    streaming: bool,
-    /// Return 3xx responses instead of following them.
-    keep_redirects: bool,
-}
-
-impl ApiRequest {
-    fn with_target(method: Method, target: Target) -> Self {
-        ApiRequest {
-            method,
-            target,
-            query: Vec::new(),
-            body: None,
-            headers: HeaderMap::new(),
-            streaming: false,
-            keep_redirects: false,
-        }
-    }
-
-    /// A request to an API path under the base URL.
-    pub(crate) fn new(method: Method, path: ApiPath) -> Self {
-        ApiRequest::with_target(method, Target::Path(path))
-    }
-
-    pub(crate) fn get(path: ApiPath) -> Self {
-        ApiRequest::new(Method::GET, path)
-    }
-
-    /// A request to an absolute URL (e.g. artifact storage).
-    pub(crate) fn to_url(method: Method, url: Url) -> Self {
-        ApiRequest::with_target(method, Target::Url(url))
-    }
-
-    /// Adds a query parameter.
-    pub(crate) fn query(mut self, name: &str, value: impl ToString) -> Self {
-        self.query.push((name.to_owned(), value.to_string()));
-        self
-    }
-
-    /// Adds a query parameter when `value` is `Some`.
-    pub(crate) fn query_opt(self, name: &str, value: Option<impl ToString>) -> Self {
-        match value {
-            Some(value) => self.query(name, value),
-            None => self,
-        }
-    }
-
-    /// Adds `name[]=value` for each value (Rails-style arrays).
-    pub(crate) fn query_list<T: ToString>(mut self, name: &str, values: &[T]) -> Self {
-        let key = format!("{name}[]");
-        for value in values {
-            self.query.push((key.clone(), value.to_string()));
-        }
-        self
-    }
-
-    /// Adds `name=true` when the flag is `Some(true)`, `name=false` for
-    /// `Some(false)`, nothing for `None`.
-    pub(crate) fn flag(self, name: &str, value: Option<bool>) -> Self {
-        self.query_opt(name, value)
-    }
-
-    pub(crate) fn header(mut self, name: reqwest::header::HeaderName, value: HeaderValue) -> Self {
-        self.headers.insert(name, value);
-        self
-    }
-
-    pub(crate) fn json<B: Serialize + ?Sized>(mut self, body: &B) -> Result<Self> {
-        let bytes = serde_json::to_vec(body)
-            .map_err(|e| Error::InvalidArgument(format!("request body cannot be encoded: {e}")))?;
-        self.body = Some(Bytes::from(bytes));
-        self.headers
-            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        Ok(self)
-    }
-
-    pub(crate) fn streaming(mut self) -> Self {
-        self.streaming = true;
-        self
-    }
-
-    pub(crate) fn keep_redirects(mut self) -> Self {
-        self.keep_redirects = true;
-        self
-    }
-
-    /// Safe methods may be repeated after a 5xx or a broken connection.
-    fn is_idempotent(&self) -> bool {
-        matches!(self.method, Method::GET | Method::HEAD)
-    }
-}
 
 /// What one attempt came to.
 enum Outcome {

@@ -41,6 +41,7 @@ mod page;
 mod path;
 mod rate_limit;
 mod read_cache;
+mod request;
 pub mod resources;
 mod response;
 mod retry;

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::command::{Output, run_timed, scrub_env};
 use super::{COMMAND_TIMEOUT, Context, Tally, read_json, tail};
-use crate::fake_api::{Accept, FakeApi, Request, Setup};
+use crate::fake_api::{Accept, Data, FakeApi, Request, Setup};
 
 /// The Python client's own overall limit (below [`COMMAND_TIMEOUT`]).
 const CLIENT_TIMEOUT_SECS: &str = "60";
@@ -42,11 +42,15 @@ pub(super) fn run(ctx: &Context, python: &Path, sdk_version: &str, tally: &mut T
         Ok(runtime) => runtime,
         Err(error) => return tally.record(false, "fake Buildkite API", &error.to_string()),
     };
+    let data = match Data::fixtures(&ctx.fixtures) {
+        Ok(data) => data,
+        Err(error) => return tally.record(false, "fake Buildkite API", &error),
+    };
     let api = runtime.block_on(FakeApi::start(Setup {
-        fixtures: &ctx.fixtures,
+        data,
         accept: Accept::AnyBearer,
         record: true,
-        logs: None,
+        delay: std::time::Duration::ZERO,
     }));
     let api = match api {
         Ok(api) => api,

@@ -2,10 +2,10 @@
 
 use crate::client::Client;
 use crate::error::Result;
-use crate::http::ApiRequest;
 use crate::models::Agent;
 use crate::page::Page;
 use crate::path;
+use crate::request::ApiRequest;
 
 /// Filters for [`Client::list_agents`]. The list shows connected and
 /// stopping agents only.

@@ -5,10 +5,10 @@ use reqwest::Method;
 use super::jobs::JobRef;
 use crate::client::Client;
 use crate::error::{Error, Result};
-use crate::http::ApiRequest;
 use crate::models::{Annotation, CreateAnnotationBody};
 use crate::page::Page;
 use crate::path::{self, ApiPath};
+use crate::request::ApiRequest;
 
 /// Options for the annotation lists.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

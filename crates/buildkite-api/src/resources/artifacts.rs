@@ -13,10 +13,10 @@ use url::Url;
 use super::jobs::JobRef;
 use crate::client::Client;
 use crate::error::{Error, Result};
-use crate::http::ApiRequest;
 use crate::models::{Artifact, ArtifactContent, ArtifactDownloadUrl};
 use crate::page::Page;
 use crate::path;
+use crate::request::ApiRequest;
 use crate::response::{decode, next_chunk, read_body};
 
 /// Filters for the artifact lists.

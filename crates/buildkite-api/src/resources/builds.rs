@@ -7,10 +7,10 @@ use reqwest::Method;
 
 use crate::client::Client;
 use crate::error::Result;
-use crate::http::ApiRequest;
 use crate::models::{Build, BuildState, CreateBuildBody, JobState};
 use crate::page::Page;
 use crate::path;
+use crate::request::ApiRequest;
 use crate::timestamp::Timestamp;
 
 /// Filters for [`Client::list_pipeline_builds`] and

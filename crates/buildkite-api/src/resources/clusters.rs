@@ -6,10 +6,10 @@ use serde::Serialize;
 use super::PageParams;
 use crate::client::Client;
 use crate::error::{Error, Result};
-use crate::http::ApiRequest;
 use crate::models::{Cluster, ClusterBody, ClusterQueue, ClusterQueueBody};
 use crate::page::Page;
 use crate::path::{self, ApiPath};
+use crate::request::ApiRequest;
 
 fn cluster_path(org: &str, cluster_id: &str) -> Result<ApiPath> {
     path::org(org)?

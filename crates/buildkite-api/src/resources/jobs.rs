@@ -4,10 +4,10 @@ use reqwest::Method;
 
 use crate::client::Client;
 use crate::error::{Error, Result};
-use crate::http::ApiRequest;
 use crate::models::{Job, JobEnv, JobState, UnblockJobBody};
 use crate::page::CursorPage;
 use crate::path::{self, ApiPath};
+use crate::request::ApiRequest;
 
 /// Where a job lives. Most job routes exist twice: under its build, and
 /// organization-scoped by job id alone.

@@ -11,7 +11,7 @@ use reqwest::{Method, Response, StatusCode};
 use super::jobs::JobRef;
 use crate::client::Client;
 use crate::error::{Error, RequestInfo, Result};
-use crate::http::ApiRequest;
+use crate::request::ApiRequest;
 use crate::response::next_chunk;
 
 /// A job's raw log, arriving in chunks.

@@ -14,8 +14,8 @@ pub mod pipelines;
 pub mod step_uploads;
 pub mod test_engine;
 
-use crate::http::ApiRequest;
 use crate::page::MAX_PER_PAGE;
+use crate::request::ApiRequest;
 
 /// `page` and `per_page` for numbered lists.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -3,10 +3,10 @@
 use super::PageParams;
 use crate::client::Client;
 use crate::error::Result;
-use crate::http::ApiRequest;
 use crate::models::{AccessToken, Organization, User};
 use crate::page::Page;
 use crate::path::{self, ApiPath};
+use crate::request::ApiRequest;
 
 impl Client {
     /// `GET /v2/organizations`: the organizations the token can access.

@@ -5,13 +5,13 @@ use reqwest::Method;
 use super::PageParams;
 use crate::client::Client;
 use crate::error::{Error, Result};
-use crate::http::ApiRequest;
 use crate::models::{
     CreatePipelineBody, Pipeline, PipelineSchedule, PipelineScheduleBody, PipelineWebhook,
     UpdatePipelineBody,
 };
 use crate::page::Page;
 use crate::path;
+use crate::request::ApiRequest;
 
 /// Filters for [`Client::list_pipelines`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

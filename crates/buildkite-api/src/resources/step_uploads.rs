@@ -3,10 +3,10 @@
 use super::jobs::check_cursors;
 use crate::client::Client;
 use crate::error::Result;
-use crate::http::ApiRequest;
 use crate::models::StepUpload;
 use crate::page::CursorPage;
 use crate::path;
+use crate::request::ApiRequest;
 
 /// Filters for [`Client::list_step_uploads`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -5,10 +5,10 @@ use reqwest::header::{HeaderName, HeaderValue};
 use super::PageParams;
 use crate::client::Client;
 use crate::error::Result;
-use crate::http::ApiRequest;
 use crate::models::{FailedExecution, Test, TestRun, TestSuite};
 use crate::page::Page;
 use crate::path::{self, ApiPath};
+use crate::request::ApiRequest;
 
 /// The API version whose test shape includes reliability and durations.
 pub const TESTS_API_VERSION: &str = "2026-08-01";

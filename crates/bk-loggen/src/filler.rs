@@ -1,4 +1,6 @@
-//! A seeded generator of realistic Buildkite job logs, for benchmarks.
+//! [`generate`]: a seeded log of any size, streamed. It is what
+//! `cargo xtask gen-log` and `bench-logs` write and what the fake Buildkite
+//! API serves for generated jobs.
 //!
 //! The output has what real logs have, in realistic proportions: a
 //! timestamp marker on every line, ANSI colour on about a quarter of the
@@ -9,7 +11,10 @@
 
 use std::io::{self, Write};
 
-/// Writes about `target_bytes` of log to `out`.
+use crate::marker;
+
+/// Writes about `target_bytes` of log to `out` (whole lines: a little
+/// more), and returns how many bytes it wrote.
 pub fn generate(out: &mut impl Write, target_bytes: u64, seed: u64) -> io::Result<u64> {
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut ts: u64 = 1_745_322_209_921;
@@ -93,12 +98,6 @@ pub fn generate(out: &mut impl Write, target_bytes: u64, seed: u64) -> io::Resul
     Ok(written)
 }
 
-fn marker(line: &mut Vec<u8>, ts: u64) {
-    line.extend_from_slice(b"\x1b_bk;t=");
-    line.extend_from_slice(ts.to_string().as_bytes());
-    line.push(0x07);
-}
-
 /// A git-style progress line: many `\r` frames, each with its own marker.
 fn progress(line: &mut Vec<u8>, rng: &mut fastrand::Rng, ts: &mut u64) -> io::Result<()> {
     let total = rng.u32(50..5000);
@@ -176,3 +175,29 @@ const FILES: &[&str] = &[
     "tests/test_api.py",
     "pkg/server/handler.go",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_seed_gives_the_same_bytes_of_about_the_size_asked() {
+        let log = |seed| {
+            let mut out = Vec::new();
+            let written = generate(&mut out, 200_000, seed).expect("memory");
+            assert_eq!(written, out.len() as u64);
+            out
+        };
+        let one = log(42);
+        assert!(one.len() >= 200_000 && one.len() < 300_000, "{}", one.len());
+        assert_eq!(one, log(42));
+        assert_ne!(one, log(43));
+        let text = String::from_utf8_lossy(&one);
+        assert!(text.lines().all(|line| line.starts_with("\x1b_bk;t=")));
+        assert!(
+            ["~~~ ", "--- ", "+++ "]
+                .iter()
+                .any(|group| text.contains(group))
+        );
+    }
+}
