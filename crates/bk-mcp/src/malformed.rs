@@ -7,7 +7,7 @@
 //! string arrives here rather than at `call_tool`. Without this module the
 //! client would be told the method does not exist.
 
-use rmcp::ErrorData as McpError;
+use rmcp::ErrorData;
 use rmcp::model::{
     CallToolRequestParams, CompleteRequestParams, CustomRequest, ErrorCode, GetPromptRequestParams,
     InitializeRequestParams, PaginatedRequestParams, ReadResourceRequestParams,
@@ -20,7 +20,7 @@ use serde_json::Value;
 const ECHO_LIMIT: usize = 100;
 
 /// The error for a request no handler took.
-pub fn unmatched_request(request: &CustomRequest) -> McpError {
+pub fn unmatched_request(request: &CustomRequest) -> ErrorData {
     let method = request.method.as_str();
     let params = request.params.as_ref();
     let problem = match method {
@@ -35,7 +35,7 @@ pub fn unmatched_request(request: &CustomRequest) -> McpError {
             optional_shape::<PaginatedRequestParams>(params)
         }
         _ => {
-            return McpError::new(
+            return ErrorData::new(
                 ErrorCode::METHOD_NOT_FOUND,
                 format!(
                     "method not found: `{}`; this server answers MCP's standard methods (initialize, tools/list, tools/call, prompts/*, resources/*, ping)",
@@ -46,7 +46,7 @@ pub fn unmatched_request(request: &CustomRequest) -> McpError {
         }
     };
     let why = problem.unwrap_or_else(|| "they match no form this server accepts".to_owned());
-    McpError::invalid_params(format!("invalid params for `{method}`: {why}"), None)
+    ErrorData::invalid_params(format!("invalid params for `{method}`: {why}"), None)
 }
 
 /// Why `params` don't fit `T`, if they don't.
@@ -77,7 +77,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn error(method: &str, params: Option<Value>) -> McpError {
+    fn error(method: &str, params: Option<Value>) -> ErrorData {
         unmatched_request(&CustomRequest::new(method, params))
     }
 

@@ -21,7 +21,7 @@ use rmcp::model::{
     ServerConfig, ToolAnnotations,
 };
 use rmcp::service::RequestContext;
-use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
+use rmcp::{ErrorData, RoleServer, ServerHandler};
 
 use crate::config::{ApiTraffic, ConfigError, Settings};
 use crate::identity::SERVER_NAME;
@@ -442,7 +442,7 @@ impl ServerHandler for McpServer {
         &self,
         request: InitializeRequestParams,
         context: RequestContext<RoleServer>,
-    ) -> Result<InitializeResult, McpError> {
+    ) -> Result<InitializeResult, ErrorData> {
         context.peer.set_peer_info(request.clone());
         let span = crate::telemetry::request_span("initialize", None, &context);
         let mut result = match self.negotiate_initialize(&request) {
@@ -461,7 +461,7 @@ impl ServerHandler for McpServer {
         &self,
         request: CustomRequest,
         _context: RequestContext<RoleServer>,
-    ) -> Result<CustomResult, McpError> {
+    ) -> Result<CustomResult, ErrorData> {
         Err(crate::malformed::unmatched_request(&request))
     }
 
@@ -469,7 +469,7 @@ impl ServerHandler for McpServer {
         &self,
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
-    ) -> Result<ListToolsResult, McpError> {
+    ) -> Result<ListToolsResult, ErrorData> {
         let span = crate::telemetry::request_span("tools/list", None, &context);
         let (selection, _) = self.scope(&context);
         let tools = self
@@ -486,14 +486,14 @@ impl ServerHandler for McpServer {
         &self,
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
-    ) -> Result<CallToolResponse, McpError> {
+    ) -> Result<CallToolResponse, ErrorData> {
         let name = request.name.as_ref();
         let span = crate::telemetry::request_span("tools/call", Some(name), &context);
         let (selection, client) = self.scope(&context);
         let Some(tool) = self.core.registry.get(name) else {
             return crate::telemetry::finish(
                 &span,
-                Err(McpError::invalid_params(
+                Err(ErrorData::invalid_params(
                     format!(
                         "unknown tool {name:?}: call tools/list for the tools this server offers"
                     ),
@@ -509,7 +509,7 @@ impl ServerHandler for McpServer {
             };
             return crate::telemetry::finish(
                 &span,
-                Err(McpError::invalid_params(
+                Err(ErrorData::invalid_params(
                     format!(
                         "tool {name:?} is not available: {why}; call tools/list for the tools you can use"
                     ),
@@ -611,7 +611,7 @@ impl ServerHandler for McpServer {
         &self,
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
-    ) -> Result<ListPromptsResult, McpError> {
+    ) -> Result<ListPromptsResult, ErrorData> {
         let span = crate::telemetry::request_span("prompts/list", None, &context);
         let prompts = bk_tools::PROMPTS
             .iter()
@@ -624,13 +624,13 @@ impl ServerHandler for McpServer {
         &self,
         request: GetPromptRequestParams,
         context: RequestContext<RoleServer>,
-    ) -> Result<GetPromptResponse, McpError> {
+    ) -> Result<GetPromptResponse, ErrorData> {
         let span = crate::telemetry::request_span("prompts/get", None, &context);
         let Some(prompt) = bk_tools::PROMPTS.iter().find(|p| p.name == request.name) else {
             let names: Vec<_> = bk_tools::PROMPTS.iter().map(|p| p.name).collect();
             return crate::telemetry::finish(
                 &span,
-                Err(McpError::invalid_params(
+                Err(ErrorData::invalid_params(
                     format!(
                         "unknown prompt {:?}; prompts: {}",
                         request.name,
@@ -654,7 +654,7 @@ impl ServerHandler for McpServer {
         &self,
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
-    ) -> Result<ListResourcesResult, McpError> {
+    ) -> Result<ListResourcesResult, ErrorData> {
         let span = crate::telemetry::request_span("resources/list", None, &context);
         let resources = bk_tools::RESOURCES
             .iter()
@@ -671,12 +671,12 @@ impl ServerHandler for McpServer {
         &self,
         request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
-    ) -> Result<ReadResourceResponse, McpError> {
+    ) -> Result<ReadResourceResponse, ErrorData> {
         let span = crate::telemetry::request_span("resources/read", None, &context);
         let Some(resource) = bk_tools::RESOURCES.iter().find(|r| r.uri == request.uri) else {
             return crate::telemetry::finish(
                 &span,
-                Err(McpError::resource_not_found(
+                Err(ErrorData::resource_not_found(
                     format!(
                         "no resource {:?}; call resources/list for the ones this server has",
                         crate::malformed::excerpt(&request.uri)

@@ -30,7 +30,7 @@ use rmcp::model::{
     ListToolsResult, ReadResourceResponse,
 };
 use rmcp::service::RequestContext;
-use rmcp::{ErrorData as McpError, RoleServer};
+use rmcp::{ErrorData, RoleServer};
 use serde::Serialize;
 use tracing::Span;
 use tracing::field::Empty;
@@ -166,7 +166,10 @@ impl Outcome for ReadResourceResponse {
 
 /// Records a request's outcome on its span and returns it. A JSON-RPC
 /// error, or a tool result with `isError`, is an error.
-pub(crate) fn finish<T: Outcome>(span: &Span, outcome: Result<T, McpError>) -> Result<T, McpError> {
+pub(crate) fn finish<T: Outcome>(
+    span: &Span,
+    outcome: Result<T, ErrorData>,
+) -> Result<T, ErrorData> {
     if span.is_disabled() {
         return outcome;
     }

@@ -56,7 +56,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Request as HttpRequest, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::Response;
 use serde_json::{Value, json};
@@ -274,7 +274,7 @@ struct Call<'a> {
     origin: &'a str,
 }
 
-async fn handle(State(shared): State<Arc<Shared>>, request: HttpRequest) -> Response {
+async fn handle(State(shared): State<Arc<Shared>>, request: axum::extract::Request) -> Response {
     shared.hits.fetch_add(1, Ordering::Relaxed);
     let method = request.method().clone();
     let uri = request.uri().clone();
