@@ -13,7 +13,6 @@ use bk_mcp::{Core, McpServer, ServerArgs, TokenSource};
 use clap::Parser;
 use rmcp::ServiceExt;
 
-
 const PROGRAM: &str = "bk-mcp-stdio";
 
 /// The Buildkite MCP server over stdio.
