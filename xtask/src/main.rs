@@ -14,6 +14,8 @@
 //!   demo organisation as an MCP client would, printing a transcript.
 //! - `docs [--check]`: writes `docs/tools.md` from the tool registry (with
 //!   `--check`, fails when the file is stale).
+//! - `fuzz [--smoke] [--runs N] [TARGET…]`: builds and runs the cargo-fuzz
+//!   targets in `fuzz/` (see `fuzz`).
 
 mod bench_api;
 mod bench_mcp;
@@ -23,6 +25,7 @@ mod conformance;
 mod demo;
 mod docs;
 mod fake_api;
+mod fuzz;
 mod loggen;
 mod server_process;
 #[cfg(test)]
@@ -43,6 +46,7 @@ fn main() -> ExitCode {
         Some("bench-scale") => bench_scale::run(&args[1..]),
         Some("demo") => demo::run(&args[1..]),
         Some("docs") => docs::run(&args[1..]),
+        Some("fuzz") => fuzz::run(&args[1..]),
         _ => Err(USAGE.to_owned()),
     };
     match result {
@@ -57,7 +61,7 @@ fn main() -> ExitCode {
 const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
-  ci                                   every CI check: format, clippy, tests, docs, demo, otel, conformance, rustdoc, package
+  ci                                   every CI check: format, clippy, tests, docs, demo, otel, conformance, rustdoc, package, fuzz
   gen-log <path> [--size N] [--seed N] write a generated job log (size like 100MiB, 1GiB)
   bench-logs [--size N]                benchmark the log engine (release build, needs rg)
   conformance                          MCP conformance suite and Python client against the binaries
@@ -65,7 +69,8 @@ tasks:
   bench-mcp                            benchmark the MCP frontends (release build)
   bench-scale [--quick]                1 replica vs 3 sharing a real S3 gateway and Redis (release build)
   demo [--record]                      play an investigation of the bundled demo organisation
-  docs [--check]                       write docs/tools.md from the tool registry (--check: fail if stale)";
+  docs [--check]                       write docs/tools.md from the tool registry (--check: fail if stale)
+  fuzz [--smoke] [--runs N] [TARGET…]  build and run the cargo-fuzz targets (--smoke: 60 s each, the default)";
 
 /// Reads `--name value` from `args`.
 fn option<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
