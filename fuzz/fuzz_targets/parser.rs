@@ -15,7 +15,9 @@ fn parse(data: &[u8], chunk: usize, max_line_bytes: usize) -> Vec<(u64, Option<i
     };
     let mut parser = Parser::new(ParserOptions { max_line_bytes });
     for piece in data.chunks(chunk.max(1)) {
-        parser.feed(piece, &mut sink).expect("a memory sink never fails");
+        parser
+            .feed(piece, &mut sink)
+            .expect("a memory sink never fails");
     }
     parser.finish(&mut sink).expect("a memory sink never fails");
     rows
@@ -28,10 +30,17 @@ fuzz_target!(|input: &[u8]| {
     let chunk = usize::from(knob % 17) + 1;
     let limit = 16 + usize::from(knob >> 4) * 8;
     let whole = parse(data, usize::MAX, limit);
-    assert_eq!(whole, parse(data, chunk, limit), "chunking changed the rows");
+    assert_eq!(
+        whole,
+        parse(data, chunk, limit),
+        "chunking changed the rows"
+    );
     let mut previous = None;
     for (offset, _, content) in &whole {
-        assert!(content.chars().all(|c| c == '\t' || !c.is_control()), "{content:?}");
+        assert!(
+            content.chars().all(|c| c == '\t' || !c.is_control()),
+            "{content:?}"
+        );
         assert!(previous.is_none_or(|p| *offset > p));
         previous = Some(*offset);
     }

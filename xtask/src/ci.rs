@@ -5,8 +5,10 @@
 //! The steps, cheapest first: format, clippy, the README's test command,
 //! `docs/tools.md` up to date, the demo's whole tour, the OpenTelemetry
 //! export, the official MCP conformance suite and Python client, rustdoc,
-//! and packaging the library crates. Every cargo step is `--locked`. The
-//! last lines give the test totals, the disk left and the size of `target/`.
+//! packaging the library crates, and a minute of each fuzz target
+//! (installing cargo-fuzz first when it is missing). Every cargo step of
+//! the workspace is `--locked`. The last lines give the test totals, the
+//! disk left and the size of `target/`.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -29,6 +31,8 @@ enum Action {
     Conformance,
     /// Packages the library crates, built together from a clean slate.
     Package,
+    /// Installs cargo-fuzz when it is missing, then `cargo xtask fuzz --smoke`.
+    Fuzz,
 }
 
 /// One check.
@@ -110,6 +114,10 @@ const STEPS: &[Step] = &[
         name: "package the library crates",
         action: Action::Package,
     },
+    Step {
+        name: "fuzz targets, a minute each",
+        action: Action::Fuzz,
+    },
 ];
 
 /// Runs every step; stops at the first that fails.
@@ -128,6 +136,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             Action::Demo => demo(&root)?,
             Action::Conformance => conformance(&root)?,
             Action::Package => package(&root)?,
+            Action::Fuzz => fuzz(&root)?,
         }
     }
     let target = target_dir(&root);
@@ -287,6 +296,23 @@ fn conformance(root: &Path) -> Result<(), String> {
         "pip install (the Python MCP client)",
     )?;
     crate::conformance::run(&[])
+}
+
+/// Installs cargo-fuzz when `cargo fuzz` does not run, then fuzzes each
+/// target for a minute.
+fn fuzz(root: &Path) -> Result<(), String> {
+    let installed = cargo_command(root)
+        .args(["fuzz", "--version"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !installed {
+        println!("{}", crate::fuzz::INSTALL);
+        let args: Vec<&str> = crate::fuzz::INSTALL.split_whitespace().skip(1).collect();
+        cargo(root, &args, &[])?;
+    }
+    crate::fuzz::run(&["--smoke".to_owned()])
 }
 
 /// Packages the library crates; cargo verifies each against the others

@@ -16,6 +16,8 @@
 //!   (`examples/demo/generate.py` runs it; see `demo::logs`).
 //! - `docs [--check]`: writes `docs/tools.md` from the tool registry (with
 //!   `--check`, fails when the file is stale).
+//! - `fuzz [--smoke] [--runs N] [TARGET…]`: builds and runs the cargo-fuzz
+//!   targets in `fuzz/` (see `fuzz`).
 
 mod bench_api;
 mod bench_mcp;
@@ -25,6 +27,7 @@ mod conformance;
 mod demo;
 mod docs;
 mod fake_api;
+mod fuzz;
 mod server_process;
 #[cfg(test)]
 mod tidy;
@@ -45,6 +48,7 @@ fn main() -> ExitCode {
         Some("demo") => demo::run(&args[1..]),
         Some("demo-logs") => demo::logs::run(&args[1..]),
         Some("docs") => docs::run(&args[1..]),
+        Some("fuzz") => fuzz::run(&args[1..]),
         _ => Err(USAGE.to_owned()),
     };
     match result {
@@ -59,7 +63,7 @@ fn main() -> ExitCode {
 const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
-  ci                                   every CI check: format, clippy, tests, docs, demo, otel, conformance, rustdoc, package
+  ci                                   every CI check: format, clippy, tests, docs, demo, otel, conformance, rustdoc, package, fuzz
   gen-log <path> [--size N] [--seed N] write a generated job log (size like 100MiB, 1GiB)
   bench-logs [--size N]                benchmark the log engine (release build, needs rg)
   conformance                          MCP conformance suite and Python client against the binaries
@@ -68,7 +72,8 @@ tasks:
   bench-scale [--quick]                1 replica vs 3 sharing a real S3 gateway and Redis (release build)
   demo [--record]                      play an investigation of the bundled demo organisation
   demo-logs <org dir>                  write the demo's scripted job logs (described on stdin; generate.py runs it)
-  docs [--check]                       write docs/tools.md from the tool registry (--check: fail if stale)";
+  docs [--check]                       write docs/tools.md from the tool registry (--check: fail if stale)
+  fuzz [--smoke] [--runs N] [TARGET…]  build and run the cargo-fuzz targets (--smoke: 60 s each, the default)";
 
 /// Reads `--name value` from `args`.
 fn option<'a>(args: &'a [String], name: &str) -> Option<&'a str> {

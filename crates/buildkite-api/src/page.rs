@@ -84,8 +84,9 @@ impl PageLinks {
                 if !key.trim().eq_ignore_ascii_case("rel") {
                     continue;
                 }
+                // RFC 8288: relation types are compared without case.
                 for rel in value.trim().trim_matches('"').split_whitespace() {
-                    let slot = match rel {
+                    let slot = match rel.to_ascii_lowercase().as_str() {
                         "next" => &mut links.next,
                         "prev" | "previous" => &mut links.prev,
                         "first" => &mut links.first,
@@ -369,6 +370,16 @@ mod tests {
             links.next.as_deref(),
             Some("https://x/v2/b?branch[]=a,b&page=2")
         );
+    }
+
+    #[test]
+    fn relation_types_are_compared_without_case() {
+        // Found by the `link_header` fuzz target.
+        let links = PageLinks::parse(
+            "\t<http://h/v2/a,b/agents?page=3>\t;rel=\"NEXT\";title=, <http://h/v2/x?page=9>; REL=Last",
+        );
+        assert_eq!(links.next.as_deref(), Some("http://h/v2/a,b/agents?page=3"));
+        assert_eq!(links.last.as_deref(), Some("http://h/v2/x?page=9"));
     }
 
     #[test]
