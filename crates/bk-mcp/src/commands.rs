@@ -145,8 +145,8 @@ async fn check(args: &ServerArgs, registry: &Registry) -> Result<Outcome, Config
             });
         }
     };
-    let granted: BTreeSet<&str> = token.scopes.iter().map(String::as_str).collect();
-    let report = scope_report(registry, &selection, &granted);
+    let granted: BTreeSet<String> = token.scopes.iter().cloned().collect();
+    let report = crate::scopes::left_out(registry, &selection, &granted);
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -156,7 +156,11 @@ async fn check(args: &ServerArgs, registry: &Registry) -> Result<Outcome, Config
         if granted.is_empty() {
             "none".to_owned()
         } else {
-            granted.iter().copied().collect::<Vec<_>>().join(" ")
+            granted
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(" ")
         }
     );
     let enabled = registry.select(&selection).len();
@@ -189,28 +193,6 @@ async fn check(args: &ServerArgs, registry: &Registry) -> Result<Outcome, Config
         stdout: out,
         status: 1,
     })
-}
-
-/// The enabled tools that need a scope the token lacks, with those scopes.
-pub fn scope_report(
-    registry: &Registry,
-    selection: &bk_tools::Selection,
-    granted: &BTreeSet<&str>,
-) -> Vec<(&'static str, Vec<&'static str>)> {
-    registry
-        .select(selection)
-        .iter()
-        .filter_map(|tool| {
-            let meta = tool.meta();
-            let missing: Vec<_> = meta
-                .scopes
-                .iter()
-                .copied()
-                .filter(|s| !granted.contains(s))
-                .collect();
-            (!missing.is_empty()).then_some((meta.name, missing))
-        })
-        .collect()
 }
 
 const TOKEN_PLACEHOLDER: &str = "<your Buildkite API token>";
@@ -427,8 +409,8 @@ mod tests {
     fn scope_report_names_missing_scopes() {
         let registry = Registry::new();
         let selection = bk_tools::Selection::all();
-        let granted: BTreeSet<&str> = ["read_builds", "read_pipelines"].into();
-        let report = scope_report(&registry, &selection, &granted);
+        let granted: BTreeSet<String> = ["read_builds".into(), "read_pipelines".into()].into();
+        let report = crate::scopes::left_out(&registry, &selection, &granted);
         let get_build = report.iter().find(|(n, _)| *n == "get_build");
         assert!(
             get_build.is_none(),
