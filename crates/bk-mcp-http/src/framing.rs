@@ -17,7 +17,7 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::{Method, StatusCode, header};
-use rmcp::model::{ClientJsonRpcMessage, ErrorCode};
+use rmcp::model::{ErrorCode, RequestId};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::session::{SessionManager, SessionStore};
 use serde_json::{Value, json};
@@ -128,37 +128,13 @@ fn is_json(request: &Request) -> bool {
 
 /// The 400 answer for a body that is not one JSON-RPC message, if it isn't.
 fn check(body: &[u8]) -> Option<Response> {
-    let value: Value = match serde_json::from_slice(body) {
-        Ok(value) => value,
-        Err(error) => {
-            return Some(bad_request(
-                ErrorCode::PARSE_ERROR,
-                Value::Null,
-                format!("Parse error: the request body is not JSON ({error})"),
-            ));
-        }
+    let refused = bk_mcp::malformed::parse_message(body, "request body").err()?;
+    let id = match refused.id {
+        Some(RequestId::Number(n)) => Value::from(n),
+        Some(RequestId::String(s)) => Value::from(s.as_ref()),
+        None => Value::Null,
     };
-    if value.is_array() {
-        return Some(bad_request(
-            ErrorCode::INVALID_REQUEST,
-            Value::Null,
-            "Invalid request: batches are not part of MCP; send one message per request".into(),
-        ));
-    }
-    match serde_json::from_value::<ClientJsonRpcMessage>(value.clone()) {
-        Ok(_) => None,
-        Err(error) => {
-            let id = match value.get("id") {
-                Some(id @ (Value::Number(_) | Value::String(_))) => id.clone(),
-                _ => Value::Null,
-            };
-            Some(bad_request(
-                ErrorCode::INVALID_REQUEST,
-                id,
-                format!("Invalid request: not a JSON-RPC 2.0 message ({error})"),
-            ))
-        }
-    }
+    Some(bad_request(refused.code, id, refused.message))
 }
 
 fn bad_request(code: ErrorCode, id: Value, message: String) -> Response {

@@ -1,6 +1,8 @@
-//! Answers to requests rmcp could not give a type: a known MCP method with
-//! params of the wrong shape is `-32602` invalid params, naming what is
-//! wrong; an unknown method is `-32601`.
+//! Answers to what is not a request rmcp can serve: bytes that are not one
+//! JSON-RPC message ([`parse_message`]: `-32700` or `-32600`, for both
+//! transports), and requests rmcp could not give a type: a known MCP method
+//! with params of the wrong shape is `-32602` invalid params, naming what
+//! is wrong; an unknown method is `-32601`.
 //!
 //! rmcp tries each typed request in turn and keeps a request that matches
 //! none as a custom request, so `tools/call` with `arguments` given as a
@@ -9,15 +11,74 @@
 
 use rmcp::ErrorData;
 use rmcp::model::{
-    CallToolRequestParams, CompleteRequestParams, CustomRequest, ErrorCode, GetPromptRequestParams,
-    InitializeRequestParams, PaginatedRequestParams, ReadResourceRequestParams,
-    SubscribeRequestParams, UnsubscribeRequestParams,
+    CallToolRequestParams, ClientJsonRpcMessage, CompleteRequestParams, CustomRequest, ErrorCode,
+    GetPromptRequestParams, InitializeRequestParams, PaginatedRequestParams,
+    ReadResourceRequestParams, RequestId, SubscribeRequestParams, UnsubscribeRequestParams,
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 /// The longest part of a client's method name echoed back.
 const ECHO_LIMIT: usize = 100;
+
+/// Why some bytes are not one JSON-RPC message: the error to answer with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotAMessage {
+    /// `-32700` (not UTF-8, not JSON) or `-32600` (not a message).
+    pub code: ErrorCode,
+    /// The request's id, when it has a readable one.
+    pub id: Option<RequestId>,
+    /// What is wrong; never an echo of the input (serde names a column).
+    pub message: String,
+    /// It has a method and no id: a notification, which JSON-RPC answers
+    /// with nothing.
+    pub is_notification: bool,
+}
+
+/// Reads one client message from `bytes`; `unit` names what they are
+/// ("line", "request body") in the error.
+pub fn parse_message(bytes: &[u8], unit: &str) -> Result<ClientJsonRpcMessage, NotAMessage> {
+    let refuse = |code, id, message| NotAMessage {
+        code,
+        id,
+        message,
+        is_notification: false,
+    };
+    let text = std::str::from_utf8(bytes).map_err(|error| {
+        refuse(
+            ErrorCode::PARSE_ERROR,
+            None,
+            format!(
+                "Parse error: the {unit} is not valid UTF-8 (at byte {})",
+                error.valid_up_to()
+            ),
+        )
+    })?;
+    let value: Value = serde_json::from_str(text).map_err(|error| {
+        refuse(
+            ErrorCode::PARSE_ERROR,
+            None,
+            format!("Parse error: the {unit} is not JSON ({error})"),
+        )
+    })?;
+    if value.is_array() {
+        return Err(refuse(
+            ErrorCode::INVALID_REQUEST,
+            None,
+            format!("Invalid request: batches are not part of MCP; send one message per {unit}"),
+        ));
+    }
+    serde_json::from_value::<ClientJsonRpcMessage>(value.clone()).map_err(|error| NotAMessage {
+        code: ErrorCode::INVALID_REQUEST,
+        id: match value.get("id") {
+            Some(Value::Number(n)) => n.as_i64().map(RequestId::Number),
+            Some(Value::String(s)) => Some(RequestId::String(s.as_str().into())),
+            _ => None,
+        },
+        message: format!("Invalid request: not a JSON-RPC 2.0 message ({error})"),
+        is_notification: value.get("method").is_some() && value.get("id").is_none(),
+    })
+}
 
 /// The error for a request no handler took.
 pub fn unmatched_request(request: &CustomRequest) -> ErrorData {

@@ -17,16 +17,17 @@
 //! Every outgoing message goes through one writer task, so an answer written
 //! here can never interleave with one rmcp sends.
 
-use std::borrow::Cow;
 use std::io;
 
 use rmcp::RoleServer;
-use rmcp::model::{ClientJsonRpcMessage, ErrorCode, ErrorData, RequestId, ServerJsonRpcMessage};
+use rmcp::model::{ClientJsonRpcMessage, ErrorCode, ErrorData, ServerJsonRpcMessage};
 use rmcp::transport::Transport;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+
+use crate::malformed::parse_message;
 
 /// The longest line read: longer lines are skipped and answered `-32600`.
 /// Tool arguments are small; 4 MiB leaves room for any real request.
@@ -246,72 +247,30 @@ fn classify(line: &[u8]) -> Incoming {
     if line.iter().all(u8::is_ascii_whitespace) {
         return Incoming::Ignore;
     }
-    let text = match std::str::from_utf8(line) {
-        Ok(text) => text,
-        Err(error) => {
-            return Incoming::Answer(Outgoing::NullIdError {
-                code: ErrorCode::PARSE_ERROR.0,
-                message: format!(
-                    "Parse error: the line is not valid UTF-8 (at byte {})",
-                    error.valid_up_to()
-                ),
-            });
-        }
-    };
-    let value: Value = match serde_json::from_str(text) {
-        Ok(value) => value,
-        Err(error) => {
-            return Incoming::Answer(Outgoing::NullIdError {
-                code: ErrorCode::PARSE_ERROR.0,
-                message: format!("Parse error: the line is not JSON ({error})"),
-            });
-        }
-    };
-    if value.is_array() {
-        return invalid_request(
-            None,
-            "batches are not part of MCP; send one message per line",
-        );
-    }
-    let id = request_id(&value);
-    let method = value.get("method").and_then(Value::as_str);
-    match serde_json::from_value::<ClientJsonRpcMessage>(value.clone()) {
+    match parse_message(line, "line") {
         Ok(message) => Incoming::Message(Box::new(message)),
         // A notification the server doesn't know: JSON-RPC says no answer.
-        Err(_) if method.is_some() && value.get("id").is_none() => {
-            tracing::debug!(method, "ignored an unknown notification");
+        Err(refused) if refused.is_notification => {
+            tracing::debug!("ignored a notification that is not a valid message");
             Incoming::Ignore
         }
-        Err(error) => invalid_request(id, &format!("not a JSON-RPC 2.0 message ({error})")),
+        Err(refused) => Incoming::Answer(match refused.id {
+            Some(id) => Outgoing::Message(Box::new(ServerJsonRpcMessage::error(
+                ErrorData::new(refused.code, refused.message, None),
+                Some(id),
+            ))),
+            None => Outgoing::NullIdError {
+                code: refused.code.0,
+                message: refused.message,
+            },
+        }),
     }
-}
-
-/// The request id of a message, when it has a valid one.
-fn request_id(value: &Value) -> Option<RequestId> {
-    match value.get("id")? {
-        Value::Number(n) => n.as_i64().map(RequestId::Number),
-        Value::String(s) => Some(RequestId::String(s.as_str().into())),
-        _ => None,
-    }
-}
-
-fn invalid_request(id: Option<RequestId>, why: &str) -> Incoming {
-    let message = format!("Invalid request: {why}");
-    Incoming::Answer(match id {
-        Some(id) => Outgoing::Message(Box::new(ServerJsonRpcMessage::error(
-            ErrorData::invalid_request(Cow::Owned(message), None),
-            Some(id),
-        ))),
-        None => Outgoing::NullIdError {
-            code: ErrorCode::INVALID_REQUEST.0,
-            message,
-        },
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     fn answer(line: &[u8]) -> Value {
         match classify(line) {
