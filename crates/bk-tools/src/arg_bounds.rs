@@ -24,7 +24,8 @@ pub fn max_chars(name: &str) -> usize {
         "pattern" | "query" => 1_000,
         "url" | "repository" | "repository_url" => 2_048,
         "path" => 4_096,
-        "note" | "description" | "fields" => 10_000,
+        // Free text: notes, block-step fields, env and meta-data values.
+        "note" | "description" | "fields" | "value" => 10_000,
         "message" => 65_536,
         // An annotation's body and a pipeline's YAML are documents.
         "body" | "configuration" => 1 << 20,

@@ -291,7 +291,9 @@ async fn every_failure_gets_a_verdict_with_evidence() {
 /// build, the pipeline and the default branch's history are.
 #[tokio::test]
 async fn a_repeated_triage_sends_only_what_may_have_changed() {
-    let h = harness_with(bk_logs::EngineOptions::default(), Duration::from_millis(50)).await;
+    // A TTL long enough that a loaded machine still repeats within it.
+    let ttl = Duration::from_secs(3);
+    let h = harness_with(bk_logs::EngineOptions::default(), ttl).await;
     scenario(&h).await;
     let args = json!({"org_slug": "acme", "pipeline_slug": "web", "build_number": "500"});
     let first = h.ok("triage_build_failures", args.clone()).await;
@@ -305,7 +307,7 @@ async fn a_repeated_triage_sends_only_what_may_have_changed() {
     );
     assert_eq!(serde_json::from_str::<Value>(&again.text).unwrap(), first);
 
-    tokio::time::sleep(Duration::from_millis(120)).await;
+    tokio::time::sleep(ttl + Duration::from_millis(300)).await;
     h.ok("triage_build_failures", args).await;
     let mut later = h.requests().await[cold..].to_vec();
     later.sort();
