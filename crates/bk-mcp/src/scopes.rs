@@ -21,13 +21,23 @@ pub const SCOPES_TTL: Duration = Duration::from_secs(300);
 /// Most passthrough tokens whose scopes are kept.
 const MAX_TOKENS: u64 = 10_000;
 
-/// Reads the token's scopes, or says in the log why they could not be read
-/// (then every tool stays listed).
+/// The longest a scopes read may delay a server's start or a request.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Reads the token's scopes, within [`READ_TIMEOUT`], or says in the log
+/// why they could not be read (then every tool stays listed).
 pub async fn read(client: &buildkite_api::Client) -> Option<BTreeSet<String>> {
-    match client.access_token().await {
-        Ok(token) => Some(token.scopes.into_iter().collect()),
-        Err(error) => {
+    match tokio::time::timeout(READ_TIMEOUT, client.access_token()).await {
+        Ok(Ok(token)) => Some(token.scopes.into_iter().collect()),
+        Ok(Err(error)) => {
             tracing::warn!(%error, "could not read the token's scopes: every enabled tool is listed");
+            None
+        }
+        Err(_) => {
+            tracing::warn!(
+                timeout_s = READ_TIMEOUT.as_secs(),
+                "the token's scopes did not arrive in time: every enabled tool is listed"
+            );
             None
         }
     }

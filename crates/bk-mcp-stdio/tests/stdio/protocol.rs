@@ -694,3 +694,27 @@ async fn tools_the_token_cannot_run_are_not_listed() {
         "{stderr}"
     );
 }
+
+/// A stalled scopes read delays the start by at most 5 s, then hides
+/// nothing.
+#[tokio::test]
+async fn a_stalled_scopes_read_delays_the_start_by_at_most_five_seconds() {
+    let api = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v2/access-token"))
+        .respond_with(
+            json_response(200, "access_token.json").set_delay(std::time::Duration::from_secs(60)),
+        )
+        .mount(&api)
+        .await;
+    let started = std::time::Instant::now();
+    let server = Launch::new()
+        .env("BK_MCP_LIST_ALL_TOOLS", "false")
+        .start(&api)
+        .await;
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(12), "{took:?}");
+    assert_eq!(server.tool_names().await.len(), common::all_tool_count());
+    let stderr = server.shutdown().await;
+    assert!(stderr.contains("did not arrive in time"), "{stderr}");
+}
