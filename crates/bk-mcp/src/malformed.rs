@@ -124,7 +124,7 @@ fn optional_shape<T: DeserializeOwned>(params: Option<&Value>) -> Option<String>
     params.and_then(|params| shape::<T>(Some(params)))
 }
 
-/// At most [`ECHO_LIMIT`] characters of `text`, marked when cut: what an
+/// At most 100 characters of `text` (`ECHO_LIMIT`), marked when cut: what an
 /// error may echo of a client's input.
 pub fn excerpt(text: &str) -> String {
     match text.char_indices().nth(ECHO_LIMIT) {
