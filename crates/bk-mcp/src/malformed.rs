@@ -76,7 +76,8 @@ pub fn parse_message(bytes: &[u8], unit: &str) -> Result<ClientJsonRpcMessage, N
             _ => None,
         },
         message: format!("Invalid request: not a JSON-RPC 2.0 message ({error})"),
-        is_notification: value.get("method").is_some() && value.get("id").is_none(),
+        is_notification: value.get("method").is_some_and(Value::is_string)
+            && value.get("id").is_none(),
     })
 }
 

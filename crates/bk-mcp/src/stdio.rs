@@ -329,6 +329,11 @@ mod tests {
             classify(br#"{"jsonrpc": "2.0", "method": "notifications/cancelled", "params": 3}"#),
             Incoming::Ignore
         ));
+        // A method that is not a string makes no notification: it is answered.
+        assert!(matches!(
+            classify(br#"{"yd": 4, "method": {}}"#),
+            Incoming::Answer(_)
+        ));
         assert!(matches!(
             classify(br#"{"jsonrpc": "2.0", "id": 1, "method": "ping"}"#),
             Incoming::Message(_)
