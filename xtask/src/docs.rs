@@ -82,7 +82,9 @@ pub fn tools_markdown(registry: &Registry) -> String {
          `--tools` (`BK_MCP_TOOLS`) keeps only the tools named. \
          `bk-mcp-stdio tools` prints the same list as JSON.\n\n\
          `org_slug` is the organization's slug, as in `buildkite.com/<org_slug>` \
-         (`user_token_organization` gives it). \
+         (`user_token_organization` gives it); `pipeline_slug` the pipeline's, as in \
+         `buildkite.com/<org_slug>/<pipeline_slug>`. `page` counts from 1, and `per_page` \
+         is the page's size (30 by default, else the API's; each tool's maximum is in its table). \
          Nested fields are listed under their parameter (`author.name`, `environment[].key`); \
          their \"required\" applies when the parameter is given.\n\n",
     );
@@ -187,7 +189,8 @@ fn access(access: Access) -> &'static str {
     }
 }
 
-/// One tool's section: title, description, parameters, annotations, scopes.
+/// One tool's section: title, description and details, parameters,
+/// annotations, scopes.
 fn tool_section(out: &mut String, tool: &dyn Tool, schema: &Value) {
     let meta = tool.meta();
     let _ = write!(
@@ -199,6 +202,9 @@ fn tool_section(out: &mut String, tool: &dyn Tool, schema: &Value) {
         prose(meta.description),
         name = meta.name,
     );
+    if !meta.details.is_empty() {
+        let _ = write!(out, "{}\n\n", prose(meta.details));
+    }
 
     let mut rows = Vec::new();
     parameter_rows(schema, "", &mut rows);

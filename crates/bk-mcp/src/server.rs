@@ -301,23 +301,19 @@ impl Core {
     }
 }
 
-/// Converts a bk-tools tool to its rmcp description.
+/// Converts a bk-tools tool to its rmcp description: the same entry as
+/// `Registry::list` gives, title once and the hints as listed.
 fn to_rmcp_tool(tool: &dyn Tool) -> rmcp::model::Tool {
     let meta = tool.meta();
-    let annotations = meta.annotations();
     let schema = match tool.input_schema() {
         serde_json::Value::Object(map) => map.clone(),
         _ => serde_json::Map::new(),
     };
+    let hints = serde_json::Value::Object(meta.annotations().listed());
+    let annotations: ToolAnnotations = serde_json::from_value(hints).unwrap_or_default();
     rmcp::model::Tool::new(meta.name, meta.description, Arc::new(schema))
         .with_title(meta.title)
-        .with_annotations(
-            ToolAnnotations::with_title(annotations.title)
-                .read_only(annotations.read_only_hint)
-                .destructive(annotations.destructive_hint)
-                .idempotent(annotations.idempotent_hint)
-                .open_world(annotations.open_world_hint),
-        )
+        .with_annotations(annotations)
 }
 
 /// How one request is narrowed, set by the transport in the HTTP request's

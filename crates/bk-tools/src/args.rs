@@ -90,6 +90,8 @@ pub fn schema_for<T: JsonSchema>() -> Value {
     let mut value = serde_json::to_value(schema).unwrap_or_else(|_| serde_json::json!({}));
     if let Some(object) = value.as_object_mut() {
         object.remove("title");
+        // The tool's own description says what the arguments are for.
+        object.remove("description");
         object.remove("$schema");
         object.remove("$defs");
         object
@@ -98,11 +100,23 @@ pub fn schema_for<T: JsonSchema>() -> Value {
         object.insert("additionalProperties".into(), Value::Bool(false));
         if let Some(Value::Object(properties)) = object.get_mut("properties") {
             properties.values_mut().for_each(drop_null_type);
+            for (name, property) in properties.iter_mut() {
+                if SELF_DESCRIBING.contains(&name.as_str())
+                    && let Some(property) = property.as_object_mut()
+                {
+                    property.remove("description");
+                }
+            }
         }
     }
     crate::arg_bounds::annotate(&mut value);
     value
 }
+
+/// Parameters whose name, type and bounds say everything: their
+/// descriptions are left out of the schema, since every session pays for
+/// them (`docs/tools.md` explains them once).
+pub const SELF_DESCRIBING: &[&str] = &["org_slug", "pipeline_slug", "page", "per_page"];
 
 /// An optional argument is simply not required: leave `null` out of its
 /// type, so schemas stay plain (`"type": "string"`, not `["string","null"]`).

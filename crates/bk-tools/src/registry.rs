@@ -161,8 +161,10 @@ impl Registry {
             .collect()
     }
 
-    /// The `tools/list` entries of a selection: name, title, description,
-    /// input schema and annotations.
+    /// The `tools/list` entries of a selection: name, title (once),
+    /// description, input schema and annotations ([`Annotations::listed`]).
+    ///
+    /// [`Annotations::listed`]: crate::Annotations::listed
     pub fn list(&self, selection: &Selection) -> Vec<Value> {
         self.select(selection)
             .iter()
@@ -173,7 +175,7 @@ impl Registry {
                     "title": meta.title,
                     "description": meta.description,
                     "inputSchema": tool.input_schema(),
-                    "annotations": meta.annotations(),
+                    "annotations": meta.annotations().listed(),
                 })
             })
             .collect()

@@ -36,8 +36,13 @@ pub struct ToolMeta {
     pub name: &'static str,
     /// Short human title, e.g. `Get Build`.
     pub title: &'static str,
-    /// What it does and when to use it, for the model.
+    /// When to use it and what comes back, for the model: at most
+    /// [`DESCRIPTION_LIMIT`] characters (the log and investigation tools
+    /// [`LONG_DESCRIPTION_LIMIT`]). It is in every session's `tools/list`.
     pub description: &'static str,
+    /// The rest a reader may want (behaviour, defaults, limits), for
+    /// `docs/tools.md` only: it costs no session anything.
+    pub details: &'static str,
     /// The toolset it belongs to.
     pub toolset: Toolset,
     /// Read, create or modify.
@@ -46,12 +51,19 @@ pub struct ToolMeta {
     pub scopes: &'static [&'static str],
 }
 
+/// The most characters a tool's description may have.
+pub const DESCRIPTION_LIMIT: usize = 300;
+
+/// The most for the log and investigation tools, whose results need more
+/// explaining.
+pub const LONG_DESCRIPTION_LIMIT: usize = 600;
+
 /// MCP tool annotations (hints for clients).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
+///
+/// All four hints hold for every tool; [`Annotations::listed`] is the form
+/// `tools/list` sends, which leaves out what MCP defines anyway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Annotations {
-    /// Title.
-    pub title: &'static str,
     /// The tool changes nothing.
     pub read_only_hint: bool,
     /// The tool may change or stop something that exists.
@@ -62,15 +74,46 @@ pub struct Annotations {
     pub open_world_hint: bool,
 }
 
+impl Annotations {
+    /// The hints as `tools/list` sends them, each only where it says
+    /// something (saving ~80 bytes a tool in every session):
+    /// - `readOnlyHint` always, true or false: clients filter on it;
+    /// - `destructiveHint` and `idempotentHint` only on tools that change
+    ///   something: MCP defines them only when `readOnlyHint` is false;
+    /// - `openWorldHint` only when false: MCP's default is true.
+    ///
+    /// A client reading this with MCP's defaults gets all four hints back.
+    pub fn listed(&self) -> serde_json::Map<String, Value> {
+        let mut hints = serde_json::Map::new();
+        hints.insert("readOnlyHint".into(), self.read_only_hint.into());
+        if !self.read_only_hint {
+            hints.insert("destructiveHint".into(), self.destructive_hint.into());
+            hints.insert("idempotentHint".into(), self.idempotent_hint.into());
+        }
+        if !self.open_world_hint {
+            hints.insert("openWorldHint".into(), false.into());
+        }
+        hints
+    }
+}
+
 impl ToolMeta {
     /// The MCP annotations implied by the metadata.
     pub fn annotations(&self) -> Annotations {
         Annotations {
-            title: self.title,
             read_only_hint: self.access == Access::Read,
             destructive_hint: self.access == Access::Modify,
             idempotent_hint: self.access == Access::Read,
-            open_world_hint: self.toolset != Toolset::Skills,
+            // A tool needing no token scope never calls Buildkite.
+            open_world_hint: !self.scopes.is_empty(),
+        }
+    }
+
+    /// The description's limit for this tool's toolset.
+    pub fn description_limit(&self) -> usize {
+        match self.toolset {
+            Toolset::Logs | Toolset::Investigations => LONG_DESCRIPTION_LIMIT,
+            _ => DESCRIPTION_LIMIT,
         }
     }
 }

@@ -112,31 +112,116 @@ fn every_spec_tool_exists_with_its_parameters_flags_and_scopes() {
     );
 }
 
+/// The most characters a parameter's description may have: the long
+/// explanations live in `docs/tools.md` (the tool's `details`).
+const PARAMETER_DESCRIPTION_LIMIT: usize = 160;
+
 #[test]
-fn schemas_are_strict_and_every_parameter_is_described() {
+fn schemas_are_strict_and_descriptions_lean() {
     let registry = Registry::new();
+    let mut problems = Vec::new();
     for tool in registry.all_tools() {
-        let name = tool.meta().name;
+        let meta = tool.meta();
+        let name = meta.name;
         let schema = tool.input_schema();
         assert_eq!(schema["type"], "object", "{name}");
         assert_eq!(schema["additionalProperties"], false, "{name}");
+        if schema.get("description").is_some() {
+            problems.push(format!("{name}: the schema has its own description"));
+        }
         for (param, property) in schema["properties"].as_object().unwrap() {
-            if param == "org_slug" {
-                // An `OrgSlug`: its name says what it is (below).
-                continue;
+            let description = property.get("description").and_then(Value::as_str);
+            match description {
+                Some(_) if bk_tools::args::SELF_DESCRIBING.contains(&param.as_str()) => {
+                    problems.push(format!("{name}.{param}: its name says it all"));
+                }
+                Some(text)
+                    if text.len() < 8 || text.chars().count() > PARAMETER_DESCRIPTION_LIMIT =>
+                {
+                    problems.push(format!(
+                        "{name}.{param}: a description of {} characters (8 to {PARAMETER_DESCRIPTION_LIMIT})",
+                        text.chars().count()
+                    ));
+                }
+                _ => {}
             }
-            let description = property["description"].as_str().unwrap_or("");
-            assert!(
-                description.len() >= 8,
-                "{name}.{param} has no useful description"
+        }
+        let length = meta.description.chars().count();
+        if length < 40 || length > meta.description_limit() {
+            problems.push(format!(
+                "{name}: a description of {length} characters (40 to {})",
+                meta.description_limit()
+            ));
+        }
+        if meta.title.is_empty() {
+            problems.push(format!("{name}: no title"));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn the_title_is_listed_once_and_hints_keep_their_meaning() {
+    let registry = Registry::new();
+    for (tool, listed) in registry
+        .all_tools()
+        .iter()
+        .zip(registry.list(&Selection::all()))
+    {
+        let meta = tool.meta();
+        assert_eq!(listed["name"], meta.name);
+        assert_eq!(listed["title"], meta.title);
+        let hints = &listed["annotations"];
+        assert!(
+            hints.get("title").is_none(),
+            "{}: a second title",
+            meta.name
+        );
+        // Read back with MCP's defaults, the listed hints are all four.
+        let hint =
+            |key: &str, default: bool| hints.get(key).and_then(Value::as_bool).unwrap_or(default);
+        let read_only = hint("readOnlyHint", false);
+        let annotations = meta.annotations();
+        assert_eq!(read_only, annotations.read_only_hint, "{}", meta.name);
+        assert!(
+            hints.get("readOnlyHint").is_some(),
+            "{}: readOnlyHint is always sent",
+            meta.name
+        );
+        if !read_only {
+            assert_eq!(
+                hint("destructiveHint", true),
+                annotations.destructive_hint,
+                "{}",
+                meta.name
+            );
+            assert_eq!(
+                hint("idempotentHint", false),
+                annotations.idempotent_hint,
+                "{}",
+                meta.name
             );
         }
-        assert!(
-            tool.meta().description.len() > 20,
-            "{name}: describe the tool"
+        assert_eq!(
+            hint("openWorldHint", true),
+            annotations.open_world_hint,
+            "{}",
+            meta.name
         );
-        assert!(!tool.meta().title.is_empty(), "{name}: title");
     }
+    // Only the tools that never call Buildkite are closed-world.
+    let closed: Vec<&str> = registry
+        .all_tools()
+        .iter()
+        .filter(|t| !t.meta().annotations().open_world_hint)
+        .map(|t| t.meta().name)
+        .collect();
+    assert_eq!(closed, ["list_skills", "load_skill", "resolve_url"]);
 }
 
 #[test]

@@ -394,6 +394,7 @@ impl Handler for ResolveUrl {
         name: "resolve_url",
         title: "Resolve Buildkite URL",
         description: "Turns a Buildkite URL (web or API: organization, pipeline, build, job, step upload, test suite, run or test, agent, cluster, queue) into the org_slug, pipeline_slug, build_number, job_id and other ids the other tools take, with the tool call to make next. Makes no API call; use it whenever the user pastes a Buildkite link.",
+        details: "",
         toolset: Toolset::Builds,
         access: Access::Read,
         scopes: &[],

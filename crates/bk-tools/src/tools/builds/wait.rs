@@ -48,6 +48,7 @@ impl Handler for WaitForBuild {
         name: "wait_for_build",
         title: "Wait for Build",
         description: "Waits for a build to finish (passed, failed, canceled, skipped, not_run) or to stop at a block step (blocked), polling it and reporting progress, for at most the server's wait limit (45 s by default). Returns {finished, state, number, waited_seconds, build_elapsed_seconds} and, once finished, the build as get_build gives it. If finished is false, call it again to keep waiting; after about 10 calls, tell the user the build is still running instead.",
+        details: "",
         toolset: Toolset::Builds,
         access: Access::Read,
         scopes: READ,

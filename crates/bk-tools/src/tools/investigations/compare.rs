@@ -63,6 +63,7 @@ impl Handler for CompareBuilds {
         name: "compare_builds",
         title: "Compare Builds",
         description: "Compares a failed build with a good one to answer \"is it my change?\": the base is base_build_number, or else the most recent passed build on the same branch, or else the latest passed build on the default branch (base_reason says which). Returns the builds between them with their commits, the jobs whose state changed (matched by step_key, else name), the error lines in the failed jobs' logs that the base's logs do not have (timestamps, ids, durations and temp paths ignored), and the failed tests that are new versus already failing in the base.",
+        details: "",
         toolset: Toolset::Investigations,
         access: Access::Read,
         scopes: SCOPES,

@@ -66,6 +66,7 @@ impl Handler for TriageBuildFailures {
         name: "triage_build_failures",
         title: "Triage Build Failures",
         description: "Gives every failed job and failed test of a build a verdict, with evidence (build numbers and web URLs) and a one-line recommendation: \"new\" (it passes on the default branch: likely this change), \"pre-existing\" (it fails on the default branch too: not this change), or \"flaky\" (it passed on retry in this build, alternates in recent default-branch builds, or Test Engine rates it under 100% reliable). Compares with the last history_builds builds of the default branch (default 10). Use after get_build_failure_summary to decide what to fix, retry or ignore.",
+        details: "",
         toolset: Toolset::Investigations,
         access: Access::Read,
         scopes: SCOPES,

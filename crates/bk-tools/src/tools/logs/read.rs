@@ -35,6 +35,7 @@ impl Handler for ReadLogs {
         name: "read_logs",
         title: "Read Logs",
         description: "Reads consecutive rows of one job's log, from row seek (default 0), at most limit rows (default 200): {entries: [{ts, c, rn}], total_rows, next_seek?}. ts is unix ms (when the line has one), c the text as a terminal shows it (colour removed, progress redraws resolved), rn the 0-based row number. When next_seek is present more rows follow: call again with seek=next_seek. It never returns a whole large log at once. Use it to read around a row found by search_logs or tail_logs (seek a few rows before its rn); to find a row, search first.",
+        details: "",
         toolset: Toolset::Logs,
         access: Access::Read,
         scopes: SCOPES,

@@ -57,6 +57,7 @@ impl Handler for SearchLogs {
         name: "search_logs",
         title: "Search Logs",
         description: "Searches one job's log for a regular expression and returns the matching rows, each with optional context: {results: [{match, before_context?, after_context?}], match_count, limited, next_seek_start?, total_rows}. A row is {ts (unix ms, when the line has one), c (the text as a terminal shows it: colour removed, progress redraws resolved), rn (0-based row number)}; the pattern is matched against that same text, case-insensitively by default. Context never repeats a row and never hides another match: when matches are close, their context is split between them. reverse=true searches from the end backwards and returns the newest matches first; before_context still means the rows above a match (lower rn) and after_context the rows below it. invert_match returns the rows that do not match. At most limit matches (default 20) come back; when limited is true there may be more: call again with seek_start=next_seek_start. To see more around a match, use read_logs with seek a little below its rn. Typical patterns: \"error|fail|panic\", \"exit status [1-9]\". The log is downloaded and indexed once, then served from the cache.",
+        details: "",
         toolset: Toolset::Logs,
         access: Access::Read,
         scopes: SCOPES,

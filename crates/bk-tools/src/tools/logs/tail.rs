@@ -39,6 +39,7 @@ impl Handler for TailLogs {
         name: "tail_logs",
         title: "Tail Logs",
         description: "The last rows of one job's log (default 10): the quickest way to see why a job failed. Returns {entries: [{ts, c, rn}], total_rows}: ts is unix ms (when the line has one), c the text as a terminal shows it (colour removed, progress redraws resolved), rn the 0-based row number, usable as seek in read_logs. An empty log gives no entries. For a very large log that is not cached yet, only its end is downloaded: the result then has total_bytes and row_numbers_relative=true, and rn counts from the start of the downloaded part, not of the log. If the rows do not fit the response budget, the newest are kept. Follow with search_logs to find errors elsewhere in the log. With digest=true it returns instead {lines: [{rn, ts?, c, x?}], error_row, error_line, total_rows}: the rows around the log's last error and its last rows, repeated lines folded (x = how many rows a line stands for; c = \"…\" marks x rows left out).",
+        details: "",
         toolset: Toolset::Logs,
         access: Access::Read,
         scopes: SCOPES,

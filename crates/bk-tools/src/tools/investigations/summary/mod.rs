@@ -96,6 +96,7 @@ impl Handler for GetBuildFailureSummary {
         name: "get_build_failure_summary",
         title: "Get Build Failure Summary",
         description: "Why a build failed, in one call: the build; its failing jobs in priority order (failed, timed out and expired, then canceled, then downstream jobs that never ran), each with a digest of its log around its last error (repeated lines folded: x = rows a line stands for; c = \"…\" marks x rows left out); jobs that failed and then passed on retry, as flaky_jobs; error and warning annotations as plain text; and failed tests from Test Engine grouped by failure reason, with tests that also passed in this build reported as flaky. Start here for a red build, then drill down with tail_logs, search_logs or get_failed_executions. A section the token cannot read becomes a warning; the answer fits content_limit_bytes and content_bytes is its exact size.",
+        details: "",
         toolset: Toolset::Investigations,
         access: Access::Read,
         scopes: SCOPES,
