@@ -115,6 +115,7 @@ fn api_message(what: &str, error: &buildkite_api::Error, scopes: &[&str]) -> Str
                 )
             }
         }
+        buildkite_api::Error::NotFound { request, .. } if request.path.contains("/analytics/") && request.path.contains("/pipelines/") => "Check org_slug and pipeline_slug (list_pipelines lists them), and that the token can see this pipeline.".to_owned(),
         buildkite_api::Error::NotFound { request, .. } if request.path.contains("/analytics/") => "Check org_slug, test_suite_slug (list_test_suites lists them) and the ids, and that the token can see this suite.".to_owned(),
         buildkite_api::Error::NotFound { .. } => "Check the slugs and ids (org_slug and pipeline_slug are URL slugs; build_number is the build's number such as 42, not its UUID), and that the token can see this resource.".to_owned(),
         buildkite_api::Error::RateLimited { retry_after, .. } => match retry_after {

@@ -22,6 +22,7 @@ use crate::toolset::Toolset;
 pub(crate) fn tools() -> Vec<Arc<dyn Tool>> {
     vec![
         tool(ListTestSuites),
+        tool(ListTestSuitesForPipeline),
         tool(ListTests),
         tool(ListTestsForBuild),
         tool(ListTestRuns),
@@ -89,8 +90,8 @@ const SUITE_FIELDS: &[&str] = &[
     "web_url",
 ];
 
-/// Sort direction: `asc` (smallest first) or `desc` (largest first; the
-/// default).
+// Sort direction (no doc comment: it would be sent as the parameter's
+// description, and the values say it).
 #[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Order {
@@ -107,10 +108,8 @@ impl Order {
     }
 }
 
-/// The metric tests are sorted by (over the executions in the window):
-/// `duration_avg` (the default), `duration_sum`, `duration_min`,
-/// `duration_max` or `reliability` (share of passing executions; sort
-/// `asc` for the least reliable first).
+// The metric tests are sorted by, over the executions in the window (a
+// plain comment: the parameter's description says what it needs).
 #[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SortBy {
@@ -133,8 +132,8 @@ impl SortBy {
     }
 }
 
-/// Only tests in this state: `enabled`, `muted` (runs, but failures are
-/// ignored) or `skipped` (quarantined: does not run).
+// A test's state: `muted` runs but its failures are ignored, `skipped` is
+// quarantined (a plain comment: `details` explains it in the docs).
 #[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TestState {
@@ -259,8 +258,8 @@ impl Handler for ListTestSuites {
     const META: ToolMeta = ToolMeta {
         name: "list_test_suites",
         title: "List Test Suites",
-        description: "The organization's Test Engine suites: id, slug, name, default branch, application and web URL. Start here: the other test tools take a suite's slug as test_suite_slug.",
-        details: "",
+        description: "Test Engine suites: slug, name, default branch, web URL. The other test tools take a suite's slug as test_suite_slug.",
+        details: "Each suite also has its id and application name. list_test_suites_for_pipeline lists only the suites a pipeline reports to.",
         toolset: Toolset::Tests,
         access: Access::Read,
         scopes: SCOPES,
@@ -291,6 +290,60 @@ impl Handler for ListTestSuites {
 }
 
 // ---------------------------------------------------------------------------
+// list_test_suites_for_pipeline
+
+/// Arguments of `list_test_suites_for_pipeline`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListTestSuitesForPipelineArgs {
+    pub org_slug: OrgSlug,
+    pub pipeline_slug: NonEmpty,
+    pub page: Option<PageNumber>,
+    pub per_page: Option<PerPage>,
+}
+
+/// `list_test_suites_for_pipeline`.
+#[derive(Debug)]
+pub struct ListTestSuitesForPipeline;
+
+#[async_trait]
+impl Handler for ListTestSuitesForPipeline {
+    type Args = ListTestSuitesForPipelineArgs;
+    const META: ToolMeta = ToolMeta {
+        name: "list_test_suites_for_pipeline",
+        title: "List Test Suites for Pipeline",
+        description: "The Test Engine suites a pipeline's builds report to (oldest first): slug, name, default branch. Gives the test_suite_slug the other test tools need.",
+        details: "A suite is listed when at least one of its runs is attributed to the pipeline. The fields are those of list_test_suites.",
+        toolset: Toolset::Tests,
+        access: Access::Read,
+        scopes: SCOPES,
+    };
+
+    async fn run(
+        &self,
+        ctx: &ToolContext,
+        args: ListTestSuitesForPipelineArgs,
+    ) -> Result<ToolOutput, ToolError> {
+        let params = page_params(args.page, args.per_page, PER_PAGE);
+        let (page_no, per_page) = (
+            params.page.unwrap_or(1),
+            params.per_page.unwrap_or(PER_PAGE),
+        );
+        let page = ctx
+            .client
+            .list_pipeline_test_suites(&args.org_slug, &args.pipeline_slug, &params)
+            .await
+            .context("the pipeline's test suites", Self::META.scopes)?;
+        let items = page
+            .items
+            .iter()
+            .map(|s| Value::Object(pick(&to_object(s), SUITE_FIELDS)))
+            .collect();
+        Ok(paged(&page, page_no, per_page, items))
+    }
+}
+
+// ---------------------------------------------------------------------------
 // list_tests
 
 /// Arguments of `list_tests`.
@@ -298,33 +351,33 @@ impl Handler for ListTestSuites {
 #[serde(deny_unknown_fields)]
 pub struct ListTestsArgs {
     pub org_slug: OrgSlug,
-    /// The suite's slug (see list_test_suites).
+    /// From list_test_suites.
     pub test_suite_slug: NonEmpty,
     /// Page number, from 1 (default 1).
     pub page: Option<PageNumber>,
     /// Tests per page, 1–100 (default 30).
     pub per_page: Option<PerPage>,
-    /// Window the metrics cover, relative to now, e.g. `7days` or `28days`. Not together with min_timestamp/max_timestamp; no window can exceed the organization's Test Engine retention.
+    /// Window before now, e.g. `7days`; not with the timestamps.
     pub period: Option<String>,
-    /// Start of the window, RFC 3339 (e.g. `2026-08-01T00:00:00Z`); default: the organization's default period before max_timestamp.
+    // Default: the organization's default period before max_timestamp.
     #[schemars(extend("format" = "date-time"))]
     pub min_timestamp: Option<String>,
-    /// End of the window, RFC 3339; default now.
+    // Default: now.
     #[schemars(extend("format" = "date-time"))]
     pub max_timestamp: Option<String>,
-    /// Only tests with these labels, comma-separated; `!` excludes one, e.g. `flaky,!slow`.
+    /// Comma-separated; `!` excludes, e.g. `flaky,!slow`.
     pub labels: Option<String>,
-    /// Only executions on this branch count; `!main` excludes a branch, `release/*` matches a prefix (one operator at most).
+    /// Executions on this branch; `!main` excludes, `release/*` a prefix.
     pub branch: Option<String>,
-    /// Only tests owned by these team slugs, comma-separated; `!` excludes one, e.g. `payments,!platform`.
+    /// Team slugs, comma-separated; `!` excludes one.
     pub owners: Option<String>,
-    /// Only tests in this state: `enabled`, `muted` (runs, but its failures are ignored) or `skipped` (quarantined: not run).
+    // `muted`: runs, failures ignored; `skipped`: quarantined.
     pub state: Option<TestState>,
-    /// Only executions with these tags, comma-separated `key:value`; `!value` excludes, `value*` matches a prefix, and for `result` `~value` means any execution and `^value` every execution, e.g. `result:~failed,scm.branch:feature*`.
+    /// Comma-separated key:value; `result:~failed` = failed at least once.
     pub tags: Option<String>,
-    /// Metric to sort by, over the executions counted: `duration_avg` (default), `duration_sum`, `duration_min`, `duration_max` or `reliability` (with order `asc`: least reliable first).
+    /// Default duration_avg; reliability with order asc: least reliable first.
     pub sort_by: Option<SortBy>,
-    /// Sort direction: `asc` or `desc` (default).
+    /// Default desc.
     pub order: Option<Order>,
 }
 
@@ -338,8 +391,8 @@ impl Handler for ListTests {
     const META: ToolMeta = ToolMeta {
         name: "list_tests",
         title: "List Tests",
-        description: "A Test Engine suite's tests with metrics over a time window: reliability (share of passing executions), executions by result, average and slowest duration, labels (e.g. flaky). Filter by labels, branch, owners, state or execution tags; sort by a duration or reliability to find the slowest or flakiest tests.",
-        details: "",
+        description: "A suite's tests with reliability, results, durations and labels over a time window. Filter by label, branch, owner, state or tags; sort to find the slowest or flakiest.",
+        details: "Reliability is the share of passing executions. A test's state is `enabled`, `muted` (it runs, but its failures are ignored) or `skipped` (quarantined: it does not run). `period` (e.g. `7days`, `28days`) and the RFC 3339 `min_timestamp`/`max_timestamp` set the window; no window can exceed the organization's Test Engine retention. Filters: `labels` and `owners` are comma-separated, `!` excludes one; `branch` takes one operator (`!main` excludes, `release/*` matches a prefix); `tags` are `key:value` pairs, where `!value` excludes, `value*` matches a prefix, and for `result` `~value` means any execution and `^value` every execution. `sort_by` defaults to `duration_avg`, `order` to `desc`.",
         toolset: Toolset::Tests,
         access: Access::Read,
         scopes: SCOPES,
@@ -392,25 +445,25 @@ impl Handler for ListTests {
 #[serde(deny_unknown_fields)]
 pub struct ListTestsForBuildArgs {
     pub org_slug: OrgSlug,
-    /// The build's UUID (the `id` get_build returns), NOT its number.
+    /// The build's UUID (get_build's `id`), not its number.
     pub build_uuid: NonEmpty,
     /// Page number, from 1 (default 1).
     pub page: Option<PageNumber>,
     /// Tests per page, 1–100 (default 30).
     pub per_page: Option<PerPage>,
-    /// Only tests with these labels, comma-separated; `!` excludes one, e.g. `flaky,!slow`.
+    /// Comma-separated; `!` excludes, e.g. `flaky,!slow`.
     pub labels: Option<String>,
-    /// Only executions on this branch count; `!main` excludes a branch, `release/*` matches a prefix (one operator at most).
+    /// Executions on this branch; `!main` excludes, `release/*` a prefix.
     pub branch: Option<String>,
-    /// Only tests owned by these team slugs, comma-separated; `!` excludes one.
+    /// Team slugs, comma-separated; `!` excludes one.
     pub owners: Option<String>,
-    /// Only tests in this state: `enabled`, `muted` (runs, but its failures are ignored) or `skipped` (quarantined: not run).
+    // `muted`: runs, failures ignored; `skipped`: quarantined.
     pub state: Option<TestState>,
-    /// Only executions with these tags, comma-separated `key:value`; `!value` excludes, `value*` matches a prefix, and for `result` `~value` means any execution and `^value` every execution, e.g. `result:~failed`.
+    /// Comma-separated key:value; `result:~failed` = failed at least once.
     pub tags: Option<String>,
-    /// Metric to sort by, over the executions counted: `duration_avg` (default), `duration_sum`, `duration_min`, `duration_max` or `reliability` (with order `asc`: least reliable first).
+    /// Default duration_avg; reliability with order asc: least reliable first.
     pub sort_by: Option<SortBy>,
-    /// Sort direction: `asc` or `desc` (default).
+    /// Default desc.
     pub order: Option<Order>,
 }
 
@@ -424,8 +477,8 @@ impl Handler for ListTestsForBuild {
     const META: ToolMeta = ToolMeta {
         name: "list_tests_for_build",
         title: "List Tests for Build",
-        description: "The tests that ran in one Pipelines build, across every Test Engine suite the token can see, with metrics over that build: reliability, executions by result (e.g. `tags: result:~failed` for tests that failed at least once), durations, labels, and each test's suite_slug (for get_test). Takes the build's UUID, not its number.",
-        details: "",
+        description: "Tests that ran in one build (its UUID, not number) across suites: reliability, results, durations, labels, suite_slug. tags `result:~failed`: those that failed at least once.",
+        details: "The metrics cover that build's executions only. Filters and sorting work as in list_tests, without a time window. Each test names its suite_slug, for get_test.",
         toolset: Toolset::Tests,
         access: Access::Read,
         scopes: SCOPES,
@@ -473,13 +526,13 @@ impl Handler for ListTestsForBuild {
 #[serde(deny_unknown_fields)]
 pub struct ListTestRunsArgs {
     pub org_slug: OrgSlug,
-    /// The suite's slug (see list_test_suites).
+    /// From list_test_suites.
     pub test_suite_slug: NonEmpty,
     /// Page number, from 1 (default 1).
     pub page: Option<PageNumber>,
     /// Runs per page, 1–100 (default 30).
     pub per_page: Option<PerPage>,
-    /// Only the runs of this Pipelines build, by the build's UUID (the `id` get_build returns).
+    /// Only this build's runs: its UUID (get_build's `id`).
     pub build_id: Option<String>,
 }
 
@@ -493,8 +546,8 @@ impl Handler for ListTestRuns {
     const META: ToolMeta = ToolMeta {
         name: "list_test_runs",
         title: "List Test Runs",
-        description: "A suite's test runs, newest first: id, state (running/finished), result (passed/failed/pending/stale), branch, commit, the Pipelines build's UUID, time. Pass a run's id to get_failed_executions to see what failed.",
-        details: "",
+        description: "A suite's test runs, newest first: id, state, result, branch, commit, build UUID, time. A run's id feeds get_failed_executions.",
+        details: "state is running or finished; result is passed, failed, pending or stale.",
         toolset: Toolset::Tests,
         access: Access::Read,
         scopes: SCOPES,
@@ -540,9 +593,9 @@ impl Handler for ListTestRuns {
 #[serde(deny_unknown_fields)]
 pub struct GetTestRunArgs {
     pub org_slug: OrgSlug,
-    /// The suite's slug (see list_test_suites).
+    /// From list_test_suites.
     pub test_suite_slug: NonEmpty,
-    /// The run's UUID (from list_test_runs, or get_build_test_engine_runs for a build).
+    /// From list_test_runs or get_build_test_engine_runs.
     pub run_id: NonEmpty,
 }
 
@@ -581,11 +634,11 @@ impl Handler for GetTestRun {
 #[serde(deny_unknown_fields)]
 pub struct GetFailedExecutionsArgs {
     pub org_slug: OrgSlug,
-    /// The suite's slug (see list_test_suites).
+    /// From list_test_suites.
     pub test_suite_slug: NonEmpty,
-    /// The run's UUID (from list_test_runs, or get_build_test_engine_runs for a build).
+    /// From list_test_runs or get_build_test_engine_runs.
     pub run_id: NonEmpty,
-    /// Also return each failure's backtrace and expanded message (`failure_expanded`; larger).
+    /// Add backtraces and full messages (larger).
     pub include_failure_expanded: Option<bool>,
     /// Page number, from 1 (default 1).
     pub page: Option<PageNumber>,
@@ -603,8 +656,8 @@ impl Handler for GetFailedExecutions {
     const META: ToolMeta = ToolMeta {
         name: "get_failed_executions",
         title: "Get Failed Test Executions",
-        description: "The failed test executions of one run: test name and id, source location, failure reason, duration, and with include_failure_expanded the backtrace and full failure message. The run's branch and commit are given once at the top when every failure shares them.",
-        details: "",
+        description: "A run's failed test executions: test name and id, location, failure reason, duration. include_failure_expanded adds backtraces.",
+        details: "The run's branch and commit are given once, at the top, when every failure shares them.",
         toolset: Toolset::Tests,
         access: Access::Read,
         scopes: SCOPES,
@@ -671,9 +724,9 @@ fn shared_value(items: &[Map<String, Value>], field: &str) -> Option<Value> {
 #[serde(deny_unknown_fields)]
 pub struct GetTestArgs {
     pub org_slug: OrgSlug,
-    /// The suite's slug (see list_test_suites).
+    /// From list_test_suites.
     pub test_suite_slug: NonEmpty,
-    /// The test's UUID (`test_id` of a failed execution, or `id` from list_tests).
+    /// A failed execution's `test_id`, or `id` from list_tests.
     pub test_id: NonEmpty,
 }
 
@@ -687,8 +740,8 @@ impl Handler for GetTest {
     const META: ToolMeta = ToolMeta {
         name: "get_test",
         title: "Get Test",
-        description: "One test of a suite: scope, name, source location and file, labels (e.g. flaky), reliability, executions by result and durations. Use it on a failed execution's test_id to tell a flaky test from a real regression.",
-        details: "",
+        description: "One test: reliability, results by kind, durations, labels, location. Use a failed execution's test_id to tell a flaky test from a regression.",
+        details: "Also gives its scope, name and file.",
         toolset: Toolset::Tests,
         access: Access::Read,
         scopes: SCOPES,

@@ -74,6 +74,88 @@ async fn list_test_suites_errors() {
     assert_eq!(h.requests().await.len(), 1);
 }
 
+// --- list_test_suites_for_pipeline -----------------------------------------
+
+#[tokio::test]
+async fn list_test_suites_for_pipeline_pages_and_escapes_the_slug() {
+    let h = harness().await;
+    let next = format!(
+        "<{}{ORG}/pipelines/web%20app/suites?page=3&per_page=1>; rel=\"next\"",
+        h.server.uri()
+    );
+    Mock::given(method("GET"))
+        .and(path(format!("{ORG}/pipelines/web%20app/suites")))
+        .and(authorized())
+        .respond_with(json(200, "test_suites.json").insert_header("link", next.as_str()))
+        .expect(1)
+        .mount(&h.server)
+        .await;
+    let page = h
+        .ok(
+            "list_test_suites_for_pipeline",
+            json!({"org_slug": "acme", "pipeline_slug": "web app", "page": 2, "per_page": 1}),
+        )
+        .await;
+    assert_eq!(
+        h.requests().await,
+        [format!(
+            "GET {ORG}/pipelines/web%20app/suites?page=2&per_page=1"
+        )]
+    );
+    assert_eq!(page["items"][0]["slug"], "rspec");
+    assert_eq!(page["items"][0]["default_branch"], "main");
+    assert!(page["items"][0].get("graphql_id").is_none(), "{page}");
+    assert_eq!(page["next_page"], 3, "{page}");
+}
+
+#[tokio::test]
+async fn list_test_suites_for_pipeline_errors() {
+    let h = harness().await;
+    Mock::given(method("GET"))
+        .and(path(format!("{ORG}/pipelines/gone/suites")))
+        .respond_with(not_found())
+        .mount(&h.server)
+        .await;
+    let error = h
+        .err(
+            "list_test_suites_for_pipeline",
+            json!({"org_slug": "acme", "pipeline_slug": "gone"}),
+        )
+        .await;
+    assert!(
+        error.starts_with(&format!(
+            "Could not get the pipeline's test suites: GET {ORG}/pipelines/gone/suites?page=1&per_page=30: 404 Not Found"
+        )),
+        "{error}"
+    );
+    assert!(
+        error.contains("Check org_slug and pipeline_slug"),
+        "{error}"
+    );
+    for (args, expected) in [
+        (
+            json!({"org_slug": "acme"}),
+            "invalid argument `pipeline_slug`: is required",
+        ),
+        (
+            json!({"org_slug": "acme", "pipeline_slug": " "}),
+            "invalid argument `pipeline_slug`: must not be empty",
+        ),
+        (
+            json!({"org_slug": "acme", "pipeline_slug": "app", "per_page": 101}),
+            "invalid argument `per_page`: must be between 1 and 100",
+        ),
+        (
+            json!({"org_slug": "acme", "pipeline_slug": "app", "page": "two"}),
+            "invalid argument `page`",
+        ),
+    ] {
+        let error = h.err("list_test_suites_for_pipeline", args.clone()).await;
+        assert!(error.starts_with(expected), "{args}: {error}");
+    }
+    assert_eq!(h.requests().await.len(), 1, "bad input sends nothing");
+}
+
 // --- list_tests ------------------------------------------------------------
 
 #[tokio::test]

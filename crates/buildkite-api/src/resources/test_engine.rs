@@ -110,6 +110,23 @@ impl Client {
         self.page(request).await
     }
 
+    /// `GET /v2/analytics/organizations/{org}/pipelines/{pipeline}/suites`:
+    /// the suites with at least one run attributed to the pipeline, oldest
+    /// first.
+    pub async fn list_pipeline_test_suites(
+        &self,
+        org: &str,
+        pipeline: &str,
+        params: &PageParams,
+    ) -> Result<Page<TestSuite>> {
+        let path = path::analytics_org(org)?
+            .lit("pipelines")
+            .segment("pipeline slug", pipeline)?
+            .lit("suites");
+        let request = ApiRequest::get(path).paging(params.page, params.per_page);
+        self.page(request).await
+    }
+
     /// `GET /v2/analytics/organizations/{org}/suites/{suite}`.
     pub async fn get_test_suite(&self, org: &str, suite: &str) -> Result<TestSuite> {
         self.json(ApiRequest::get(suite_path(org, suite)?)).await

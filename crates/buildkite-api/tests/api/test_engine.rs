@@ -39,6 +39,32 @@ async fn list_test_suites_with_paging() {
 }
 
 #[tokio::test]
+async fn list_pipeline_test_suites_escapes_the_pipeline_and_pages() {
+    let api = api().await;
+    Mock::given(method("GET"))
+        .and(path(format!("{ANALYTICS}/pipelines/web%2Fapp/suites")))
+        .and(exact_query(&[("page", "1"), ("per_page", "30")]))
+        .and(authorized())
+        .respond_with(json(200, "test_suites.json"))
+        .expect(1)
+        .mount(&api.server)
+        .await;
+
+    let page = api
+        .client
+        .list_pipeline_test_suites("acme", "web/app", &PageParams::new(1, 30))
+        .await
+        .unwrap();
+    assert_eq!(page.items[0].slug, "rspec");
+    let error = api
+        .client
+        .list_pipeline_test_suites("acme", "", &PageParams::new(1, 30))
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("pipeline slug"), "{error}");
+}
+
+#[tokio::test]
 async fn get_test_suite_by_slug() {
     let api = api().await;
     Mock::given(method("GET"))
