@@ -42,7 +42,7 @@ async fn serve_build(h: &Harness, build: &Value) {
     Mock::given(method("GET"))
         .and(path(format!("{PIPELINE}/builds/{number}")))
         .and(query_param("include_test_engine", "true"))
-        .and(query_param("include_retried_jobs", "false"))
+        .and(query_param("include_retried_jobs", "true"))
         .and(authorized())
         .respond_with(ResponseTemplate::new(200).set_body_json(build))
         .mount(&h.server)
@@ -277,9 +277,7 @@ async fn compare_builds_finds_the_base_and_what_is_new() {
     // base search and the builds between, both runs' failures, and the logs
     // of the jobs that failed and of their base jobs; not the passed jobs'.
     let build = |number| {
-        format!(
-            "GET {PIPELINE}/builds/{number}?include_retried_jobs=false&include_test_engine=true"
-        )
+        format!("GET {PIPELINE}/builds/{number}?include_retried_jobs=true&include_test_engine=true")
     };
     let log = |number, job| format!("GET {PIPELINE}/builds/{number}/jobs/{job}/log");
     let failures = |run| {

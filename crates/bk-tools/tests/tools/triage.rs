@@ -258,7 +258,9 @@ async fn every_failure_gets_a_verdict_with_evidence() {
     // included, for flaky jobs), then its pipeline (for the default branch);
     // then, together, the default branch's history in one list, and the
     // tests: this build's failures and tests, and the default branch's
-    // latest build's failures. No job list, no job and no log is read.
+    // latest build's failures; and since a job was retried, the failed
+    // tests of each job that stayed failed. No job list, no job and no log
+    // is read.
     let requests = h.requests().await;
     let analytics = "/v2/analytics/organizations/acme";
     let main = format!("GET {PIPELINE}/builds?branch%5B%5D=main&state%5B%5D=finished");
@@ -275,6 +277,16 @@ async fn every_failure_gets_a_verdict_with_evidence() {
         format!("{main}&exclude_pipeline=true&per_page=11"),
         format!("GET {analytics}/suites/rspec/runs/run-500/failed_executions?page=1&per_page=100"),
         format!("GET {analytics}/builds/{BUILD_UUID}/tests?per_page=100"),
+        // e2e was retried: the tests of each job that stayed failed.
+        format!(
+            "GET {analytics}/builds/{BUILD_UUID}/tests?tags=build.job_id%3Aj-lint%2Cresult%3A%5Efailed&per_page=100"
+        ),
+        format!(
+            "GET {analytics}/builds/{BUILD_UUID}/tests?tags=build.job_id%3Aj-unit%2Cresult%3A%5Efailed&per_page=100"
+        ),
+        format!(
+            "GET {analytics}/builds/{BUILD_UUID}/tests?tags=build.job_id%3Aj-deploy%2Cresult%3A%5Efailed&per_page=100"
+        ),
         format!("{main}&exclude_jobs=true&exclude_pipeline=true&per_page=2"),
         format!(
             "GET {PIPELINE}/builds/499?exclude_jobs=true&exclude_pipeline=true&include_test_engine=true"
@@ -298,7 +310,7 @@ async fn a_repeated_triage_sends_only_what_may_have_changed() {
     let args = json!({"org_slug": "acme", "pipeline_slug": "web", "build_number": "500"});
     let first = h.ok("triage_build_failures", args.clone()).await;
     let cold = h.requests().await.len();
-    assert_eq!(cold, 8, "{:#?}", h.requests().await);
+    assert_eq!(cold, 11, "{:#?}", h.requests().await);
 
     let again = h.call("triage_build_failures", args.clone()).await;
     assert_eq!(
@@ -380,4 +392,196 @@ async fn history_is_bounded_and_checked() {
         assert!(err.contains("history_builds"), "{err}");
     }
     assert!(h.requests().await.is_empty());
+}
+
+/// Test Engine's per-job answers for the scenario: of the jobs that stayed
+/// failed, only unit failed tests (t-new and t-old); t-flaky failed in the
+/// e2e attempt that a retry rescued. The build-wide list is made to lag:
+/// t-flaky's passing execution is not in it yet.
+pub(crate) async fn rescued_by_retry(h: &Harness) {
+    let tests = format!("/v2/analytics/organizations/acme/builds/{BUILD_UUID}/tests");
+    for (job, failed) in [
+        (
+            "j-unit",
+            json!([test("t-new", 1.0, 0), test("t-old", 1.0, 0)]),
+        ),
+        ("j-lint", json!([])),
+        ("j-deploy", json!([])),
+    ] {
+        Mock::given(method("GET"))
+            .and(path(&tests))
+            .and(query_param(
+                "tags",
+                format!("build.job_id:{job},result:^failed"),
+            ))
+            .and(authorized())
+            .respond_with(ResponseTemplate::new(200).set_body_json(failed))
+            .with_priority(1)
+            .mount(&h.server)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path(&tests))
+        .and(wiremock::matchers::query_param_is_missing("tags"))
+        .and(authorized())
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            test("t-new", 1.0, 0),
+            test("t-old", 1.0, 0),
+            test("t-flaky", 1.0, 0)
+        ])))
+        .with_priority(1)
+        .mount(&h.server)
+        .await;
+}
+
+#[tokio::test]
+async fn a_test_a_retry_rescued_is_flaky_even_before_its_pass_is_ingested() {
+    let h = harness().await;
+    scenario(&h).await;
+    rescued_by_retry(&h).await;
+    let out = h
+        .ok(
+            "triage_build_failures",
+            json!({"org_slug": "acme", "pipeline_slug": "web", "build_number": "500"}),
+        )
+        .await;
+    let verdict = out["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "Upload retries")
+        .unwrap();
+    assert_eq!(verdict["verdict"], "flaky", "{verdict}");
+    assert!(
+        verdict["why"].as_str().unwrap().contains("retried"),
+        "{verdict}"
+    );
+    let new: Vec<&str> = out["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["kind"] == "test" && v["verdict"] != "flaky")
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(new, ["Checkout works", "Search sorts"]);
+    // One query per job that stayed failed (lint, unit, deploy), tagged.
+    let asked: Vec<String> = h
+        .server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|r| {
+            r.url
+                .query_pairs()
+                .find(|(k, _)| k == "tags")
+                .map(|(_, v)| v.into_owned())
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(
+        asked,
+        [
+            "build.job_id:j-deploy,result:^failed",
+            "build.job_id:j-lint,result:^failed",
+            "build.job_id:j-unit,result:^failed"
+        ]
+    );
+}
+
+/// The failure summary and the comparison agree with the triage: a test a
+/// retry rescued is never a failure.
+#[tokio::test]
+async fn the_summary_and_the_comparison_never_report_a_rescued_test_as_failed() {
+    let h = harness().await;
+    scenario(&h).await;
+    rescued_by_retry(&h).await;
+    let summary = h
+        .ok(
+            "get_build_failure_summary",
+            json!({"org_slug": "acme", "pipeline_slug": "web", "build_number": "500",
+                   "include_logs": false, "include_annotations": false}),
+        )
+        .await;
+    let failed: Vec<&str> = summary["failed_tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|group| group["tests"].as_array().unwrap())
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["Checkout works", "Search sorts"], "{summary}");
+    assert_eq!(summary["failed_test_count"], 2);
+    assert_eq!(summary["flaky_tests"][0]["name"], "Upload retries");
+
+    let compared = h
+        .ok(
+            "compare_builds",
+            json!({"org_slug": "acme", "pipeline_slug": "web", "build_number": "500",
+                   "base_build_number": "499"}),
+        )
+        .await;
+    let tests = &compared["tests"];
+    let names = |list: &Value| -> Vec<String> {
+        list.as_array()
+            .into_iter()
+            .flatten()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(
+        !names(&tests["new_failures"]).contains(&"Upload retries".to_owned()),
+        "{compared}"
+    );
+    assert_eq!(
+        names(&tests["rescued_by_retry"]),
+        ["Upload retries"],
+        "{compared}"
+    );
+    // The retried attempt is no job of the build as it stands.
+    assert!(
+        compared["job_changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|change| change["job_id"] != "j-e2e-1"),
+        "{compared}"
+    );
+}
+
+/// When Test Engine cannot say which tests failed in the jobs that stayed
+/// failed, the summary falls back to "it also passed in this build", and
+/// says why.
+#[tokio::test]
+async fn without_the_per_job_answer_the_summary_says_so_and_falls_back() {
+    let h = harness().await;
+    scenario(&h).await;
+    Mock::given(method("GET"))
+        .and(path(format!(
+            "/v2/analytics/organizations/acme/builds/{BUILD_UUID}/tests"
+        )))
+        .and(query_param("tags", "build.job_id:j-unit,result:^failed"))
+        .respond_with(ResponseTemplate::new(500).set_body_string("oops"))
+        .with_priority(1)
+        .mount(&h.server)
+        .await;
+    let summary = h
+        .ok(
+            "get_build_failure_summary",
+            json!({"org_slug": "acme", "pipeline_slug": "web", "build_number": "500",
+                   "include_logs": false, "include_annotations": false}),
+        )
+        .await;
+    let warnings = summary["warnings"].to_string();
+    assert!(
+        warnings.contains("could not tell tests rescued by a retry") && warnings.contains("500"),
+        "{summary}"
+    );
+    // The build-wide list says t-flaky also passed: still not a failure.
+    assert_eq!(
+        summary["flaky_tests"][0]["name"], "Upload retries",
+        "{summary}"
+    );
+    assert_eq!(summary["failed_test_count"], 2);
 }

@@ -22,6 +22,7 @@ use super::common::{
     RunFailures, build_ref, build_with_jobs, default_branch, has_test_runs, job_key,
     note_rate_limit, run_failures, settled_for, test_key,
 };
+use super::rescued;
 use crate::args::{Bounded, BuildNumber, NonEmpty, OrgSlug};
 use crate::error::{ApiResultExt, ToolError};
 use crate::shape::ToolOutput;
@@ -120,14 +121,21 @@ impl Handler for CompareBuilds {
     }
 }
 
-/// A build with its jobs (retries left out) and Test Engine runs.
+/// A build with its jobs and Test Engine runs. Its retried attempts come
+/// too, to tell the tests a retry rescued; the job comparisons see only
+/// [`current_jobs`].
 async fn full_build(
     ctx: &ToolContext,
     org: &str,
     pipeline: &str,
     number: u64,
 ) -> Result<Build, ToolError> {
-    build_with_jobs(ctx, org, pipeline, number, false).await
+    build_with_jobs(ctx, org, pipeline, number, true).await
+}
+
+/// The build's jobs as they stand: the retried attempts left out.
+fn current_jobs(build: &Build) -> impl Iterator<Item = &Job> {
+    build.jobs.iter().filter(|job| job.retried != Some(true))
 }
 
 /// The base build and why it was chosen.
@@ -247,14 +255,12 @@ fn state_name(job: &Job) -> String {
 
 /// Jobs whose state differs between the builds, and jobs only in one.
 fn job_changes(build: &Build, base: &Build) -> Vec<Value> {
-    let base_jobs: HashMap<String, &Job> = base
-        .jobs
-        .iter()
+    let base_jobs: HashMap<String, &Job> = current_jobs(base)
         .filter_map(|job| Some((job_key(job)?, job)))
         .collect();
     let mut seen = HashSet::new();
     let mut changes = Vec::new();
-    for job in &build.jobs {
+    for job in current_jobs(build) {
         let Some(key) = job_key(job) else { continue };
         seen.insert(key.clone());
         let state = state_name(job);
@@ -282,7 +288,7 @@ fn job_changes(build: &Build, base: &Build) -> Vec<Value> {
         }
         changes.push(Value::Object(item));
     }
-    for job in &base.jobs {
+    for job in current_jobs(base) {
         if let Some(key) = job_key(job)
             && !seen.contains(&key)
         {
@@ -322,16 +328,12 @@ async fn new_error_lines(
     base: &Build,
     max_jobs: usize,
 ) -> Result<Vec<Value>, ToolError> {
-    let base_jobs: HashMap<String, &Job> = base
-        .jobs
-        .iter()
+    let base_jobs: HashMap<String, &Job> = current_jobs(base)
         .filter(|j| has_log(j))
         .filter_map(|job| Some((job_key(job)?, job)))
         .collect();
     // Each job's two logs are read together, and the jobs concurrently.
-    let compared = build
-        .jobs
-        .iter()
+    let compared = current_jobs(build)
         .filter(|j| failed(j) && has_log(j))
         .take(max_jobs)
         .map(|job| {
@@ -446,8 +448,10 @@ async fn test_changes(
     }
     // Each build's Test Engine results are settled once it has finished.
     let (settled, settled_base) = (settled_for(ctx, build), settled_for(ctx, base));
-    let (failures, base_failures) =
-        tokio::join!(run_failures(&settled, org, build, 5, 100, false), async {
+    // A test a retry rescued is no failure, in either build.
+    let (failures, base_failures, rescue, base_rescue) = tokio::join!(
+        run_failures(&settled, org, build, 5, 100, false),
+        async {
             if has_test_runs(base) {
                 run_failures(&settled_base, org, base, 5, 100, false)
                     .await
@@ -455,14 +459,26 @@ async fn test_changes(
             } else {
                 Ok(Vec::new())
             }
-        });
+        },
+        rescued::read(&settled, org, build),
+        async {
+            if has_test_runs(base) {
+                rescued::read(&settled_base, org, base).await
+            } else {
+                Ok(rescued::Rescue::NoRetries)
+            }
+        },
+    );
     let (failures, _) = failures?;
     let base_failures = base_failures?;
+    let (rescue, base_rescue) = (rescue?, base_rescue?);
     let already: HashSet<String> = base_failures
         .iter()
-        .flat_map(|r: &RunFailures| r.executions.iter().map(test_key))
+        .flat_map(|r: &RunFailures| &r.executions)
+        .filter(|e| !base_rescue.rescued(e.test_id.as_deref()))
+        .map(test_key)
         .collect();
-    let (mut new, mut old) = (Vec::new(), Vec::new());
+    let (mut new, mut old, mut rescued) = (Vec::new(), Vec::new(), Vec::new());
     for run in &failures {
         for execution in &run.executions {
             let item = json!({
@@ -471,7 +487,9 @@ async fn test_changes(
                 "suite": run.suite,
                 "reason": execution.failure_reason.as_deref().map(|r| r.lines().next().unwrap_or_default()),
             });
-            if already.contains(&test_key(execution)) {
+            if rescue.rescued(execution.test_id.as_deref()) {
+                rescued.push(item);
+            } else if already.contains(&test_key(execution)) {
                 old.push(item);
             } else {
                 new.push(item);
@@ -482,10 +500,18 @@ async fn test_changes(
         .iter()
         .chain(&base_failures)
         .filter_map(|r| r.error.clone())
+        .chain(
+            [&rescue, &base_rescue]
+                .into_iter()
+                .filter_map(|r| r.warning().map(str::to_owned)),
+        )
         .collect();
     let mut out = Map::new();
     out.insert("new_failures".into(), Value::Array(new));
     out.insert("already_failing".into(), Value::Array(old));
+    if !rescued.is_empty() {
+        out.insert("rescued_by_retry".into(), Value::Array(rescued));
+    }
     if !errors.is_empty() {
         out.insert("errors".into(), json!(errors));
     }

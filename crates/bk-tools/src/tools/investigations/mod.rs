@@ -6,6 +6,7 @@ use crate::tool::{Tool, tool};
 
 mod common;
 pub mod compare;
+mod rescued;
 pub mod summary;
 pub mod triage;
 

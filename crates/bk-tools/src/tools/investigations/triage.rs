@@ -28,6 +28,7 @@ use super::common::{
     build_ref, build_with_jobs, default_branch, failing_jobs, has_test_runs, job_key,
     note_rate_limit, run_failures, settled_for, test_key,
 };
+use super::rescued::{self, Rescue};
 use crate::args::{Bounded, BuildNumber, NonEmpty, OrgSlug};
 use crate::error::{ApiResultExt, ToolError};
 use crate::shape::ToolOutput;
@@ -326,6 +327,8 @@ struct TestInputs {
     default_build: Option<Build>,
     /// This build's tests, by id.
     tests: HashMap<String, Test>,
+    /// Which failed tests a retry rescued.
+    rescue: Rescue,
     warnings: Vec<String>,
 }
 
@@ -345,14 +348,17 @@ async fn test_verdict_inputs(
         per_page: Some(100),
         ..ListTestsParams::default()
     };
-    let (failures, default_build, tests) = tokio::join!(
+    let (failures, default_build, tests, rescue) = tokio::join!(
         run_failures(&settled, org, build, MAX_RUNS, PER_RUN, false),
         latest_default_build_with_runs(ctx, org, pipeline, default_branch, build),
         settled
             .client
             .list_build_tests(org, &build.id, &test_params),
+        rescued::read(&settled, org, build),
     );
     let (failures, _) = failures?;
+    let rescue = rescue?;
+    warnings.extend(rescue.warning().map(str::to_owned));
     let failed: Vec<(String, FailedExecution)> = failures
         .iter()
         .flat_map(|run| {
@@ -387,6 +393,7 @@ async fn test_verdict_inputs(
         failing_on_default,
         default_build,
         tests,
+        rescue,
         warnings,
     }))
 }
@@ -461,7 +468,14 @@ fn test_verdicts(inputs: &TestInputs, default_branch: &str) -> Vec<Value> {
         let counts = test.and_then(|t| t.executions_count_by_result.as_ref());
         let passed_here = counts.and_then(|c| c.get("passed")).is_some_and(|&n| n > 0);
         let mut evidence = Vec::new();
-        let (verdict, why, recommendation) = if inputs.failing_on_default.contains(&key) {
+        let (verdict, why, recommendation) = if inputs.rescue.rescued(execution.test_id.as_deref())
+        {
+            (
+                "flaky",
+                "it failed only in attempts that were retried: no job that stayed failed failed it".to_owned(),
+                "Flaky: a retry rescued it; quarantine or fix it, but it does not block this change.".to_owned(),
+            )
+        } else if inputs.failing_on_default.contains(&key) {
             if let Some(b) = &inputs.default_build {
                 evidence.push(evidence_of(b, "failed"));
             }

@@ -1,6 +1,6 @@
 //! The failed tests of a failure summary, from Test Engine: grouped by
-//! failure reason, with tests that also passed in this build (on a retry)
-//! reported as flaky.
+//! failure reason, with tests a retry rescued (`rescued`) or that also
+//! passed in this build reported as flaky, never as failures.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -12,6 +12,7 @@ use super::fit::cut;
 use crate::error::{ApiResultExt, ToolError};
 use crate::tool::ToolContext;
 use crate::tools::investigations::common::run_failures;
+use crate::tools::investigations::rescued::{self, Rescue};
 
 /// Longest failure reason kept.
 const REASON_BYTES: usize = 1024;
@@ -58,10 +59,18 @@ pub(super) async fn failed_tests(
         run_failures(ctx, org, build, max_runs, per_run, expanded).await?;
 
     let mut warnings = Vec::new();
-    // Which tests also passed in this build: those failed and then passed
-    // on a retry (a retried job, or a framework's own retry).
+    // Which failed tests are no failures of the build: with retried jobs,
+    // those that failed in no job that stayed failed (`rescued`); else, or
+    // when that cannot be told, those that also passed in this build (a
+    // retried job, or a framework's own retry).
     let any_failed = results.iter().any(|r| !r.executions.is_empty());
-    let passed_in_build = if any_failed {
+    let rescue = if any_failed {
+        rescued::read(ctx, org, build).await?
+    } else {
+        Rescue::NoRetries
+    };
+    warnings.extend(rescue.warning().map(str::to_owned));
+    let passed_in_build = if any_failed && !matches!(rescue, Rescue::PerJob(_)) {
         match passed_tests(ctx, org, &build.id).await {
             Ok(passed) => passed,
             Err(error) if error.is_unauthorized() => return Err(error),
@@ -101,11 +110,8 @@ pub(super) async fn failed_tests(
             }
             taken += 1;
             let test = test_item(execution, &run.suite, expanded);
-            if execution
-                .test_id
-                .as_deref()
-                .is_some_and(|id| passed_in_build.contains(id))
-            {
+            let test_id = execution.test_id.as_deref();
+            if rescue.rescued(test_id) || test_id.is_some_and(|id| passed_in_build.contains(id)) {
                 flaky.push(test);
                 continue;
             }
