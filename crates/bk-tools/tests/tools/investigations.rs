@@ -87,20 +87,26 @@ fn annotations() -> String {
 fn failed_executions(suite: &str, run: &str) -> String {
     format!("GET {ANALYTICS}/suites/{suite}/runs/{run}/failed_executions?page=1&per_page=20")
 }
-fn build_tests() -> String {
-    format!("GET {ANALYTICS}/builds/{BUILD_UUID}/tests?per_page=100")
+/// The jobs that stayed failed (the docker attempt was retried, and that
+/// retry passed): Test Engine is asked for each one's failed tests.
+const TERMINAL_FAILED: [&str; 6] = [AUDIT, RSPEC, ESLINT, SYSTEM, TERRAFORM, PERCY];
+fn job_tests(job: &str) -> String {
+    format!(
+        "GET {ANALYTICS}/builds/{BUILD_UUID}/tests?tags=build.job_id%3A{job}%2Cresult%3A%5Efailed&per_page=100"
+    )
 }
 /// The one request that reads a job's log: its state is known from the
 /// build, and the download is its own access check.
 fn log_request(job: &str) -> String {
     format!("GET {BUILD}/jobs/{job}/log")
 }
-fn test_engine() -> [String; 3] {
-    [
+fn test_engine() -> Vec<String> {
+    let mut requests = vec![
         failed_executions("web-rspec", RUN_RSPEC),
         failed_executions("web-system", RUN_SYSTEM),
-        build_tests(),
-    ]
+    ];
+    requests.extend(TERMINAL_FAILED.map(job_tests));
+    requests
 }
 /// The logs read cold: each failing job that ran, the one whose log is gone
 /// too.
@@ -202,6 +208,37 @@ async fn mount_build_tests(h: &Harness, response: ResponseTemplate, priority: u8
         .await;
 }
 
+/// Serves each terminal failed job's failed tests (`result:^failed`): the
+/// rspec job's, but not "is correctly formatted", which also passed there
+/// (a framework's retry); the system specs'; none for the others.
+async fn mount_job_tests(h: &Harness) {
+    let tests = fixture("build_tests.json");
+    let named = |ids: &[&str]| -> Value {
+        tests
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| ids.iter().any(|id| t["id"].as_str().unwrap().ends_with(id)))
+            .cloned()
+            .collect()
+    };
+    for job in TERMINAL_FAILED {
+        let failed = match job {
+            RSPEC => named(&["401", "402", "403", "405"]),
+            SYSTEM => named(&["406", "407"]),
+            _ => json!([]),
+        };
+        Mock::given(method("GET"))
+            .and(path(format!("{ANALYTICS}/builds/{BUILD_UUID}/tests")))
+            .and(query_param("tags", format!("build.job_id:{job},result:^failed")))
+            .and(authorized())
+            .respond_with(json_body(&failed))
+            .with_priority(4)
+            .mount(&h.server)
+            .await;
+    }
+}
+
 /// Serves `log` for job `id` (only when asked for as text).
 async fn serve_log(h: &Harness, id: &str, log: Vec<u8>) {
     Mock::given(method("GET"))
@@ -236,6 +273,7 @@ pub(crate) async fn scenario(h: &Harness) {
     )
     .await;
     mount_build_tests(h, json_body(&fixture("build_tests.json")), 5).await;
+    mount_job_tests(h).await;
     for (id, log) in LOGS {
         serve_log(h, id, log_fixture(log)).await;
     }
@@ -800,11 +838,22 @@ async fn a_forbidden_section_becomes_a_warning_and_the_rest_is_kept() {
     mount_build_tests(&h, forbidden(), 1).await;
     scenario(&h).await;
     let summary = summarise(&h, args(json!({}))).await;
-    let warning = summary["warnings"][0].as_str().unwrap();
+    // First the per-job question fails, then the build-wide one.
+    let warnings: Vec<&str> = summary["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
     assert!(
-        warning.starts_with("could not tell flaky tests from failed ones")
-            && warning.contains("403"),
-        "{warning}"
+        warnings[0].starts_with("could not tell tests rescued by a retry")
+            && warnings[0].contains("403"),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings[1].starts_with("could not tell flaky tests from failed ones")
+            && warnings[1].contains("403"),
+        "{warnings:?}"
     );
     assert_eq!(summary["failed_test_count"], 7);
     assert!(summary.get("flaky_tests").is_none());
@@ -863,6 +912,8 @@ async fn only_an_attempt_whose_last_retry_passed_is_flaky() {
                 "ERROR: failed to push: unexpected status 503"
             );
             expected.push(log_request(DOCKER_NEW));
+            // A retry that failed too stayed failed: its tests are asked for.
+            expected.push(job_tests(DOCKER_NEW));
         } else {
             assert_eq!(
                 ids(&summary["jobs"]),
