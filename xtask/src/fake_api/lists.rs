@@ -124,7 +124,8 @@ pub(super) fn list(mut items: Vec<Value>, kind: ListKind, call: &Call<'_>) -> An
             }
         }
         ListKind::Tests => {
-            // Accepted; only `labels` filters (the demo's lists are short).
+            // Accepted; `labels` and the result tags filter (the demo's
+            // lists are short).
             q.only(&[
                 "period",
                 "min_timestamp",
@@ -139,6 +140,26 @@ pub(super) fn list(mut items: Vec<Value>, kind: ListKind, call: &Call<'_>) -> An
                 "page",
                 "per_page",
             ])?;
+            // `tags`: `result:^failed` (it failed every time) and
+            // `result:~failed` (at least once) filter on the counts;
+            // `build.job_id:…` is taken but not filtered: the demo's failed
+            // tests all ran in jobs that stayed failed.
+            if let Some(tags) = q.get("tags") {
+                for tag in tags.split(',').map(str::trim) {
+                    let count = |t: &Value, result: &str| {
+                        t["executions_count_by_result"][result]
+                            .as_u64()
+                            .unwrap_or(0)
+                    };
+                    match tag {
+                        "result:^failed" => {
+                            items.retain(|t| count(t, "failed") > 0 && count(t, "passed") == 0);
+                        }
+                        "result:~failed" => items.retain(|t| count(t, "failed") > 0),
+                        _ => {}
+                    }
+                }
+            }
             if let Some(labels) = q.get("labels") {
                 let wanted: Vec<&str> = labels.split(',').map(str::trim).collect();
                 items.retain(|t| {
