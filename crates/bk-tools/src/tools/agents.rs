@@ -105,18 +105,17 @@ fn project(agent: &Agent, detail: DetailLevel) -> Value {
 #[serde(deny_unknown_fields)]
 pub struct ListAgentsArgs {
     pub org_slug: OrgSlug,
-    /// Only agents whose name contains this text.
+    // Only agents whose name contains this text.
     pub name: Option<String>,
-    /// Only agents on this host name.
+    // Only agents on this host name.
     pub hostname: Option<String>,
-    /// Only agents of this version, e.g. "3.80.0".
+    /// e.g. "3.80.0"
     pub version: Option<String>,
     /// Page number, from 1 (default 1).
     pub page: Option<PageNumber>,
     /// Agents per page, 1–100 (default 30).
     pub per_page: Option<PerPage>,
-    /// How much of each agent to return (default `summary`: id, name,
-    /// connection state, host, version, queue and the running job).
+    /// Default summary.
     pub detail_level: Option<DetailLevel>,
 }
 
@@ -130,8 +129,8 @@ impl Handler for ListAgents {
     const META: ToolMeta = ToolMeta {
         name: "list_agents",
         title: "List Agents",
-        description: "The organization's connected agents (stopped and lost agents are not listed), a page at a time, optionally filtered by name, host name or version. Each has its id, name, connection state, host, version, queue and, when busy, the job it is running; detail_level `detailed` adds tags, OS, IP address and timings, `full` every field.",
-        details: "",
+        description: "Connected agents (stopped and lost ones are not listed), filtered by name, host or version: id, state, host, version, queue and the job each is running.",
+        details: "The name filter keeps agents whose name contains the text. 30 agents a page by default. detail_level `summary` gives id, name, connection state, host name, version, paused, queue (its `queue` field or `queue=` tag) and the running job's id, type, name and state; `detailed` adds tags (meta_data), OS, architecture, IP address, user agent, priority, web URL, pause details and timings (created, connected, last job finished), and the running job's start time and URL; `full` gives every field the API returns.",
         toolset: Toolset::Agents,
         access: Access::Read,
         scopes: SCOPES,
@@ -164,10 +163,9 @@ impl Handler for ListAgents {
 #[serde(deny_unknown_fields)]
 pub struct GetAgentArgs {
     pub org_slug: OrgSlug,
-    /// The agent's UUID (list_agents gives it; a job's agent.id too).
+    /// UUID, from list_agents or a job's agent.id.
     pub agent_id: NonEmpty,
-    /// How much of the agent to return (default `full`: every field,
-    /// including the whole job it is running).
+    /// Default full.
     pub detail_level: Option<DetailLevel>,
 }
 
@@ -181,8 +179,8 @@ impl Handler for GetAgent {
     const META: ToolMeta = ToolMeta {
         name: "get_agent",
         title: "Get Agent",
-        description: "One agent by id: connection state, host, version, queue, tags, OS, IP address, connection timings, and the job it is running. Returns every field by default; detail_level `summary` or `detailed` gives less.",
-        details: "",
+        description: "One agent by id: state, host, version, queue, tags, OS, IP address, timings and the job it is running.",
+        details: "Returns every field by default, including the whole job the agent is running. detail_level `summary` and `detailed` give less, as in list_agents.",
         toolset: Toolset::Agents,
         access: Access::Read,
         scopes: SCOPES,

@@ -96,14 +96,13 @@ pub struct ListAnnotationsArgs {
     pub org_slug: OrgSlug,
     /// Pipeline slug, e.g. "my-app".
     pub pipeline_slug: NonEmpty,
-    /// The build's number, e.g. "42" (not its UUID).
+    // The build's number, e.g. "42" (not its UUID).
     pub build_number: BuildNumber,
-    /// Whose annotations to list (default `build`).
+    /// Default build; all: the build's and every job's.
     pub scope: Option<ListScope>,
-    /// The job's UUID; required with scope `job`, refused otherwise.
+    /// Required with scope job; refused otherwise.
     pub job_id: Option<NonEmpty>,
-    /// Leave out body_html, for a quick look at which annotations exist
-    /// (default false).
+    // Leave out body_html, for a quick look at which annotations exist.
     pub omit_body: Option<bool>,
     /// Page number, from 1 (default 1).
     pub page: Option<PageNumber>,
@@ -121,8 +120,8 @@ impl Handler for ListAnnotations {
     const META: ToolMeta = ToolMeta {
         name: "list_annotations",
         title: "List Annotations",
-        description: "The annotations of a build (or of one of its jobs, or both): the notes build steps post above the log, such as test failure reports, coverage and deploy links. Each has its id, context, style (success, info, warning, error), scope, job_id, priority, times and body_html (cleaned HTML).",
-        details: "",
+        description: "A build's or a job's annotations (notes steps post above the log: test failures, coverage, deploy links): id, context, style, scope, job_id, priority and cleaned body_html.",
+        details: "scope `build` (the default) lists the build's own annotations, `job` one job's (job_id), `all` the build's and every job's. Each annotation also has its creation and update times. body_html is the annotation's HTML with scripts, styles, event handlers and unknown tags removed; omit_body leaves it out, for a quick look at which annotations exist. 30 annotations a page by default.",
         toolset: Toolset::Annotations,
         access: Access::Read,
         scopes: &["read_builds"],
@@ -201,23 +200,22 @@ pub struct CreateAnnotationArgs {
     pub org_slug: OrgSlug,
     /// Pipeline slug, e.g. "my-app".
     pub pipeline_slug: NonEmpty,
-    /// The build's number, e.g. "42" (not its UUID).
+    // The build's number, e.g. "42" (not its UUID).
     pub build_number: BuildNumber,
-    /// Where to put the annotation (default `build`).
+    /// Default build.
     pub scope: Option<CreateScope>,
-    /// The job's UUID; required with scope `job`, refused otherwise.
+    /// Required with scope job; refused otherwise.
     pub job_id: Option<NonEmpty>,
-    /// The annotation's content, in Markdown or HTML.
+    // The annotation's content, in Markdown or HTML.
     pub body: NonEmpty,
-    /// Its look (default `info`).
+    /// Default info.
     pub style: Option<Style>,
-    /// Display order: 1 to 10, higher first (the API default is 3).
+    /// Higher shows first; the API's default is 3.
     pub priority: Option<Bounded<1, 10>>,
-    /// A name for the annotation, e.g. "coverage": a new annotation with
-    /// the same context replaces (or, with append, extends) the old one.
+    /// Its key, e.g. "coverage".
     pub context: Option<String>,
-    /// Add body to the end of the annotation with the same context instead
-    /// of replacing it (default false).
+    // Add body to the end of the annotation with the same context instead
+    // of replacing it (default false).
     pub append: Option<bool>,
 }
 
@@ -231,8 +229,8 @@ impl Handler for CreateAnnotation {
     const META: ToolMeta = ToolMeta {
         name: "create_annotation",
         title: "Create Annotation",
-        description: "Posts an annotation (Markdown or HTML) on a build, or on one of its jobs, and returns it. An annotation with the same context as an existing one replaces it, or is added to its end with append.",
-        details: "",
+        description: "Posts a Markdown or HTML annotation on a build or one of its jobs, and returns it. One with an existing context replaces that annotation, or extends it with append.",
+        details: "style `success` shows green, `info` (the API's default) blue, `warning` orange and `error` red. Annotations show in priority order, 1 to 10, higher first.",
         toolset: Toolset::Annotations,
         access: Access::Modify,
         scopes: &["write_builds"],

@@ -50,8 +50,10 @@ fn artifact_view(artifact: &Artifact) -> Map<String, Value> {
     pick(&to_object(artifact), ARTIFACT_FIELDS)
 }
 
-/// Only artifacts in this state: `new` (upload not finished), `error`
-/// (upload failed), `finished` (uploaded), `deleted` or `expired`.
+// Only artifacts in this state: `new` (upload not finished), `error`
+// (upload failed), `finished` (uploaded), `deleted` or `expired`. A plain
+// comment: as a doc comment it would be the `state` parameter's description
+// in every `tools/list`.
 #[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ArtifactState {
@@ -109,15 +111,15 @@ pub struct ListArtifactsForBuildArgs {
     pub org_slug: OrgSlug,
     /// Pipeline slug, as in `buildkite.com/<org_slug>/<pipeline_slug>`.
     pub pipeline_slug: NonEmpty,
-    /// The build's number, e.g. "42" (not its UUID).
+    // The build's number, e.g. "42" (not its UUID).
     pub build_number: BuildNumber,
     /// Page number, from 1 (default 1).
     pub page: Option<PageNumber>,
     /// Artifacts per page, 1–100 (default 30).
     pub per_page: Option<PerPage>,
-    /// Only artifacts in this state: `new` (upload not finished), `error` (upload failed), `finished`, `deleted` or `expired`.
+    // Only artifacts in this state.
     pub state: Option<ArtifactState>,
-    /// Only artifacts whose path matches this glob, e.g. `coverage/*` or `*.log`.
+    /// Glob, e.g. "coverage/*" or "*.log".
     pub path: Option<String>,
 }
 
@@ -131,8 +133,8 @@ impl Handler for ListArtifactsForBuild {
     const META: ToolMeta = ToolMeta {
         name: "list_artifacts_for_build",
         title: "List Build Artifacts",
-        description: "The files every job of a build uploaded: id, job_id, state, path, filename, MIME type, size and SHA-1, one page at a time, optionally filtered by path glob or state. Pass an artifact's id and job_id to get_artifact to read it.",
-        details: "",
+        description: "Files a build's jobs uploaded, filtered by path glob or state: id, job_id, path, state, MIME type, size, SHA-1. Pass id and job_id to get_artifact to read one.",
+        details: "Artifact states: `new` (upload not finished), `error` (upload failed), `finished` (uploaded), `deleted` and `expired`. 30 artifacts a page by default.",
         toolset: Toolset::Artifacts,
         access: Access::Read,
         scopes: SCOPES,
@@ -168,17 +170,17 @@ pub struct ListArtifactsForJobArgs {
     pub org_slug: OrgSlug,
     /// Pipeline slug, as in `buildkite.com/<org_slug>/<pipeline_slug>`.
     pub pipeline_slug: NonEmpty,
-    /// The build's number, e.g. "42" (not its UUID).
+    // The build's number, e.g. "42" (not its UUID).
     pub build_number: BuildNumber,
-    /// The job's UUID (from get_build or list_jobs).
+    // The job's UUID (from get_build or list_jobs).
     pub job_id: NonEmpty,
     /// Page number, from 1 (default 1).
     pub page: Option<PageNumber>,
     /// Artifacts per page, 1–100 (default 30).
     pub per_page: Option<PerPage>,
-    /// Only artifacts in this state: `new` (upload not finished), `error` (upload failed), `finished`, `deleted` or `expired`.
+    // Only artifacts in this state.
     pub state: Option<ArtifactState>,
-    /// Only artifacts whose path matches this glob, e.g. `coverage/*` or `*.log`.
+    /// Glob, e.g. "coverage/*" or "*.log".
     pub path: Option<String>,
 }
 
@@ -192,8 +194,8 @@ impl Handler for ListArtifactsForJob {
     const META: ToolMeta = ToolMeta {
         name: "list_artifacts_for_job",
         title: "List Job Artifacts",
-        description: "The files one job uploaded: id, state, path, filename, MIME type, size and SHA-1, one page at a time, optionally filtered by path glob or state. Pass an artifact's id to get_artifact to read it.",
-        details: "",
+        description: "Files one job uploaded, filtered by path glob or state: id, path, state, MIME type, size, SHA-1. Pass id to get_artifact to read one.",
+        details: "Artifact states as in list_artifacts_for_build. 30 artifacts a page by default.",
         toolset: Toolset::Artifacts,
         access: Access::Read,
         scopes: SCOPES,
@@ -230,11 +232,11 @@ pub struct GetArtifactArgs {
     pub org_slug: OrgSlug,
     /// Pipeline slug, as in `buildkite.com/<org_slug>/<pipeline_slug>`.
     pub pipeline_slug: NonEmpty,
-    /// The build's number, e.g. "42" (not its UUID).
+    // The build's number, e.g. "42" (not its UUID).
     pub build_number: BuildNumber,
-    /// UUID of the job that uploaded the artifact (the artifact's `job_id`).
+    /// The artifact's job_id.
     pub job_id: NonEmpty,
-    /// The artifact's UUID (from list_artifacts_for_build or list_artifacts_for_job).
+    // The artifact's UUID (from list_artifacts_for_build or list_artifacts_for_job).
     pub artifact_id: NonEmpty,
 }
 
@@ -248,8 +250,8 @@ impl Handler for GetArtifact {
     const META: ToolMeta = ToolMeta {
         name: "get_artifact",
         title: "Get Artifact",
-        description: "One artifact: its metadata, plus its content inline when it is a text file (logs, JSON, YAML, scripts…) of at most 64 KiB (`encoding: \"text\"`, in `content`). Otherwise (`encoding: \"url\"`) a presigned `download_url` that expires about a minute after this call: fetch it directly, with no Authorization header; the `note` says why the content was not inlined.",
-        details: "",
+        description: "One artifact's metadata, with its content for text up to 64 KiB; otherwise a presigned download_url, valid ~1 min: GET it with no Authorization header.",
+        details: "Text files (logs, JSON, YAML, CSV, scripts…) of at most 64 KiB come inline in `content`, with `encoding: \"text\"`. Anything else comes with `encoding: \"url\"` and a `note` saying why it was not inlined; download_url expires after download_url_expires_in_seconds (about a minute), and calling get_artifact again gives a fresh one. A deleted or expired artifact has `encoding: \"none\"` and no URL; when no URL can be obtained, the metadata comes with download_error.",
         toolset: Toolset::Artifacts,
         access: Access::Read,
         scopes: SCOPES,

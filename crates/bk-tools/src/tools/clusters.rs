@@ -95,7 +95,7 @@ impl RetryAgentAffinity {
 #[serde(deny_unknown_fields)]
 pub struct GetClusterArgs {
     pub org_slug: OrgSlug,
-    /// The cluster's UUID (list_clusters gives it).
+    /// UUID, from list_clusters.
     pub cluster_id: NonEmpty,
 }
 
@@ -109,8 +109,8 @@ impl Handler for GetCluster {
     const META: ToolMeta = ToolMeta {
         name: "get_cluster",
         title: "Get Cluster",
-        description: "One cluster, with every field the API returns: name, description, emoji, colour, default queue id, maintainers, creator and web URL. Use list_cluster_queues for its queues.",
-        details: "",
+        description: "One cluster with every field: name, description, default queue id, maintainers, creator. Its queues: list_cluster_queues.",
+        details: "Returns the cluster as the API sends it, ids first; it also has the emoji, colour and web URL.",
         toolset: Toolset::Clusters,
         access: Access::Read,
         scopes: READ,
@@ -147,8 +147,8 @@ impl Handler for ListClusters {
     const META: ToolMeta = ToolMeta {
         name: "list_clusters",
         title: "List Clusters",
-        description: "The organization's clusters, a page at a time: id, name, description, default queue id, emoji, colour, maintainers, creator and web URL. Use a cluster's id with get_cluster or list_cluster_queues.",
-        details: "",
+        description: "The organization's clusters: id, name, description, default queue id, maintainers, creator.",
+        details: "30 clusters a page by default. Each also has its emoji, colour and web URL; API URLs, GraphQL ids and empty fields are left out, and users are reduced to id, name and email. A cluster's id is what get_cluster and the queue tools take.",
         toolset: Toolset::Clusters,
         access: Access::Read,
         scopes: READ,
@@ -183,13 +183,13 @@ impl Handler for ListClusters {
 #[serde(deny_unknown_fields)]
 pub struct CreateClusterArgs {
     pub org_slug: OrgSlug,
-    /// Name of the new cluster, unique in the organization.
+    /// Unique in the organization.
     pub name: NonEmpty,
-    /// What the cluster is for.
+    // What the cluster is for.
     pub description: Option<String>,
-    /// An emoji shown next to the name, e.g. ":rocket:".
+    /// e.g. ":rocket:"
     pub emoji: Option<String>,
-    /// A colour for the cluster, as a hex code such as "#FFE0F1".
+    /// Hex code, e.g. "#FFE0F1".
     pub color: Option<String>,
 }
 
@@ -203,8 +203,8 @@ impl Handler for CreateCluster {
     const META: ToolMeta = ToolMeta {
         name: "create_cluster",
         title: "Create Cluster",
-        description: "Creates a cluster in the organization and returns it. A new cluster has no queues: add one with create_cluster_queue, then make it the default with update_cluster.",
-        details: "",
+        description: "Creates a cluster and returns it. It has no queues: add one with create_cluster_queue, then make it the default with update_cluster.",
+        details: "The emoji is shown next to the cluster's name.",
         toolset: Toolset::Clusters,
         access: Access::Create,
         scopes: WRITE,
@@ -236,18 +236,17 @@ impl Handler for CreateCluster {
 #[serde(deny_unknown_fields)]
 pub struct UpdateClusterArgs {
     pub org_slug: OrgSlug,
-    /// The cluster's UUID (list_clusters gives it).
+    /// UUID, from list_clusters.
     pub cluster_id: NonEmpty,
-    /// New name (left unchanged if omitted).
+    // New name.
     pub name: Option<NonEmpty>,
-    /// New description (left unchanged if omitted).
+    // New description.
     pub description: Option<String>,
-    /// New emoji, e.g. ":rocket:" (left unchanged if omitted).
+    /// e.g. ":rocket:"
     pub emoji: Option<String>,
-    /// New colour as a hex code, e.g. "#FFE0F1" (left unchanged if omitted).
+    /// Hex code, e.g. "#FFE0F1".
     pub color: Option<String>,
-    /// UUID of the queue that becomes the cluster's default, for jobs that
-    /// name no queue (list_cluster_queues gives it; left unchanged if omitted).
+    /// UUID of the queue for jobs that name none, from list_cluster_queues.
     pub default_queue_id: Option<NonEmpty>,
 }
 
@@ -261,8 +260,8 @@ impl Handler for UpdateCluster {
     const META: ToolMeta = ToolMeta {
         name: "update_cluster",
         title: "Update Cluster",
-        description: "Changes a cluster's name, description, emoji, colour or default queue, and returns the updated cluster. Only the fields given are changed; give at least one.",
-        details: "",
+        description: "Changes a cluster's name, description, emoji, colour or default queue (only those given; at least one) and returns it.",
+        details: "Fields left out are unchanged. The default queue takes the jobs whose steps name no queue.",
         toolset: Toolset::Clusters,
         access: Access::Modify,
         scopes: WRITE,
@@ -303,9 +302,9 @@ impl Handler for UpdateCluster {
 #[serde(deny_unknown_fields)]
 pub struct QueueArgs {
     pub org_slug: OrgSlug,
-    /// The cluster's UUID (list_clusters gives it).
+    /// UUID, from list_clusters.
     pub cluster_id: NonEmpty,
-    /// The queue's UUID, not its key (list_cluster_queues gives it).
+    /// UUID (not the key), from list_cluster_queues.
     pub queue_id: NonEmpty,
 }
 
@@ -319,8 +318,8 @@ impl Handler for GetClusterQueue {
     const META: ToolMeta = ToolMeta {
         name: "get_cluster_queue",
         title: "Get Cluster Queue",
-        description: "One cluster queue, with every field the API returns: key (the `queue=<key>` agent tag), description, retry agent affinity, whether dispatch is paused (and by whom, when and why), creator, and for hosted queues their hosted-agent settings.",
-        details: "",
+        description: "One cluster queue with every field: key (agents' `queue=<key>` tag), retry agent affinity, whether dispatch is paused (by whom, when, why), hosted-agent settings.",
+        details: "Returns the queue as the API sends it, ids first, including its description and creator; hosted-agent settings appear for hosted queues only.",
         toolset: Toolset::Clusters,
         access: Access::Read,
         scopes: READ,
@@ -341,7 +340,7 @@ impl Handler for GetClusterQueue {
 #[serde(deny_unknown_fields)]
 pub struct ListClusterQueuesArgs {
     pub org_slug: OrgSlug,
-    /// The cluster's UUID (list_clusters gives it).
+    /// UUID, from list_clusters.
     pub cluster_id: NonEmpty,
     /// Page number, from 1 (default 1).
     pub page: Option<PageNumber>,
@@ -359,8 +358,8 @@ impl Handler for ListClusterQueues {
     const META: ToolMeta = ToolMeta {
         name: "list_cluster_queues",
         title: "List Cluster Queues",
-        description: "A cluster's queues, a page at a time: id, key (the `queue=<key>` agent tag), whether dispatch is paused, description, retry agent affinity and web URL. Use a queue's id (not its key) with the other queue tools.",
-        details: "",
+        description: "A cluster's queues: id, key (agents' `queue=<key>` tag), dispatch_paused, description, retry agent affinity. Other queue tools take the id, not the key.",
+        details: "30 queues a page by default. Each also has its web URL; API URLs, GraphQL ids and empty fields are left out, and users are reduced to id, name and email.",
         toolset: Toolset::Clusters,
         access: Access::Read,
         scopes: READ,
@@ -395,15 +394,13 @@ impl Handler for ListClusterQueues {
 #[serde(deny_unknown_fields)]
 pub struct CreateClusterQueueArgs {
     pub org_slug: OrgSlug,
-    /// The cluster's UUID (list_clusters gives it).
+    /// UUID, from list_clusters.
     pub cluster_id: NonEmpty,
-    /// The queue's key: agents started with the tag `queue=<key>` take its
-    /// jobs, and steps target it with `agents: {queue: <key>}`. Unique in
-    /// the cluster; it cannot be changed later.
+    /// Unique in the cluster; it cannot be changed later.
     pub key: NonEmpty,
-    /// What the queue is for.
+    // What the queue is for.
     pub description: Option<String>,
-    /// Which agent a retried job goes to (the API default applies if omitted).
+    /// Which agent a retried job goes to.
     pub retry_agent_affinity: Option<RetryAgentAffinity>,
 }
 
@@ -417,8 +414,8 @@ impl Handler for CreateClusterQueue {
     const META: ToolMeta = ToolMeta {
         name: "create_cluster_queue",
         title: "Create Cluster Queue",
-        description: "Creates a queue in a cluster and returns it. Agents started with the tag `queue=<key>` in that cluster then take the queue's jobs.",
-        details: "",
+        description: "Creates a queue in a cluster and returns it. The cluster's agents started with the tag `queue=<key>` take its jobs.",
+        details: "Steps target the queue with `agents: {queue: <key>}`. retry_agent_affinity `prefer-warmest` retries a job on an agent that recently ran one (warm caches), `prefer-different` on another agent than the failed attempt's; the API default applies when it is left out.",
         toolset: Toolset::Clusters,
         access: Access::Create,
         scopes: WRITE,
@@ -448,13 +445,13 @@ impl Handler for CreateClusterQueue {
 #[serde(deny_unknown_fields)]
 pub struct UpdateClusterQueueArgs {
     pub org_slug: OrgSlug,
-    /// The cluster's UUID (list_clusters gives it).
+    /// UUID, from list_clusters.
     pub cluster_id: NonEmpty,
-    /// The queue's UUID, not its key (list_cluster_queues gives it).
+    /// UUID (not the key), from list_cluster_queues.
     pub queue_id: NonEmpty,
-    /// New description (left unchanged if omitted).
+    // New description.
     pub description: Option<String>,
-    /// New retry agent affinity (left unchanged if omitted).
+    /// Which agent a retried job goes to.
     pub retry_agent_affinity: Option<RetryAgentAffinity>,
 }
 
@@ -468,8 +465,8 @@ impl Handler for UpdateClusterQueue {
     const META: ToolMeta = ToolMeta {
         name: "update_cluster_queue",
         title: "Update Cluster Queue",
-        description: "Changes a queue's description or retry agent affinity, and returns the updated queue. Only the fields given are changed; give at least one. A queue's key cannot be changed. To stop or restart dispatch, use pause_cluster_queue_dispatch or resume_cluster_queue_dispatch.",
-        details: "",
+        description: "Changes a queue's description or retry agent affinity (only those given; at least one) and returns it. Its key cannot be changed.",
+        details: "Fields left out are unchanged. retry_agent_affinity is explained under create_cluster_queue. To stop or restart dispatch, use pause_cluster_queue_dispatch or resume_cluster_queue_dispatch.",
         toolset: Toolset::Clusters,
         access: Access::Modify,
         scopes: WRITE,
@@ -524,12 +521,11 @@ fn dispatch_error(
 #[serde(deny_unknown_fields)]
 pub struct PauseArgs {
     pub org_slug: OrgSlug,
-    /// The cluster's UUID (list_clusters gives it).
+    /// UUID, from list_clusters.
     pub cluster_id: NonEmpty,
-    /// The queue's UUID, not its key (list_cluster_queues gives it).
+    /// UUID (not the key), from list_cluster_queues.
     pub queue_id: NonEmpty,
-    /// Why dispatch is paused, shown to the organization (e.g. "Upgrading
-    /// agents").
+    /// Why, shown to the organization (e.g. "Upgrading agents").
     pub note: Option<String>,
 }
 
@@ -543,8 +539,8 @@ impl Handler for PauseClusterQueueDispatch {
     const META: ToolMeta = ToolMeta {
         name: "pause_cluster_queue_dispatch",
         title: "Pause Cluster Queue Dispatch",
-        description: "Pauses dispatch on a cluster queue: its agents stop taking new jobs (jobs already running carry on) until dispatch is resumed with resume_cluster_queue_dispatch. Returns the queue, with who paused it, when and the note.",
-        details: "",
+        description: "Pauses dispatch on a cluster queue: its agents take no new jobs (running ones carry on) until it is resumed. Returns the queue.",
+        details: "The returned queue says who paused it, when, and the note. When the API refuses (422), the error says the queue is probably paused already. resume_cluster_queue_dispatch resumes dispatch.",
         toolset: Toolset::Clusters,
         access: Access::Modify,
         scopes: WRITE,
@@ -583,7 +579,7 @@ impl Handler for ResumeClusterQueueDispatch {
         name: "resume_cluster_queue_dispatch",
         title: "Resume Cluster Queue Dispatch",
         description: "Resumes dispatch on a paused cluster queue, so its agents take jobs again. Returns a confirmation and the queue.",
-        details: "",
+        details: "When the API refuses (422), the error says the queue is probably not paused.",
         toolset: Toolset::Clusters,
         access: Access::Modify,
         scopes: WRITE,

@@ -142,10 +142,7 @@ pub struct GetPipelineArgs {
     pub org_slug: OrgSlug,
     /// Pipeline slug, as in `buildkite.com/<org_slug>/<pipeline_slug>`.
     pub pipeline_slug: NonEmpty,
-    /// How much to return (default `full`): `summary` (ids, repository,
-    /// default branch), `detailed` (plus description, cluster, tags, branch
-    /// settings, number of steps) or `full` (every field, including the YAML
-    /// configuration, steps, env and provider settings).
+    /// Default full.
     pub detail_level: Option<DetailLevel>,
 }
 
@@ -159,8 +156,8 @@ impl Handler for GetPipeline {
     const META: ToolMeta = ToolMeta {
         name: "get_pipeline",
         title: "Get Pipeline",
-        description: "One pipeline by slug. By default every field: repository, default branch, cluster, the YAML configuration and steps, env, provider (GitHub…) settings, branch filtering, and running/scheduled build counts. Use detail_level summary or detailed for less.",
-        details: "",
+        description: "One pipeline: repository, default branch, cluster, YAML configuration, steps, env, provider settings, branch filters and build counts (detail_level gives less).",
+        details: "Every field by default (`full`), including running and scheduled build counts. detail_level `summary` gives id, slug, name, repository, default branch, web URL, visibility and creation and archive dates; `detailed` adds description, cluster, tags, branch settings and the number of steps.",
         toolset: Toolset::Pipelines,
         access: Access::Read,
         scopes: READ,
@@ -185,18 +182,15 @@ impl Handler for GetPipeline {
 #[serde(deny_unknown_fields)]
 pub struct ListPipelinesArgs {
     pub org_slug: OrgSlug,
-    /// Only pipelines whose name contains this text (case-insensitive).
+    // Only pipelines whose name contains this text (case-insensitive).
     pub name: Option<String>,
-    /// Only pipelines whose repository URL contains this text, e.g. `acme/app`.
+    // Only pipelines whose repository URL contains this text, e.g. `acme/app`.
     pub repository: Option<String>,
     /// Page number, from 1 (default 1).
     pub page: Option<PageNumber>,
     /// Pipelines per page, 1–100 (default 30).
     pub per_page: Option<PerPage>,
-    /// How much of each pipeline to return (default `summary`): `summary`
-    /// (id, slug, name, repository, default branch, URL, visibility, dates),
-    /// `detailed` (plus description, cluster, tags, branch settings, number
-    /// of steps) or `full` (every field; large).
+    /// Default summary.
     pub detail_level: Option<DetailLevel>,
 }
 
@@ -210,8 +204,8 @@ impl Handler for ListPipelines {
     const META: ToolMeta = ToolMeta {
         name: "list_pipelines",
         title: "List Pipelines",
-        description: "The organization's pipelines, one page at a time, optionally filtered by part of the name or repository URL. Use it to find a pipeline's slug (the pipeline_slug other tools take). Items are summaries unless detail_level says otherwise.",
-        details: "",
+        description: "The organization's pipelines, filtered by part of the name or repository URL: finds the pipeline_slug other tools take.",
+        details: "The name filter is case-insensitive. 30 pipelines a page by default. detail_level `summary` (the default) gives id, slug, name, repository, default branch, web URL, visibility and creation and archive dates; `detailed` adds description, cluster, tags, branch settings and the number of steps; `full` gives every field (large: YAML configuration, steps, env, provider settings).",
         toolset: Toolset::Pipelines,
         access: Access::Read,
         scopes: READ,
@@ -253,33 +247,33 @@ impl Handler for ListPipelines {
 #[serde(deny_unknown_fields)]
 pub struct CreatePipelineArgs {
     pub org_slug: OrgSlug,
-    /// Display name; the pipeline's slug is derived from it.
+    // Display name; the pipeline's slug is derived from it.
     pub name: NonEmpty,
-    /// Git repository URL to build, e.g. `git@github.com:acme/app.git`.
+    // Git repository URL to build, e.g. `git@github.com:acme/app.git`.
     pub repository_url: NonEmpty,
-    /// UUID of the cluster whose agents run the builds (see list_clusters).
+    /// UUID, from list_clusters.
     pub cluster_id: NonEmpty,
-    /// Description shown in the Buildkite UI.
+    // Description shown in the Buildkite UI.
     pub description: Option<String>,
-    /// The pipeline's steps as YAML, e.g. "steps:\n  - command: buildkite-agent pipeline upload\n".
+    /// Steps YAML, e.g. "steps:\n  - command: buildkite-agent pipeline upload\n".
     pub configuration: NonEmpty,
-    /// Branch built by default (e.g. `main`).
+    // Branch built by default (e.g. `main`).
     pub default_branch: Option<String>,
-    /// Skip builds still waiting in the queue when a newer build of the same branch is created.
+    // Skip builds still waiting in the queue when a newer build of the same branch is created.
     pub skip_queued_branch_builds: Option<bool>,
-    /// Cancel running builds of a branch when a newer build of the same branch is created.
+    // Cancel running builds of a branch when a newer build of the same branch is created.
     pub cancel_running_branch_builds: Option<bool>,
-    /// Tags for the pipeline, e.g. `["backend", "deploy"]`.
+    // Tags for the pipeline, e.g. `["backend", "deploy"]`.
     pub tags: Option<Vec<String>>,
-    /// Also create the webhook at the source provider (e.g. GitHub) so pushes trigger builds. A webhook failure is reported in the result; the pipeline is still created.
+    /// Also create the provider's webhook (e.g. GitHub), so pushes trigger builds.
     pub create_webhook: Option<bool>,
-    /// Environment variables for every build, e.g. `{"NODE_ENV": "test"}`.
+    // Environment variables for every build, e.g. `{"NODE_ENV": "test"}`.
     pub env: Option<BTreeMap<String, String>>,
-    /// `private` (default) or `public` (anyone with the link can see its builds and logs).
+    /// Default private; public: anyone with the link sees builds and logs.
     pub visibility: Option<Visibility>,
-    /// UUIDs of the teams given access to the pipeline.
+    // UUIDs of the teams given access to the pipeline.
     pub team_uuids: Option<Vec<String>>,
-    /// Source provider settings, e.g. `{"trigger_mode": "code", "build_pull_requests": true}`.
+    /// e.g. {"trigger_mode": "code", "build_pull_requests": true}
     pub provider_settings: Option<Map<String, Value>>,
 }
 
@@ -293,8 +287,8 @@ impl Handler for CreatePipeline {
     const META: ToolMeta = ToolMeta {
         name: "create_pipeline",
         title: "Create Pipeline",
-        description: "Creates a pipeline for a repository in a cluster, with its YAML steps, and optionally the source provider's webhook (create_webhook). Returns the new pipeline (its slug is what other tools take as pipeline_slug) and, when asked, whether the webhook was created.",
-        details: "",
+        description: "Creates a pipeline for a repository in a cluster, with its YAML steps and optionally the provider's webhook. Returns the pipeline (its slug is the pipeline_slug) and any webhook result.",
+        details: "The slug is derived from the name. skip_queued_branch_builds skips builds still waiting in the queue, and cancel_running_branch_builds cancels running ones, when a newer build of the same branch is created. team_uuids gives those teams access. With create_webhook, a webhook failure is reported under `webhook` (created false, with the error): the pipeline is created all the same and must not be created again.",
         toolset: Toolset::Pipelines,
         access: Access::Create,
         scopes: WRITE,
@@ -376,29 +370,29 @@ pub struct UpdatePipelineArgs {
     pub org_slug: OrgSlug,
     /// Slug of the pipeline to change.
     pub pipeline_slug: NonEmpty,
-    /// New display name (the slug does not change).
+    /// The slug does not change.
     pub name: Option<NonEmpty>,
-    /// New Git repository URL.
+    // New Git repository URL.
     pub repository_url: Option<NonEmpty>,
-    /// UUID of the cluster to move the pipeline to.
+    // UUID of the cluster to move the pipeline to.
     pub cluster_id: Option<NonEmpty>,
-    /// New description (`""` clears it).
+    /// "" clears it.
     pub description: Option<String>,
-    /// New steps as YAML; replaces the whole configuration.
+    // New steps as YAML; replaces the whole configuration.
     pub configuration: Option<NonEmpty>,
-    /// New default branch.
+    // New default branch.
     pub default_branch: Option<NonEmpty>,
-    /// Skip queued builds of a branch when a newer build of it is created.
+    // Skip queued builds of a branch when a newer build of it is created.
     pub skip_queued_branch_builds: Option<bool>,
-    /// Cancel running builds of a branch when a newer build of it is created.
+    // Cancel running builds of a branch when a newer build of it is created.
     pub cancel_running_branch_builds: Option<bool>,
-    /// New tags; replaces every tag (`[]` removes them all).
+    // New tags; replaces every tag (`[]` removes them all).
     pub tags: Option<Vec<String>>,
-    /// Environment variables for every build; replaces the whole map.
+    // Environment variables for every build; replaces the whole map.
     pub env: Option<BTreeMap<String, String>>,
-    /// New visibility: `private` or `public` (anyone with the link can see its builds and logs).
+    /// public: anyone with the link sees builds and logs.
     pub visibility: Option<Visibility>,
-    /// Source provider settings to change, e.g. `{"build_pull_requests": false}`.
+    /// Only the settings to change, e.g. {"build_pull_requests": false}
     pub provider_settings: Option<Map<String, Value>>,
 }
 
@@ -412,8 +406,8 @@ impl Handler for UpdatePipeline {
     const META: ToolMeta = ToolMeta {
         name: "update_pipeline",
         title: "Update Pipeline",
-        description: "Changes a pipeline's settings: only the fields given are sent, everything else stays as it is (tags, env and configuration are replaced whole when given). Returns the names of the fields changed and the updated pipeline.",
-        details: "",
+        description: "Changes only the pipeline settings given; tags, env and configuration are replaced whole. Returns the names of the fields changed and the updated pipeline.",
+        details: "cluster_id moves the pipeline to that cluster; `[]` as tags removes every tag. At least one field must be given.",
         toolset: Toolset::Pipelines,
         access: Access::Modify,
         scopes: WRITE,
@@ -492,8 +486,8 @@ impl Handler for ListPipelineSchedules {
     const META: ToolMeta = ToolMeta {
         name: "list_pipeline_schedules",
         title: "List Pipeline Schedules",
-        description: "A pipeline's scheduled (cron) builds: id, label, cronline, whether enabled, the branch, commit, message and env each build gets, the next run, and the last failure to create a build (failed_message, failed_at).",
-        details: "",
+        description: "A pipeline's cron schedules: id, label, cronline, enabled, the branch, commit, message and env of their builds, next run and last failure to start one.",
+        details: "The last failure to create a build is in failed_message and failed_at. 30 schedules a page by default.",
         toolset: Toolset::Pipelines,
         access: Access::Read,
         scopes: READ,
@@ -527,7 +521,7 @@ pub struct GetPipelineScheduleArgs {
     pub org_slug: OrgSlug,
     /// Pipeline slug.
     pub pipeline_slug: NonEmpty,
-    /// The schedule's UUID (from list_pipeline_schedules).
+    // The schedule's UUID (from list_pipeline_schedules).
     pub schedule_id: NonEmpty,
 }
 
@@ -541,7 +535,7 @@ impl Handler for GetPipelineSchedule {
     const META: ToolMeta = ToolMeta {
         name: "get_pipeline_schedule",
         title: "Get Pipeline Schedule",
-        description: "One pipeline schedule by UUID, with every field: cronline, label, enabled, branch, commit, message, env, next run, last failure, creator.",
+        description: "One pipeline schedule, every field: cronline, label, enabled, branch, commit, message, env, next run, last failure, creator.",
         details: "",
         toolset: Toolset::Pipelines,
         access: Access::Read,
@@ -569,19 +563,19 @@ pub struct CreatePipelineScheduleArgs {
     pub org_slug: OrgSlug,
     /// Pipeline slug.
     pub pipeline_slug: NonEmpty,
-    /// When to build: a cron expression (`0 2 * * *`, optionally followed by a time zone such as `Europe/Berlin`) or a shortcut (`@hourly`, `@daily`, `@weekly`, `@monthly`).
+    /// Cron, e.g. "0 2 * * *" or "0 2 * * * Europe/Berlin", or @hourly, @daily, @weekly, @monthly.
     pub cronline: NonEmpty,
-    /// A name for the schedule, e.g. `Nightly`.
+    // A name for the schedule, e.g. `Nightly`.
     pub label: Option<String>,
-    /// Message of the builds it creates.
+    // Message of the builds it creates.
     pub message: Option<String>,
-    /// Commit to build (default `HEAD`).
+    // Commit to build (default `HEAD`).
     pub commit: Option<String>,
-    /// Branch to build (default: the pipeline's default branch).
+    // Branch to build (default: the pipeline's default branch).
     pub branch: Option<String>,
-    /// Environment variables of the builds it creates, e.g. `{"DEPLOY_ENV": "staging"}`.
+    // Environment variables of the builds it creates.
     pub env: Option<BTreeMap<String, String>>,
-    /// Whether it runs (default true).
+    // Whether it runs (default true).
     pub enabled: Option<bool>,
 }
 
@@ -595,8 +589,8 @@ impl Handler for CreatePipelineSchedule {
     const META: ToolMeta = ToolMeta {
         name: "create_pipeline_schedule",
         title: "Create Pipeline Schedule",
-        description: "Creates a schedule that builds a pipeline on a cron expression, with the branch, commit, message and env its builds get. Returns the new schedule, including when it will next run.",
-        details: "",
+        description: "Creates a schedule that builds a pipeline on a cron expression, with the branch, commit, message and env of its builds. Returns it, with its next run.",
+        details: "commit defaults to HEAD, branch to the pipeline's default branch, enabled to true.",
         toolset: Toolset::Pipelines,
         access: Access::Create,
         scopes: WRITE,
@@ -632,21 +626,21 @@ pub struct UpdatePipelineScheduleArgs {
     pub org_slug: OrgSlug,
     /// Pipeline slug.
     pub pipeline_slug: NonEmpty,
-    /// The schedule's UUID (from list_pipeline_schedules).
+    // The schedule's UUID (from list_pipeline_schedules).
     pub schedule_id: NonEmpty,
-    /// New cron expression or shortcut, e.g. `0 2 * * 1-5` or `@daily`.
+    /// e.g. "0 2 * * 1-5" or "@daily"
     pub cronline: Option<NonEmpty>,
-    /// New label.
+    // New label.
     pub label: Option<String>,
-    /// New build message.
+    // New build message.
     pub message: Option<String>,
-    /// New commit to build.
+    // New commit to build.
     pub commit: Option<String>,
-    /// New branch to build.
+    // New branch to build.
     pub branch: Option<String>,
-    /// Environment variables of its builds; REPLACES the whole map (include the variables to keep).
+    // Environment variables of its builds; replaces the whole map.
     pub env: Option<BTreeMap<String, String>>,
-    /// Turn the schedule on (true) or off (false).
+    // Turn the schedule on (true) or off (false).
     pub enabled: Option<bool>,
 }
 
@@ -660,8 +654,8 @@ impl Handler for UpdatePipelineSchedule {
     const META: ToolMeta = ToolMeta {
         name: "update_pipeline_schedule",
         title: "Update Pipeline Schedule",
-        description: "Changes a pipeline schedule: only the fields given are sent (env, when given, replaces the whole map). Use enabled=false to pause a schedule. Returns the names of the fields changed and the updated schedule.",
-        details: "",
+        description: "Changes only the schedule fields given; env replaces the whole map (include the variables to keep). enabled=false pauses it. Returns the fields changed and the schedule.",
+        details: "At least one field must be given.",
         toolset: Toolset::Pipelines,
         access: Access::Modify,
         scopes: WRITE,

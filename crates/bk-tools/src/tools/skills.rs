@@ -37,7 +37,7 @@ pub(crate) fn tools() -> Vec<Arc<dyn Tool>> {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListSkillsArgs {
-    /// Words that must all appear in a guide's name or description (any case). Omit to list every guide.
+    /// Words a guide's name or description must all contain (any case).
     pub query: Option<String>,
 }
 
@@ -51,8 +51,8 @@ impl Handler for ListSkills {
     const META: ToolMeta = ToolMeta {
         name: "list_skills",
         title: "List Skill Guides",
-        description: "Lists short guides on using these tools for common tasks (e.g. debugging a failed build). Cheap: call it early, then load_skill.",
-        details: "",
+        description: "Short guides to using these tools for common tasks (e.g. debugging a failed build). Cheap: call it early, then load_skill.",
+        details: "Each guide has a name and a one-line description. Without a query, every guide is listed.",
         toolset: Toolset::Skills,
         access: Access::Read,
         scopes: &[],
@@ -77,7 +77,7 @@ impl Handler for ListSkills {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoadSkillArgs {
-    /// The guide's name, as list_skills gives it (e.g. "debug-logs-guide").
+    /// e.g. "debug-logs-guide"
     pub skill_name: NonEmpty,
 }
 
@@ -91,8 +91,8 @@ impl Handler for LoadSkill {
     const META: ToolMeta = ToolMeta {
         name: "load_skill",
         title: "Load Skill Guide",
-        description: "Returns a guide's markdown, by the name list_skills gives.",
-        details: "",
+        description: "A guide's markdown, by the name list_skills gives.",
+        details: "An unknown name is refused with the list of valid names.",
         toolset: Toolset::Skills,
         access: Access::Read,
         scopes: &[],

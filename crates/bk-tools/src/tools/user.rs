@@ -42,8 +42,8 @@ impl Handler for CurrentUser {
     const META: ToolMeta = ToolMeta {
         name: "current_user",
         title: "Get Current User",
-        description: "The Buildkite user that owns the API token: id, name, email.",
-        details: "",
+        description: "The Buildkite user who owns the API token: id, name, email.",
+        details: "Also returns when the user was created.",
         toolset: Toolset::User,
         access: Access::Read,
         scopes: &["read_user"],
@@ -72,8 +72,8 @@ impl Handler for UserTokenOrganization {
     const META: ToolMeta = ToolMeta {
         name: "user_token_organization",
         title: "Get Organization for User Token",
-        description: "The organization the API token belongs to (the first, if it has several; see list_organizations). Call this first to learn the org_slug the other tools need.",
-        details: "",
+        description: "The token's organization, whose slug is the org_slug other tools take; the first one if there are several (see list_organizations).",
+        details: "Returns id, slug, name, web URL and creation time. When the token can access several organizations, the answer also counts the others and points to list_organizations.",
         toolset: Toolset::User,
         access: Access::Read,
         scopes: &["read_organizations"],
@@ -113,8 +113,8 @@ impl Handler for AccessToken {
     const META: ToolMeta = ToolMeta {
         name: "access_token",
         title: "Get Access Token",
-        description: "The API token in use: its UUID, scopes, description, creation and expiry, and owner. Use it to check a 403 is a missing scope.",
-        details: "",
+        description: "The API token in use: UUID, scopes, description, expiry and owner. Use it to check whether a 403 is a missing scope.",
+        details: "Also returns the token's creation time.",
         toolset: Toolset::User,
         access: Access::Read,
         scopes: &["read_user"],
@@ -160,7 +160,7 @@ impl Handler for ListOrganizations {
     const META: ToolMeta = ToolMeta {
         name: "list_organizations",
         title: "List Organizations",
-        description: "Every organization the API token can access, with the slug the other tools take as org_slug.",
+        description: "Every organization the token can access, with the slug other tools take as org_slug.",
         details: "",
         toolset: Toolset::User,
         access: Access::Read,

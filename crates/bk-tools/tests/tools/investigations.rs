@@ -230,7 +230,10 @@ async fn mount_job_tests(h: &Harness) {
         };
         Mock::given(method("GET"))
             .and(path(format!("{ANALYTICS}/builds/{BUILD_UUID}/tests")))
-            .and(query_param("tags", format!("build.job_id:{job},result:^failed")))
+            .and(query_param(
+                "tags",
+                format!("build.job_id:{job},result:^failed"),
+            ))
             .and(authorized())
             .respond_with(json_body(&failed))
             .with_priority(4)

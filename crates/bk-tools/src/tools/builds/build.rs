@@ -48,29 +48,29 @@ fn time_arg(param: &str, value: Option<String>) -> Result<Option<Timestamp>, Too
 #[serde(deny_unknown_fields)]
 pub struct ListBuildsArgs {
     pub org_slug: OrgSlug,
-    /// Pipeline slug, e.g. "app". Leave it out to list builds of every pipeline in the organization.
+    /// Pipeline slug; leave it out for every pipeline's builds.
     pub pipeline_slug: Option<String>,
-    /// Only builds of this branch, e.g. "main".
+    // Only builds of this branch.
     pub branch: Option<String>,
-    /// Only builds in this state.
+    /// finished: any end state; failing: running with a failed job.
     pub state: Option<BuildStateFilter>,
-    /// Only builds of this commit SHA.
+    // Only builds of this commit SHA.
     pub commit: Option<String>,
-    /// Only builds created by this user (their UUID, e.g. a build's creator.id).
+    /// User UUID, e.g. a build's creator.id.
     pub creator: Option<String>,
-    /// Only builds created at or after this ISO 8601 time, e.g. "2026-08-11T00:00:00Z".
+    /// ISO 8601, e.g. "2026-08-11T00:00:00Z".
     pub created_from: Option<String>,
-    /// Only builds created before this ISO 8601 time.
+    /// ISO 8601, exclusive.
     pub created_to: Option<String>,
-    /// Only builds finished at or after this ISO 8601 time.
+    /// ISO 8601.
     pub finished_from: Option<String>,
-    /// Only builds with all of these meta-data values, e.g. {"release": "1.2"}.
+    /// All must match, e.g. {"release": "1.2"}.
     pub meta_data: Option<BTreeMap<String, String>>,
     /// Page number, from 1 (default 1). Newest builds come first.
     pub page: Option<PageNumber>,
     /// Builds per page, 1–100 (default 30).
     pub per_page: Option<PerPage>,
-    /// summary (default: ids, state, branch, commit, first line of the message, web_url, times), detailed (adds author, creator, source, timing, pull request) or full (every API field).
+    /// Default summary.
     pub detail_level: Option<DetailLevel>,
 }
 
@@ -84,8 +84,8 @@ impl Handler for ListBuilds {
     const META: ToolMeta = ToolMeta {
         name: "list_builds",
         title: "List Builds",
-        description: "Builds of a pipeline, or of the whole organization when pipeline_slug is left out, newest first, filtered by branch, state, commit, creator, creation or finish time and meta-data. Items never include jobs (use get_build or list_jobs); organization-wide items say which pipeline_slug they belong to. Paged: follow next_page.",
-        details: "",
+        description: "Builds of a pipeline, or of the organization without pipeline_slug, newest first, filtered by branch, state, commit, creator, time or meta-data. No jobs: see get_build or list_jobs.",
+        details: "Without pipeline_slug the organization's builds are listed, and each item names its pipeline_slug. Items never include jobs. created_from and finished_from are inclusive, created_to exclusive; every given meta-data pair must match. 30 builds a page by default; follow next_page. detail_level `summary` (the default) gives id, number, state, branch, commit, the message's first line, web_url, created_at and finished_at; `detailed` adds the whole message, source, author, creator, scheduled, started and finished times, cancel reason, pull request, rebuild and trigger links and meta-data; `full` gives every field the API returns, env included.",
         toolset: Toolset::Builds,
         access: Access::Read,
         scopes: READ,
@@ -181,13 +181,13 @@ pub struct GetBuildArgs {
     pub org_slug: OrgSlug,
     /// Pipeline slug, e.g. "app".
     pub pipeline_slug: NonEmpty,
-    /// The build's number, e.g. "42" (not its UUID).
+    // The build's number, e.g. "42" (not its UUID).
     pub build_number: BuildNumber,
-    /// summary (ids, state, branch, commit, first line of the message), detailed (default: adds author, creator, source, timing, pull request, rebuild and trigger links, meta-data) or full (every API field except the build env). Job counts, Test Engine runs and annotations come at every level.
+    /// Default detailed.
     pub detail_level: Option<DetailLevel>,
-    /// Also list the build's jobs in this state (e.g. "failed"), each as a list_jobs summary. Without it no jobs are listed; job_state_counts always says how many jobs are in each state.
+    // Also list the build's jobs in this state (none are listed without it).
     pub job_state: Option<JobStateFilter>,
-    /// With job_state: give each job's full agent (name, hostname, connection state, …) instead of none.
+    // With job_state: each listed job's full agent.
     pub include_agent: Option<bool>,
 }
 
@@ -201,8 +201,8 @@ impl Handler for GetBuild {
     const META: ToolMeta = ToolMeta {
         name: "get_build",
         title: "Get Build",
-        description: "One build: its state, branch, commit, message, author and timing, how many jobs are in each state (job_state_counts), its Test Engine runs, and its annotations (context, style, scope, job; no bodies: list_annotations reads them). Give job_state (e.g. \"failed\") to also list the jobs in that state.",
-        details: "",
+        description: "One build: state, branch, commit, message, timing, job counts by state, Test Engine runs and annotations (no bodies). job_state (e.g. \"failed\") also lists the jobs in that state.",
+        details: "detail_level `summary` gives id, number, state, branch, commit, the message's first line, web_url, created_at and finished_at; `detailed` (the default) adds the whole message, source, author, creator, timing, cancel reason, pull request, rebuild and trigger links and meta-data; `full` gives every field the API returns except the build's env. Job counts (job_state_counts), Test Engine runs ({id, suite: {id, slug}}) and annotations come at every level (at `full`, counts and runs as the API gives them). Annotations are the first 100, with id, context, style, scope, job_id and priority but no body (list_annotations reads bodies); more are flagged with annotations_truncated, and a failure to read them is reported in annotations_error. Without job_state no jobs are listed. With it, the jobs in that state come as list_jobs summaries (full jobs at detail_level `full`); include_agent gives each one's full agent instead of none (or {id, name} at `full`); jobs that do not fit the response budget are cut, with the list_jobs call that pages through them.",
         toolset: Toolset::Builds,
         access: Access::Read,
         scopes: READ,
@@ -367,7 +367,7 @@ pub struct BuildArgs {
     pub org_slug: OrgSlug,
     /// Pipeline slug, e.g. "app".
     pub pipeline_slug: NonEmpty,
-    /// The build's number, e.g. "42" (not its UUID).
+    // The build's number, e.g. "42" (not its UUID).
     pub build_number: BuildNumber,
 }
 
@@ -381,8 +381,8 @@ impl Handler for GetBuildTestEngineRuns {
     const META: ToolMeta = ToolMeta {
         name: "get_build_test_engine_runs",
         title: "Get Build Test Engine Runs",
-        description: "The Test Engine runs a build reported, as [{id, suite: {id, slug}}] ([] when none). Pass suite.slug as test_suite_slug and id as run_id to get_test_run or get_failed_executions.",
-        details: "",
+        description: "A build's Test Engine runs as [{id, suite: {id, slug}}]: pass suite.slug as test_suite_slug and id as run_id to get_test_run or get_failed_executions.",
+        details: "An empty list when the build reported no Test Engine runs.",
         toolset: Toolset::Builds,
         access: Access::Read,
         scopes: READ,
@@ -409,23 +409,24 @@ impl Handler for GetBuildTestEngineRuns {
     }
 }
 
-/// One `{key, value}` pair.
+// One `{key, value}` pair. Its doc comments would be sent in every
+// `tools/list`, and the names say it all: plain comments only.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyValue {
-    /// The name, e.g. "DEPLOY_ENV".
+    // The name, e.g. "DEPLOY_ENV".
     pub key: NonEmpty,
-    /// The value (may be empty).
+    // The value (may be empty).
     pub value: String,
 }
 
-/// The commit author to record on a new build.
+// The commit author to record on a new build (plain comments, as above).
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuthorArg {
-    /// Author's name.
+    // Author's name.
     pub name: NonEmpty,
-    /// Author's email.
+    // Author's email.
     pub email: NonEmpty,
 }
 
@@ -436,21 +437,21 @@ pub struct CreateBuildArgs {
     pub org_slug: OrgSlug,
     /// Pipeline slug, e.g. "app".
     pub pipeline_slug: NonEmpty,
-    /// Commit SHA to build, or "HEAD" for the branch's latest commit.
+    /// SHA, or "HEAD" for the branch's latest commit.
     pub commit: NonEmpty,
-    /// Branch to build, e.g. "main".
+    // Branch to build, e.g. "main".
     pub branch: NonEmpty,
-    /// Build message shown in Buildkite, e.g. "Re-run after fixing the cache".
+    // Build message shown in Buildkite.
     pub message: NonEmpty,
-    /// Build even if the pipeline's branch filters exclude this branch (default false).
+    // Build even if the pipeline's branch filters exclude this branch.
     pub ignore_branch_filters: Option<bool>,
-    /// Environment variables for the build, as [{"key": "NAME", "value": "..."}].
+    // Environment variables for the build.
     pub environment: Option<Vec<KeyValue>>,
-    /// Build meta-data, as [{"key": "name", "value": "..."}].
+    // Build meta-data.
     pub metadata: Option<Vec<KeyValue>>,
-    /// Force a fresh checkout on every agent (default false).
+    // Force a fresh checkout on every agent.
     pub clean_checkout: Option<bool>,
-    /// Commit author to record, {"name": ..., "email": ...} (default: the API token's user).
+    /// Commit author; default: the API token's user.
     pub author: Option<AuthorArg>,
 }
 
@@ -489,8 +490,8 @@ impl Handler for CreateBuild {
     const META: ToolMeta = ToolMeta {
         name: "create_build",
         title: "Create Build",
-        description: "Starts a new build of a pipeline for a commit (or \"HEAD\") and branch, with optional environment variables and meta-data. Returns the new build's id, number, state and web_url; follow it with wait_for_build.",
-        details: "",
+        description: "Starts a build of a commit on a branch, with optional env and meta-data. Returns its id, number, state and web_url; then use wait_for_build.",
+        details: "environment and metadata are lists of {key, value}; a key given twice is refused. ignore_branch_filters builds even when the pipeline's branch filters exclude the branch; clean_checkout forces a fresh checkout on every agent (both default false). The result also gives the branch and commit.",
         toolset: Toolset::Builds,
         access: Access::Create,
         scopes: WRITE,
@@ -530,7 +531,7 @@ impl Handler for CancelBuild {
     const META: ToolMeta = ToolMeta {
         name: "cancel_build",
         title: "Cancel Build",
-        description: "Cancels a scheduled, running or failing build, stopping its running jobs. Builds that already finished cannot be canceled. Returns the build's id, number, new state and web_url.",
+        description: "Cancels a scheduled, running or failing build and its running jobs (a finished build cannot be canceled). Returns its id, number, new state and web_url.",
         details: "",
         toolset: Toolset::Builds,
         access: Access::Modify,
@@ -557,8 +558,8 @@ impl Handler for RebuildBuild {
     const META: ToolMeta = ToolMeta {
         name: "rebuild_build",
         title: "Rebuild Build",
-        description: "Runs a finished build again as a NEW build with the same commit, branch, environment and meta-data. Returns the new build (its number differs: use it with wait_for_build). To re-run only failed jobs, use retry_job instead.",
-        details: "",
+        description: "Runs a finished build again as a NEW build (new number: use it with wait_for_build) with the same commit, branch, env and meta-data. For only failed jobs, use retry_job.",
+        details: "Returns the new build's id, number, state, web_url, branch and commit, and rebuilt_from: the original build's number.",
         toolset: Toolset::Builds,
         access: Access::Modify,
         scopes: WRITE,

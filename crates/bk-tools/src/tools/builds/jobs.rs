@@ -50,25 +50,25 @@ pub struct ListJobsArgs {
     pub org_slug: OrgSlug,
     /// Pipeline slug, e.g. "app".
     pub pipeline_slug: NonEmpty,
-    /// The build's number, e.g. "42" (not its UUID).
+    // The build's number, e.g. "42" (not its UUID).
     pub build_number: BuildNumber,
-    /// Only jobs in these states, comma-separated, e.g. "failed,broken,timed_out". States: pending, waiting, waiting_failed, blocked, blocked_failed, unblocked, unblocked_failed, limiting, limited, scheduled, assigned, accepted, running, passed, failed, finished, canceled, canceling, timed_out, timing_out, skipped, broken (never ran), expired.
+    /// Job states, comma-separated, e.g. "failed,broken,timed_out".
     pub state: Option<String>,
-    /// Only the job(s) of the step with this key.
+    // Only the job(s) of the step with this key.
     pub step_key: Option<String>,
-    /// Only jobs of steps in the group with this key.
+    // Only jobs of steps in the group with this key.
     pub group_key: Option<String>,
-    /// summary (default: id, state, name, step_key, exit_status, soft_failed, retries_count), detailed (adds type, group_key, command, timing, agent {id, name}, web_url, retry links) or full (every API field).
+    /// Default summary.
     pub detail_level: Option<DetailLevel>,
-    /// Include jobs that were replaced by a retry (the API includes them unless this is false).
+    /// false leaves out jobs replaced by a retry (included by default).
     pub include_retried_jobs: Option<bool>,
     /// Jobs per page, 1–100 (the API's default when left out).
     pub per_page: Option<PerPage>,
-    /// Cursor for the next page: the next_cursor of the previous result.
+    /// next_cursor of the previous page.
     pub after: Option<String>,
-    /// Cursor for the previous page: the prev_cursor of a result. Not together with after.
+    /// prev_cursor of a page; not with after.
     pub before: Option<String>,
-    /// Give each job's full agent (hostname, connection state, …); otherwise detailed and full give {id, name} and summary none.
+    // Each job's full agent instead of {id, name} (or none, at summary).
     pub include_agent: Option<bool>,
 }
 
@@ -82,8 +82,8 @@ impl Handler for ListJobs {
     const META: ToolMeta = ToolMeta {
         name: "list_jobs",
         title: "List Jobs",
-        description: "The jobs of a build, filtered by state (e.g. \"failed,broken\"), step key or group key, in pages: pass next_cursor as after for the next page. Job ids feed the log tools, get_job, retry_job and unblock_job. broken jobs never ran; failed jobs ran and exited non-zero.",
-        details: "",
+        description: "A build's jobs, filtered by state, step key or group key: ids for the log tools, get_job, retry_job and unblock_job. Pass next_cursor as after for the next page.",
+        details: "state takes one or more of pending, waiting, waiting_failed, blocked, blocked_failed, unblocked, unblocked_failed, limiting, limited, scheduled, assigned, accepted, running, passed, failed, finished, canceled, canceling, timed_out, timing_out, skipped, broken and expired, separated by commas. broken jobs never ran (an if-condition, branch filter or failed dependency); failed jobs ran and exited non-zero. detail_level `summary` (the default) gives id, state, type (when not a command step), name, step_key, exit_status, soft_failed (when true) and retries_count (when any); `detailed` adds type, group_key, command, signal and broken reasons, retry links, parallel position, timing, agent {id, name}, web_url, unblock details and the triggered build; `full` gives every field the API returns. include_agent gives each job's full agent (hostname, connection state, …) at every level. Jobs replaced by a retry are listed unless include_retried_jobs is false. Paged by cursor: next_cursor as after, prev_cursor as before; a page that does not fit the response budget is cut, with the call that gets it in smaller pages.",
         toolset: Toolset::Builds,
         access: Access::Read,
         scopes: READ,
@@ -129,15 +129,15 @@ impl Handler for ListJobs {
 #[serde(deny_unknown_fields)]
 pub struct GetJobArgs {
     pub org_slug: OrgSlug,
-    /// The job's UUID.
+    // The job's UUID.
     pub job_id: NonEmpty,
-    /// Pipeline slug, e.g. "app". Give it with build_number, or neither to look the job up by id alone.
+    /// Pipeline slug. Give it with build_number, or neither to look the job up by id alone.
     pub pipeline_slug: Option<String>,
-    /// The build's number, e.g. "42". Give it with pipeline_slug, or neither.
+    // The build's number. Give it with pipeline_slug, or neither.
     pub build_number: Option<BuildNumber>,
-    /// Give the job's full agent (hostname, connection state, …) instead of {id, name}.
+    // The job's full agent (hostname, connection state, …) instead of {id, name}.
     pub include_agent: Option<bool>,
-    /// summary (id, state, name, step_key, exit_status), detailed (adds type, command, timing, agent, web_url, retry and unblock details) or full (default: every API field).
+    /// Default full.
     pub detail_level: Option<DetailLevel>,
 }
 
@@ -151,8 +151,8 @@ impl Handler for GetJob {
     const META: ToolMeta = ToolMeta {
         name: "get_job",
         title: "Get Job",
-        description: "One job: state, command, exit status, signal, timing, agent, retries, and for block steps whether it can be unblocked. Look it up by job_id alone, or within its build with pipeline_slug and build_number.",
-        details: "",
+        description: "One job by job_id (alone, or with pipeline_slug and build_number): state, command, exit status, timing, agent, retries and block step details.",
+        details: "Returns every field the API gives by default; detail_level `summary` and `detailed` give less, as in list_jobs. The agent is {id, name} unless include_agent gives all of it (hostname, connection state, …). pipeline_slug and build_number come together or not at all.",
         toolset: Toolset::Builds,
         access: Access::Read,
         scopes: READ,
@@ -197,9 +197,9 @@ pub struct JobArgs {
     pub org_slug: OrgSlug,
     /// Pipeline slug, e.g. "app".
     pub pipeline_slug: NonEmpty,
-    /// The build's number, e.g. "42" (not its UUID).
+    // The build's number, e.g. "42" (not its UUID).
     pub build_number: BuildNumber,
-    /// The job's UUID (list_jobs or get_build with job_state gives it).
+    // The job's UUID (list_jobs or get_build with job_state gives it).
     pub job_id: NonEmpty,
 }
 
@@ -221,11 +221,11 @@ pub struct UnblockJobArgs {
     pub org_slug: OrgSlug,
     /// Pipeline slug, e.g. "app".
     pub pipeline_slug: NonEmpty,
-    /// The build's number, e.g. "42" (not its UUID).
+    // The build's number, e.g. "42" (not its UUID).
     pub build_number: BuildNumber,
-    /// The block step's job UUID (list_jobs with state "blocked" finds it).
+    /// The block step's job (list_jobs with state "blocked").
     pub job_id: NonEmpty,
-    /// Values for the block step's fields, by field key, e.g. {"release-name": "v1.2"}.
+    /// By field key, e.g. {"release-name": "v1.2"}.
     pub fields: Option<BTreeMap<String, String>>,
 }
 
@@ -239,8 +239,8 @@ impl Handler for UnblockJob {
     const META: ToolMeta = ToolMeta {
         name: "unblock_job",
         title: "Unblock Job",
-        description: "Unblocks a block step so the build continues, with values for the step's fields if it has any. Block steps often guard deployments: only unblock when the user asked for it. Returns the unblocked job (its state, who unblocked it and when).",
-        details: "",
+        description: "Unblocks a block step, with values for its fields, so the build continues. Block steps often guard deployments: only unblock when the user asked to. Returns the job.",
+        details: "The job comes back as list_jobs gives it at detail_level `detailed`: its state, who unblocked it and when.",
         toolset: Toolset::Builds,
         access: Access::Modify,
         scopes: WRITE,
@@ -285,8 +285,8 @@ impl Handler for RetryJob {
     const META: ToolMeta = ToolMeta {
         name: "retry_job",
         title: "Retry Job",
-        description: "Runs a failed, timed-out or canceled job again. The retry is a NEW job with its own id (returned here); the original keeps its id and is marked retried.",
-        details: "",
+        description: "Runs a failed, timed-out or canceled job again as a NEW job, returned with its own id; the original keeps its id and is marked retried.",
+        details: "The new job comes as list_jobs gives it at detail_level `detailed`, with retry_of: the original job's id.",
         toolset: Toolset::Builds,
         access: Access::Modify,
         scopes: WRITE,
@@ -314,8 +314,8 @@ impl Handler for GetJobEnv {
     const META: ToolMeta = ToolMeta {
         name: "get_job_env",
         title: "Get Job Environment Variables",
-        description: "The environment variables a job ran with (BUILDKITE_* and the pipeline's own). Values of secret-looking variables (…_TOKEN, …_SECRET, …_PASSWORD, …_KEY) are replaced with [REDACTED] unless the server was started without redaction.",
-        details: "",
+        description: "The environment variables a job ran with. Secret-looking values (…_TOKEN, …_SECRET, …_PASSWORD, …_KEY) are [REDACTED] unless the server runs without redaction.",
+        details: "Both BUILDKITE_* variables and the pipeline's own. With redaction on (the default), `redacted` says how many values were replaced; names with TOKEN, SECRET, PASSWORD, KEY, CREDENTIALS and the like count as secret.",
         toolset: Toolset::Builds,
         access: Access::Read,
         scopes: &["read_job_env"],

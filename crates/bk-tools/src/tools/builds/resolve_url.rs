@@ -379,7 +379,8 @@ fn next_call(resolved: &Resolved) -> Value {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResolveUrlArgs {
-    /// A Buildkite URL, e.g. `https://buildkite.com/acme/app/builds/42#0198f2f3-64a2-4a8e-8b78-0d9157a0e35f` (web or api.buildkite.com).
+    // A Buildkite URL, web or API, e.g.
+    // `https://buildkite.com/acme/app/builds/42#0198f2f3-64a2-4a8e-8b78-0d9157a0e35f`.
     pub url: NonEmpty,
 }
 
@@ -393,8 +394,8 @@ impl Handler for ResolveUrl {
     const META: ToolMeta = ToolMeta {
         name: "resolve_url",
         title: "Resolve Buildkite URL",
-        description: "Turns a Buildkite URL (web or API: organization, pipeline, build, job, step upload, test suite, run or test, agent, cluster, queue) into the org_slug, pipeline_slug, build_number, job_id and other ids the other tools take, with the tool call to make next. Makes no API call; use it whenever the user pastes a Buildkite link.",
-        details: "",
+        description: "Turns a pasted Buildkite URL (web or API) into the org_slug, pipeline_slug, build_number, job_id and other ids the tools take, with the call to make next. No API call.",
+        details: "Understands organization, pipeline, build, job (`…/builds/42#<job-id>`, `…/jobs/<job-id>` or `?jid=`), step upload, Test Engine suite, run and test, agent, cluster and queue URLs, on buildkite.com or api.buildkite.com. The result names the kind of resource, its ids, and `next`: the tool call that reads it; for a job it also says that tail_logs and search_logs take the same ids.",
         toolset: Toolset::Builds,
         access: Access::Read,
         scopes: &[],

@@ -26,15 +26,15 @@ pub struct ListStepUploadsArgs {
     pub org_slug: OrgSlug,
     /// Pipeline slug, e.g. "app".
     pub pipeline_slug: NonEmpty,
-    /// The build's number, e.g. "42" (not its UUID).
+    // The build's number, e.g. "42" (not its UUID).
     pub build_number: BuildNumber,
-    /// Only uploads made by this job (its UUID).
+    // Only uploads made by this job (its UUID).
     pub source_job_id: Option<String>,
     /// Uploads per page, 1–100 (the API's default when left out).
     pub per_page: Option<PerPage>,
-    /// Cursor for the next page: the next_cursor of the previous result.
+    /// next_cursor of the previous page.
     pub after: Option<String>,
-    /// Cursor for the previous page: the prev_cursor of a result. Not together with after.
+    /// prev_cursor of a page; not with after.
     pub before: Option<String>,
 }
 
@@ -48,8 +48,8 @@ impl Handler for ListStepUploads {
     const META: ToolMeta = ToolMeta {
         name: "list_step_uploads",
         title: "List Step Uploads",
-        description: "The pipeline uploads made during a build (newest first): which job uploaded steps, whether they were applied, rejected or failed and why, and how many jobs they created. Use it when steps are missing or a dynamic pipeline misbehaved; get_step_upload shows the uploaded YAML. Kept for 30 days.",
-        details: "",
+        description: "A build's pipeline uploads, newest first: source job, state (applied, rejected, failed…) and why, jobs created. For missing steps or dynamic pipelines; kept 30 days.",
+        details: "Each upload has its uuid, state (pending, processing, applied, rejected or failed), source and source_job_id, whether it replaced the remaining steps, created_jobs_count, rejection type and message, and times. get_step_upload gives the uploaded YAML. Paged by cursor: next_cursor as after, prev_cursor as before.",
         toolset: Toolset::Builds,
         access: Access::Read,
         scopes: READ,
@@ -96,9 +96,9 @@ pub struct GetStepUploadArgs {
     pub org_slug: OrgSlug,
     /// Pipeline slug, e.g. "app".
     pub pipeline_slug: NonEmpty,
-    /// The build's number, e.g. "42" (not its UUID).
+    // The build's number, e.g. "42" (not its UUID).
     pub build_number: BuildNumber,
-    /// The upload's UUID (list_step_uploads gives it).
+    // The upload's UUID (list_step_uploads gives it).
     pub upload_uuid: NonEmpty,
 }
 
@@ -112,8 +112,8 @@ impl Handler for GetStepUpload {
     const META: ToolMeta = ToolMeta {
         name: "get_step_upload",
         title: "Get Step Upload",
-        description: "One pipeline upload of a build with the YAML it uploaded (definition_yaml; omitted by the API when too large, see definition_yaml_omitted), its state and any rejection message. Kept for 30 days.",
-        details: "",
+        description: "One pipeline upload from list_step_uploads, with the YAML it uploaded (definition_yaml), its state and any rejection message.",
+        details: "The API leaves definition_yaml out when it is too large (over about 2 MB) and then sets definition_yaml_omitted. Uploads are kept for 30 days.",
         toolset: Toolset::Builds,
         access: Access::Read,
         scopes: READ,

@@ -18,7 +18,9 @@ pub(super) const WRITE: &[&str] = &["write_builds"];
 /// A build state to filter on: `scheduled`, `running`, `passed`, `failed`,
 /// `blocked` (stopped at a block step), `canceled`, `canceling`, `skipped`,
 /// `not_run`, `waiting`, `waiting_failed`, `creating`, `failing` (running
-/// with a failed job) or `finished` (any terminal state).
+/// with a failed job) or `finished` (any terminal state). `list_builds`'s
+/// `state` field has its own, shorter doc comment, which is what the schema
+/// sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BuildStateFilter {
@@ -38,12 +40,14 @@ pub enum BuildStateFilter {
     Finished,
 }
 
-/// A job state: `pending`, `waiting`, `waiting_failed`, `blocked`,
-/// `blocked_failed`, `unblocked`, `unblocked_failed`, `limiting`, `limited`,
-/// `scheduled`, `assigned`, `accepted`, `running`, `passed`, `failed`,
-/// `finished`, `canceled`, `canceling`, `timed_out`, `timing_out`, `skipped`,
-/// `broken` (never ran: an if-condition, branch filter or failed
-/// dependency) or `expired` (no agent took it in time).
+// A job state: `pending`, `waiting`, `waiting_failed`, `blocked`,
+// `blocked_failed`, `unblocked`, `unblocked_failed`, `limiting`, `limited`,
+// `scheduled`, `assigned`, `accepted`, `running`, `passed`, `failed`,
+// `finished`, `canceled`, `canceling`, `timed_out`, `timing_out`, `skipped`,
+// `broken` (never ran: an if-condition, branch filter or failed
+// dependency) or `expired` (no agent took it in time). A plain comment: as
+// a doc comment it would be `get_build`'s `job_state` description in every
+// `tools/list`, where the tool's description already says what it does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JobStateFilter {

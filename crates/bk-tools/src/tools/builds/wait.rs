@@ -47,8 +47,8 @@ impl Handler for WaitForBuild {
     const META: ToolMeta = ToolMeta {
         name: "wait_for_build",
         title: "Wait for Build",
-        description: "Waits for a build to finish (passed, failed, canceled, skipped, not_run) or to stop at a block step (blocked), polling it and reporting progress, for at most the server's wait limit (45 s by default). Returns {finished, state, number, waited_seconds, build_elapsed_seconds} and, once finished, the build as get_build gives it. If finished is false, call it again to keep waiting; after about 10 calls, tell the user the build is still running instead.",
-        details: "",
+        description: "Waits up to 45 s (by default) for a build to finish or block; returns finished, state and, once done, the build. If not finished, call again; after ~10 calls, tell the user it is still running.",
+        details: "The wait ends when the build is passed, failed, canceled, skipped or not_run, or stops at a block step (blocked, with a note on unblocking it), or at the server's wait limit (45 s by default), polling the build and reporting progress meanwhile. The result is {finished, state, number, waited_seconds, build_elapsed_seconds}, plus the build as get_build gives it at detail_level `detailed` once finished, or its web_url while not. If polling fails after a first answer, the last state is returned with the error.",
         toolset: Toolset::Builds,
         access: Access::Read,
         scopes: READ,

@@ -43,13 +43,11 @@ const BUILDS_BETWEEN: u32 = 30;
 #[serde(deny_unknown_fields)]
 pub struct CompareBuildsArgs {
     pub org_slug: OrgSlug,
-    /// Pipeline slug, e.g. "app".
     pub pipeline_slug: NonEmpty,
-    /// The failed build's number, e.g. "42" (not its UUID).
     pub build_number: BuildNumber,
-    /// The build to compare with. Default: the most recent passed build on the same branch before this one, else the latest passed build on the pipeline's default branch.
+    /// Default: the last passed build of its branch, else of the default branch.
     pub base_build_number: Option<BuildNumber>,
-    /// Most failed jobs whose logs are compared, 1–20 (default 5).
+    /// Failed jobs whose logs are compared (default 5).
     pub max_jobs: Option<Bounded<1, 20>>,
 }
 
@@ -63,8 +61,8 @@ impl Handler for CompareBuilds {
     const META: ToolMeta = ToolMeta {
         name: "compare_builds",
         title: "Compare Builds",
-        description: "Compares a failed build with a good one to answer \"is it my change?\": the base is base_build_number, or else the most recent passed build on the same branch, or else the latest passed build on the default branch (base_reason says which). Returns the builds between them with their commits, the jobs whose state changed (matched by step_key, else name), the error lines in the failed jobs' logs that the base's logs do not have (timestamps, ids, durations and temp paths ignored), and the failed tests that are new versus already failing in the base.",
-        details: "",
+        description: "Is it my change? Compares a failed build with a good one: the builds and commits between them, jobs whose state changed, error lines new in the failed logs, and failed tests new versus already failing (a retry's rescues apart).",
+        details: "The base is base_build_number, or else the most recent passed build on the same branch, or else the latest passed build on the default branch (base_reason says which). Jobs are matched by step_key, else name. Error lines are compared with timestamps, ids, durations and temp paths ignored. Tests a retry rescued are listed as rescued_by_retry, never as failures.",
         toolset: Toolset::Investigations,
         access: Access::Read,
         scopes: SCOPES,

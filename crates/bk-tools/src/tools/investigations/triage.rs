@@ -48,11 +48,9 @@ const PER_RUN: usize = 100;
 #[serde(deny_unknown_fields)]
 pub struct TriageArgs {
     pub org_slug: OrgSlug,
-    /// Pipeline slug, e.g. "app".
     pub pipeline_slug: NonEmpty,
-    /// The build's number, e.g. "42" (not its UUID).
     pub build_number: BuildNumber,
-    /// Recent builds of the default branch to compare with, 1–30 (default 10).
+    /// Default-branch builds compared with (default 10).
     pub history_builds: Option<Bounded<1, 30>>,
 }
 
@@ -66,8 +64,8 @@ impl Handler for TriageBuildFailures {
     const META: ToolMeta = ToolMeta {
         name: "triage_build_failures",
         title: "Triage Build Failures",
-        description: "Gives every failed job and failed test of a build a verdict, with evidence (build numbers and web URLs) and a one-line recommendation: \"new\" (it passes on the default branch: likely this change), \"pre-existing\" (it fails on the default branch too: not this change), or \"flaky\" (it passed on retry in this build, alternates in recent default-branch builds, or Test Engine rates it under 100% reliable). Compares with the last history_builds builds of the default branch (default 10). Use after get_build_failure_summary to decide what to fix, retry or ignore.",
-        details: "",
+        description: "A verdict for each failed job and test of a build, with evidence and a recommendation: \"new\" (passes on the default branch: likely this change), \"pre-existing\" (fails there too), or \"flaky\" (a retry rescued it, it alternates, or Test Engine rates it unreliable). Use after get_build_failure_summary.",
+        details: "Evidence names build numbers and web URLs. A job is flaky when it passed on retry in this build or alternates in recent default-branch builds; a test when a retry rescued it (it failed in no job that stayed failed), it also passed in this build, or Test Engine rates it under 100% reliable. Compares with the last history_builds builds of the default branch.",
         toolset: Toolset::Investigations,
         access: Access::Read,
         scopes: SCOPES,

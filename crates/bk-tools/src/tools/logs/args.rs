@@ -30,17 +30,17 @@ macro_rules! log_args {
             pub org_slug: $crate::args::OrgSlug,
             /// Pipeline slug, as in the Buildkite URL (e.g. `web-app`).
             pub pipeline_slug: $crate::args::NonEmpty,
-            /// The build's number (e.g. "42"), not its UUID.
+            // The build's number (e.g. "42"), not its UUID: the schema's pattern says so.
             pub build_number: $crate::args::BuildNumber,
-            /// The job's UUID: the `id` of a job from get_build or list_jobs.
+            /// Job UUID, from get_build or list_jobs.
             pub job_id: $crate::args::NonEmpty,
-            /// How long the cached log of a job that is still running may be reused before it is downloaded again: a duration such as "30s", "5m", "1h" or "500ms", or a number of seconds (default 30s). A finished job's log cannot change, so it is always reused.
+            /// How long a running job's cached log is reused, e.g. "30s" (default), "5m".
             pub cache_ttl: Option<$crate::tools::logs::args::CacheTtl>,
-            /// Download the log again even when the cached copy is fresh (default false).
+            // Download the log again even when the cached copy is fresh.
             #[serde(default)]
             pub force_refresh: bool,
             $( $(#[$field_meta])* pub $field: $ty, )*
-            /// Add to each row the name of the log group (the `---`, `+++` or `~~~` section) it belongs to, as `group` (default false).
+            /// Add to each row its log section (`---`, `+++`, `~~~`) as `group`.
             #[serde(default)]
             pub include_group: bool,
         }
@@ -70,6 +70,16 @@ macro_rules! log_args {
 }
 
 pub(super) use log_args;
+
+/// What `docs/tools.md` says about the arguments and rows every log tool
+/// shares (a literal, for `concat!` in each tool's `details`).
+macro_rules! shared_details {
+    () => {
+        " Rows are {ts, c, rn}: ts is unix ms (when the line has one), c the text as a terminal shows it (colour removed, progress redraws resolved), rn the 0-based row number. build_number is the build's number (e.g. \"42\"), not its UUID. The log is downloaded and indexed once, then served from the cache: a finished job's log is always reused, a running job's for cache_ttl (default 30s; e.g. \"500ms\", \"5m\", \"1h30m\" or a number of seconds; at most 7 days), and answers then say job_state and log_may_grow. force_refresh downloads the log again even when the cached copy is fresh. include_group adds to each row the name of the log group (the `---`, `+++` or `~~~` section) it belongs to."
+    };
+}
+
+pub(super) use shared_details;
 
 /// `cache_ttl`: a duration, parsed strictly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 use serde_json::{Map, Value, json};
 
-use super::args::{RowNumber, log_args};
+use super::args::{RowNumber, log_args, shared_details};
 use super::fit::{elapsed_ms, items_that_fit, size_of, truncation_note};
 use super::job::{SCOPES, job_state};
 use crate::args::Bounded;
@@ -17,9 +17,9 @@ use crate::toolset::Toolset;
 log_args! {
     /// Arguments of `read_logs`.
     pub struct ReadLogsArgs {
-        /// Row number to start at, 0-based (default 0). A row past the end gives no entries.
+        /// First row, 0-based (default 0).
         pub seek: Option<RowNumber>,
-        /// Most rows to return, 1–10000 (default 200). To read on, call again with seek=next_seek.
+        /// Most rows (default 200).
         pub limit: Option<Bounded<1, 10_000>>,
     }
 }
@@ -34,8 +34,11 @@ impl Handler for ReadLogs {
     const META: ToolMeta = ToolMeta {
         name: "read_logs",
         title: "Read Logs",
-        description: "Reads consecutive rows of one job's log, from row seek (default 0), at most limit rows (default 200): {entries: [{ts, c, rn}], total_rows, next_seek?}. ts is unix ms (when the line has one), c the text as a terminal shows it (colour removed, progress redraws resolved), rn the 0-based row number. When next_seek is present more rows follow: call again with seek=next_seek. It never returns a whole large log at once. Use it to read around a row found by search_logs or tail_logs (seek a few rows before its rn); to find a row, search first.",
-        details: "",
+        description: "Consecutive rows of one job's log from row seek: {entries: [{ts, c, rn}], total_rows, next_seek?}. While next_seek is present, more rows follow: call again with seek=next_seek. Use it to read around a row found by tail_logs or search_logs (seek a few rows before its rn).",
+        details: concat!(
+            "It never returns a whole large log at once: at most limit rows (default 200, at most 10,000), fewer if they do not fit the response budget (`truncated` then says where to continue). A seek past the end gives no entries and a note with the log's row count. To find a row, search first.",
+            shared_details!()
+        ),
         toolset: Toolset::Logs,
         access: Access::Read,
         scopes: SCOPES,

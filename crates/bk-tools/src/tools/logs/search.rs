@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use bk_logs::{SearchHit, SearchQuery};
 use serde_json::{Map, Value, json};
 
-use super::args::{RowNumber, log_args};
+use super::args::{RowNumber, log_args, shared_details};
 use super::fit::{elapsed_ms, items_that_fit, size_of, truncation_note};
 use super::job::{SCOPES, job_state, log_error};
 use crate::args::{Bounded, NonEmpty};
@@ -19,28 +19,28 @@ use crate::toolset::Toolset;
 log_args! {
     /// Arguments of `search_logs`.
     pub struct SearchLogsArgs {
-        /// Regular expression to look for (Rust regex syntax, like RE2: no look-around or backreferences). It is matched against each row's visible text, as returned in `c` (colour codes removed). Case-insensitive unless case_sensitive is true.
+        /// Rust regex (RE2-like: no look-around or backreferences), matched against `c`.
         pub pattern: NonEmpty,
-        /// Rows of context to show both before and after each match, 0–100 (default 0). before_context and after_context override it for their side.
+        /// Rows of context on each side of a match (default 0).
         pub context: Option<Bounded<0, 100>>,
-        /// Rows to show just above each match (lower row numbers), 0–100. Defaults to context.
+        /// Rows above each match (lower rn); default context.
         pub before_context: Option<Bounded<0, 100>>,
-        /// Rows to show just below each match (higher row numbers), 0–100. Defaults to context.
+        /// Rows below each match (higher rn); default context.
         pub after_context: Option<Bounded<0, 100>>,
-        /// Match case exactly (default false: ignore case).
+        // Match case exactly (default: ignore case).
         #[serde(default)]
         pub case_sensitive: bool,
-        /// Return the rows that do NOT match the pattern (default false).
+        // Return the rows that do NOT match the pattern.
         #[serde(default)]
         pub invert_match: bool,
-        /// Search backwards from the end of the log (or from seek_start), newest match first (default false).
+        /// Search backwards from the end (or seek_start): newest match first.
         #[serde(default)]
         pub reverse: bool,
-        /// Row number to start from, inclusive. Forwards: default 0 (the first row). With reverse: default the last row, and the search goes towards row 0. To continue a limited search, pass next_seek_start.
+        /// First row searched, inclusive (default the first, or the last with reverse).
         pub seek_start: Option<RowNumber>,
-        /// Most matches to return, 1–1000 (default 20).
+        /// Most matches (default 20).
         pub limit: Option<Bounded<1, 1000>>,
-        /// Return the matches and their context as one compact list of lines instead of per-match objects: runs of repeated or counter-only-changing lines folded into one with a count `x`, gaps between non-adjacent rows marked "…" with the number of rows left out in `x`, and the match rows listed in match_rows (default false).
+        /// Return {lines, match_rows}: matches and context as one list, repeats folded.
         #[serde(default)]
         pub digest: bool,
     }
@@ -56,8 +56,11 @@ impl Handler for SearchLogs {
     const META: ToolMeta = ToolMeta {
         name: "search_logs",
         title: "Search Logs",
-        description: "Searches one job's log for a regular expression and returns the matching rows, each with optional context: {results: [{match, before_context?, after_context?}], match_count, limited, next_seek_start?, total_rows}. A row is {ts (unix ms, when the line has one), c (the text as a terminal shows it: colour removed, progress redraws resolved), rn (0-based row number)}; the pattern is matched against that same text, case-insensitively by default. Context never repeats a row and never hides another match: when matches are close, their context is split between them. reverse=true searches from the end backwards and returns the newest matches first; before_context still means the rows above a match (lower rn) and after_context the rows below it. invert_match returns the rows that do not match. At most limit matches (default 20) come back; when limited is true there may be more: call again with seek_start=next_seek_start. To see more around a match, use read_logs with seek a little below its rn. Typical patterns: \"error|fail|panic\", \"exit status [1-9]\". The log is downloaded and indexed once, then served from the cache.",
-        details: "",
+        description: "Searches one job's log for a regex, case-insensitive by default, on the visible text: {results: [{match, before_context?, after_context?}], match_count, limited, next_seek_start?, total_rows}, rows being {ts, c, rn}. When limited, call again with seek_start=next_seek_start; to see more around a match, read_logs from a little before its rn. E.g. \"error|fail|panic\".",
+        details: concat!(
+            "The pattern is matched against the same text as c (colour removed), case-insensitively unless case_sensitive is true. context sets the rows shown on both sides of a match; before_context and after_context override it for their side. Context never repeats a row and never hides another match: when matches are close, their context is split between them. With reverse, the search starts at the end (or at seek_start) and goes towards row 0, newest match first; before_context still means the rows above a match (lower rn) and after_context those below. invert_match returns the rows that do not match. At most limit matches come back (default 20, at most 1,000); when limited is true there may be more, from seek_start=next_seek_start. If the matches do not fit the response budget, the first are kept and `truncated` says where to continue. digest returns, instead of results, one compact list of lines: runs of repeated or counter-only-changing lines folded into one with a count x, gaps between non-adjacent rows marked \"…\" with the number of rows left out in x, and the match rows listed in match_rows. Typical patterns: \"error|fail|panic\", \"exit status [1-9]\".",
+            shared_details!()
+        ),
         toolset: Toolset::Logs,
         access: Access::Read,
         scopes: SCOPES,

@@ -8,7 +8,7 @@ use bk_logs::LogRow;
 use bk_logs::digest::DigestOptions;
 use serde_json::{Map, Value, json};
 
-use super::args::log_args;
+use super::args::{log_args, shared_details};
 use super::fit::{elapsed_ms, items_that_fit, size_of, truncation_note};
 use super::job::{JobLog, SCOPES, Tail, TailFor};
 use crate::args::Bounded;
@@ -20,9 +20,9 @@ use crate::toolset::Toolset;
 log_args! {
     /// Arguments of `tail_logs`.
     pub struct TailLogsArgs {
-        /// How many rows to return from the end of the log, 1–10000 (default 10). With digest, the most lines the digest may have (default 60).
+        /// Rows from the end (default 10); with digest, its most lines (default 60).
         pub tail: Option<Bounded<1, 10_000>>,
-        /// Instead of the last rows, return a digest of the log: a window around its last error (an error, failure, panic, exception or non-zero exit; benign lines such as "0 failed" skipped) plus its last rows, with repeated or counter-only-changing lines folded into one with a count `x`, and gaps marked "…" with the number of rows left out in `x`. Best first look at a failed job (default false).
+        // The digest: see the tool's description and details.
         #[serde(default)]
         pub digest: bool,
     }
@@ -38,8 +38,11 @@ impl Handler for TailLogs {
     const META: ToolMeta = ToolMeta {
         name: "tail_logs",
         title: "Tail Logs",
-        description: "The last rows of one job's log (default 10): the quickest way to see why a job failed. Returns {entries: [{ts, c, rn}], total_rows}: ts is unix ms (when the line has one), c the text as a terminal shows it (colour removed, progress redraws resolved), rn the 0-based row number, usable as seek in read_logs. An empty log gives no entries. For a very large log that is not cached yet, only its end is downloaded: the result then has total_bytes and row_numbers_relative=true, and rn counts from the start of the downloaded part, not of the log. If the rows do not fit the response budget, the newest are kept. Follow with search_logs to find errors elsewhere in the log. With digest=true it returns instead {lines: [{rn, ts?, c, x?}], error_row, error_line, total_rows}: the rows around the log's last error and its last rows, repeated lines folded (x = how many rows a line stands for; c = \"…\" marks x rows left out).",
-        details: "",
+        description: "The last rows of one job's log: {entries: [{ts, c, rn}], total_rows}; ts is unix ms, c the visible text, rn the row number (a read_logs seek). digest=true gives instead the best first look at a failure: {lines: [{rn, c, x?}], error_row, error_line}, the rows around the last error and the log's end, repeats folded (x = rows a line stands for).",
+        details: concat!(
+            "An empty log gives no entries. For a very large log that is not cached yet, only its end is downloaded: the answer then has total_bytes and row_numbers_relative=true, and rn counts from the first complete line of the downloaded part, so it cannot be used as a read_logs seek. If the rows do not fit the response budget, the newest are kept and `truncated` says how to read the others with read_logs. The digest is a window around the log's last error (an error, failure, panic, exception or non-zero exit; benign lines such as \"0 failed\" are skipped) plus its last rows, as lines {rn, ts?, c, x?}: runs of repeated or counter-only-changing lines are folded into one with a count x, and a line whose c is \"…\" marks x rows left out; it also has total_rows. With digest, tail is the most lines the digest may have (default 60); for a log too large to cache, the digest covers its end only. Follow with search_logs to find errors elsewhere in the log.",
+            shared_details!()
+        ),
         toolset: Toolset::Logs,
         access: Access::Read,
         scopes: SCOPES,

@@ -53,35 +53,29 @@ const DEFAULT_CONTENT_LIMIT: usize = 256 * 1024;
 #[serde(deny_unknown_fields)]
 pub struct FailureSummaryArgs {
     pub org_slug: OrgSlug,
-    /// Pipeline slug, e.g. "app".
     pub pipeline_slug: NonEmpty,
-    /// The build's number, e.g. "42" (not its UUID).
     pub build_number: BuildNumber,
-    /// Most log lines per failing job, 1–200 (default 50). With the default digest, the lines of the window around the job's last error (repeats folded); with raw_logs, the last rows.
+    /// Log lines per job (default 50).
     pub log_tail: Option<Bounded<1, 200>>,
-    /// Most failing jobs reported, 1–50 (default 10): failed, timed out and expired first, then canceled, then downstream (broken, waiting/blocked/unblocked failed).
+    /// Default 10.
     pub max_jobs: Option<Bounded<1, 50>>,
-    /// Most error and warning annotations reported, 1–100 (default 20).
+    /// Default 20.
     pub max_annotations: Option<Bounded<1, 100>>,
-    /// Most Test Engine runs read for failed tests, 1–20 (default 5).
+    /// Default 5.
     pub max_test_runs: Option<Bounded<1, 20>>,
-    /// Most failed tests reported in all, 1–200 (default 100).
+    /// Default 100.
     pub max_failed_tests: Option<Bounded<1, 200>>,
-    /// Most failed tests read per Test Engine run, 1–100 (default 20).
+    /// Default 20.
     pub max_failed_tests_per_run: Option<Bounded<1, 100>>,
-    /// Include each failing job's log (default true).
     pub include_logs: Option<bool>,
-    /// Include error and warning annotations (default true).
     pub include_annotations: Option<bool>,
-    /// Include failed tests from Test Engine (default true).
     pub include_failed_tests: Option<bool>,
-    /// Include each failed test's expanded failure (backtrace) (default false).
+    /// Backtraces of failed tests.
     #[serde(default)]
     pub include_failure_expanded: bool,
-    /// Give each job's last log rows as they are instead of a digest around its last error (default false).
+    /// Last log rows instead of a digest.
     #[serde(default)]
     pub raw_logs: bool,
-    /// Largest answer in bytes, 4096–262144 (default 262144, and never more than the server's response budget). Logs are shortened first, then annotations and test lists.
     pub content_limit_bytes: Option<Bounded<4096, 262_144>>,
 }
 
@@ -95,8 +89,8 @@ impl Handler for GetBuildFailureSummary {
     const META: ToolMeta = ToolMeta {
         name: "get_build_failure_summary",
         title: "Get Build Failure Summary",
-        description: "Why a build failed, in one call: the build; its failing jobs in priority order (failed, timed out and expired, then canceled, then downstream jobs that never ran), each with a digest of its log around its last error (repeated lines folded: x = rows a line stands for; c = \"…\" marks x rows left out); jobs that failed and then passed on retry, as flaky_jobs; error and warning annotations as plain text; and failed tests from Test Engine grouped by failure reason, with tests that also passed in this build reported as flaky. Start here for a red build, then drill down with tail_logs, search_logs or get_failed_executions. A section the token cannot read becomes a warning; the answer fits content_limit_bytes and content_bytes is its exact size.",
-        details: "",
+        description: "Why a build failed, in one call; start here for a red build. Gives its failing jobs (failed, then canceled, then downstream), each with a digest of its log around the last error; jobs and tests a retry rescued, as flaky; error annotations; failed tests grouped by reason. Drill down with tail_logs, search_logs or get_failed_executions.",
+        details: "In a log digest, repeated lines are folded: `x` is how many rows a line stands for, and `c` marks rows left out. A job's `log_tail` lines are the window around its last error (repeats folded), or with `raw_logs` its last rows. max_jobs orders jobs as failed, timed out and expired first, then canceled, then downstream (broken, waiting/blocked/unblocked failed). A test counts as failed only if it failed in a job that stayed failed (asked of Test Engine per job when a job was retried), else it is listed in flaky_tests. A section the token cannot read becomes a warning. The answer fits content_limit_bytes (default 262144, never more than the server's response budget): logs are shortened first, then annotations and test lists; content_bytes is its exact size.",
         toolset: Toolset::Investigations,
         access: Access::Read,
         scopes: SCOPES,
