@@ -156,15 +156,16 @@ async fn investigate(client: &Client, options: &Options) -> buildkite_api::Resul
         }
     };
 
-    // The build with its jobs (retried attempts left out: the last attempt
-    // of each step is what decided the build).
+    // The build with its jobs, retried attempts included (the same request
+    // the investigation tools make); `is_failure` sets the attempts aside:
+    // the last attempt of each step is what decided the build.
     let build = client
         .get_build(
             org,
             pipeline,
             number,
             &GetBuildParams {
-                include_retried_jobs: Some(false),
+                include_retried_jobs: Some(true),
                 include_test_engine: Some(true),
                 ..GetBuildParams::default()
             },
