@@ -216,7 +216,7 @@ async fn initialize_list_and_one_call_per_toolset() {
             .iter()
             .filter(|t| t.toolset != "investigations")
             .count(),
-        56
+        57
     );
     // Raw tools/list agrees.
     let listed = rpc_message(server.post("/mcp", &list_body(), &[]).await).await;
