@@ -30,11 +30,15 @@ pub enum BuildStateFilter {
     Failed,
     Blocked,
     Canceled,
+    #[schemars(skip)]
     Canceling,
     Skipped,
     NotRun,
+    #[schemars(skip)]
     Waiting,
+    #[schemars(skip)]
     WaitingFailed,
+    #[schemars(skip)]
     Creating,
     Failing,
     Finished,
@@ -45,31 +49,45 @@ pub enum BuildStateFilter {
 // `scheduled`, `assigned`, `accepted`, `running`, `passed`, `failed`,
 // `finished`, `canceled`, `canceling`, `timed_out`, `timing_out`, `skipped`,
 // `broken` (never ran: an if-condition, branch filter or failed
-// dependency) or `expired` (no agent took it in time). A plain comment: as
+// dependency) or `expired` (no agent took it in time). The schema lists
+// the states worth filtering on; the transitional and internal ones
+// (`#[schemars(skip)]`) are still accepted. A plain comment: as
 // a doc comment it would be `get_build`'s `job_state` description in every
 // `tools/list`, where the tool's description already says what it does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JobStateFilter {
+    #[schemars(skip)]
     Pending,
     Waiting,
+    #[schemars(skip)]
     WaitingFailed,
     Blocked,
+    #[schemars(skip)]
     BlockedFailed,
+    #[schemars(skip)]
     Unblocked,
+    #[schemars(skip)]
     UnblockedFailed,
+    #[schemars(skip)]
     Limiting,
+    #[schemars(skip)]
     Limited,
     Scheduled,
+    #[schemars(skip)]
     Assigned,
+    #[schemars(skip)]
     Accepted,
     Running,
     Passed,
     Failed,
+    #[schemars(skip)]
     Finished,
     Canceled,
+    #[schemars(skip)]
     Canceling,
     TimedOut,
+    #[schemars(skip)]
     TimingOut,
     Skipped,
     Broken,
@@ -379,5 +397,20 @@ mod tests {
         assert!(!detailed.contains_key("pull_request"));
         assert!(!build_view(&build, DetailLevel::Full, false).contains_key("env"));
         assert!(build_view(&build, DetailLevel::Full, true).contains_key("env"));
+    }
+
+    #[test]
+    fn the_schema_lists_the_states_worth_filtering_on_and_all_are_accepted() {
+        let schema = crate::args::schema_for::<JobStateFilter>();
+        let listed = schema["enum"].as_array().cloned().unwrap_or_default();
+        assert!(listed.contains(&json!("timed_out")), "{schema}");
+        assert!(!listed.contains(&json!("waiting_failed")), "{schema}");
+        let internal: JobStateFilter = serde_json::from_value(json!("waiting_failed")).unwrap();
+        assert_eq!(internal, JobStateFilter::WaitingFailed);
+        let schema = crate::args::schema_for::<BuildStateFilter>();
+        let listed = schema["enum"].as_array().cloned().unwrap_or_default();
+        assert!(listed.contains(&json!("failing")) && !listed.contains(&json!("creating")));
+        let creating: BuildStateFilter = serde_json::from_value(json!("creating")).unwrap();
+        assert_eq!(creating, BuildStateFilter::Creating);
     }
 }
