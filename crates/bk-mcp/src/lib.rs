@@ -8,6 +8,8 @@
 //!   names plus ours) and their validation into [`config::Settings`].
 //! - [`commands`]: the `tools`, `check` and `config` subcommands.
 //! - [`progress`]: tool progress as MCP progress notifications.
+//! - [`routing`]: `org_slug` and `pipeline_slug` as routing headers for
+//!   2026-07-28 HTTP clients.
 //! - [`scopes`]: the token's scopes leave out the tools it cannot run.
 //! - [`stdio`]: MCP's line framing over stdio, answering every line.
 //! - [`malformed`]: the answers to requests rmcp could not type.
@@ -25,6 +27,7 @@ pub mod logging;
 pub mod malformed;
 pub mod onepassword;
 pub mod progress;
+pub mod routing;
 pub mod scopes;
 pub mod server;
 pub mod settings;

@@ -74,8 +74,9 @@ pub struct Core {
     client: buildkite_api::Client,
     logs: Arc<bk_logs::Engine>,
     limits: bk_tools::Limits,
-    /// Every tool of the registry as rmcp sees it, in registry order.
-    listed: Vec<(Arc<dyn Tool>, rmcp::model::Tool)>,
+    /// Every tool of the registry as rmcp sees it, in registry order: as
+    /// listed, and with its routing headers (`crate::routing`).
+    listed: Vec<ListedTool>,
     /// Longest a tool call may run, if bounded.
     call_timeout: Option<Duration>,
     /// The tool calls running now, so a shutdown can wait for them.
@@ -214,7 +215,14 @@ impl Core {
         let listed = registry
             .all_tools()
             .iter()
-            .map(|tool| (Arc::clone(tool), to_rmcp_tool(tool.as_ref())))
+            .map(|tool| {
+                let plain = to_rmcp_tool(tool.as_ref());
+                ListedTool {
+                    tool: Arc::clone(tool),
+                    routed: crate::routing::with_routing_headers(&plain),
+                    plain,
+                }
+            })
             .collect();
         Core {
             registry,
@@ -299,6 +307,16 @@ impl Core {
             self.limit_to_scopes(scopes);
         }
     }
+}
+
+/// One tool as rmcp sees it.
+struct ListedTool {
+    tool: Arc<dyn Tool>,
+    /// As `tools/list` gives it.
+    plain: rmcp::model::Tool,
+    /// With `x-mcp-header` on its routing parameters, for clients that send
+    /// them as headers.
+    routed: rmcp::model::Tool,
 }
 
 /// Converts a bk-tools tool to its rmcp description: the same entry as
@@ -468,14 +486,31 @@ impl ServerHandler for McpServer {
     ) -> Result<ListToolsResult, ErrorData> {
         let span = crate::telemetry::request_span("tools/list", None, &context);
         let (selection, _) = self.scope(&context);
+        let routed = crate::routing::client_sends_headers(Self::http_parts(&context));
         let tools = self
             .core
             .listed
             .iter()
-            .filter(|(tool, _)| selection.includes(tool.as_ref()))
-            .map(|(_, listed)| listed.clone())
+            .filter(|listed| selection.includes(listed.tool.as_ref()))
+            .map(|listed| {
+                if routed {
+                    listed.routed.clone()
+                } else {
+                    listed.plain.clone()
+                }
+            })
             .collect();
         crate::telemetry::finish(&span, Ok(ListToolsResult::with_all_items(tools)))
+    }
+
+    /// The tool with its routing headers: rmcp checks a 2026-07-28
+    /// client's `Mcp-Param-*` headers against the call's arguments with it.
+    fn get_tool(&self, name: &str) -> Option<rmcp::model::Tool> {
+        self.core
+            .listed
+            .iter()
+            .find(|listed| listed.tool.meta().name == name)
+            .map(|listed| listed.routed.clone())
     }
 
     async fn call_tool(

@@ -7,6 +7,7 @@ mod common;
 mod auth;
 mod http;
 mod narrowing;
+mod routing;
 // The multi-replica test keeps its directory: `cargo xtask bench-scale`
 // compiles tests/scale/services.rs by path.
 #[path = "../scale/mod.rs"]
