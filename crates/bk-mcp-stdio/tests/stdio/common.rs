@@ -218,6 +218,11 @@ impl<H: ClientHandler> Server<H> {
             .await
             .unwrap_or_else(|e| panic!("{name}: JSON-RPC error {e}\nstderr:\n{}", self.stderr()));
         assert_eq!(result.content.len(), 1, "{name}: {result:?}");
+        // Results are text only: no structuredContent (ARCHITECTURE.md).
+        assert!(
+            result.structured_content.is_none(),
+            "{name}: structuredContent {result:?}"
+        );
         let text = result.content[0]
             .as_text()
             .unwrap_or_else(|| panic!("{name}: not text: {result:?}"))

@@ -115,6 +115,8 @@ async fn tools_list_has_every_tool_described_with_schema_and_hints() {
         assert_eq!(schema["type"], "object", "{name}: {schema}");
         assert_eq!(schema["additionalProperties"], false, "{name}: {schema}");
         assert!(schema["properties"].is_object(), "{name}: {schema}");
+        // No outputSchema, so no structuredContent either (ARCHITECTURE.md).
+        assert!(tool.get("outputSchema").is_none(), "{name}");
         // The hints as sent: readOnlyHint always; the write hints only on
         // writes (MCP defines them only there); openWorldHint only when
         // false (MCP's default is true). The title only at the top.
