@@ -11,6 +11,7 @@
 //! - [`routing`]: `org_slug` and `pipeline_slug` as routing headers for
 //!   2026-07-28 HTTP clients.
 //! - [`scopes`]: the token's scopes leave out the tools it cannot run.
+//! - [`skills`]: the usage guides as skills (the SEP-2640 extension).
 //! - [`stdio`]: MCP's line framing over stdio, answering every line.
 //! - [`malformed`]: the answers to requests rmcp could not type.
 //! - [`logging`]: `tracing` to stderr, as text or JSON.
@@ -31,6 +32,7 @@ pub mod routing;
 pub mod scopes;
 pub mod server;
 pub mod settings;
+pub mod skills;
 pub mod stdio;
 pub mod telemetry;
 

@@ -14,11 +14,12 @@ use std::time::{Duration, Instant};
 use bk_tools::{Registry, Selection, Tool, ToolContext, Toolset};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, CustomRequest,
-    CustomResult, GetPromptRequestParams, GetPromptResponse, GetPromptResult, Implementation,
-    InitializeRequestParams, InitializeResult, ListPromptsResult, ListResourcesResult,
-    ListToolsResult, PaginatedRequestParams, Prompt, PromptMessage, ReadResourceRequestParams,
-    ReadResourceResponse, ReadResourceResult, Resource, ResourceContents, Role, ServerCapabilities,
-    ServerConfig, ToolAnnotations,
+    CustomResult, GetPromptRequestParams, GetPromptResponse, GetPromptResult,
+    GetSkillRequestParams, GetSkillResult, Implementation, InitializeRequestParams,
+    InitializeResult, ListPromptsResult, ListResourcesResult, ListSkillsResult, ListToolsResult,
+    PaginatedRequestParams, Prompt, PromptMessage, ReadResourceRequestParams, ReadResourceResponse,
+    ReadResourceResult, Resource, ResourceContents, Role, ServerCapabilities, ServerConfig,
+    ToolAnnotations,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -415,6 +416,7 @@ fn server_info(core: &Core, selection: &Selection) -> ServerConfig {
             .enable_tools()
             .enable_prompts()
             .enable_resources()
+            .enable_skills()
             .build(),
     )
     .with_server_info(
@@ -681,6 +683,37 @@ impl ServerHandler for McpServer {
         )
     }
 
+    async fn list_skills(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListSkillsResult, ErrorData> {
+        let span = crate::telemetry::request_span("skills/list", None, &context);
+        crate::telemetry::finish(
+            &span,
+            Ok(ListSkillsResult::with_all_items(crate::skills::list())),
+        )
+    }
+
+    async fn get_skill(
+        &self,
+        request: GetSkillRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetSkillResult, ErrorData> {
+        let span = crate::telemetry::request_span("skills/get", None, &context);
+        let result = match crate::skills::get(&request.uri) {
+            Some(skill) => Ok(GetSkillResult::new(skill)),
+            None => Err(ErrorData::invalid_params(
+                format!(
+                    "no skill at {:?}; skills/list gives the ones this server has",
+                    crate::malformed::excerpt(&request.uri)
+                ),
+                None,
+            )),
+        };
+        crate::telemetry::finish(&span, result)
+    }
+
     async fn list_resources(
         &self,
         _request: Option<PaginatedRequestParams>,
@@ -704,6 +737,16 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
         let span = crate::telemetry::request_span("resources/read", None, &context);
+        if let Some(text) = crate::skills::read(&request.uri) {
+            return crate::telemetry::finish(
+                &span,
+                Ok(ReadResourceResult::new(vec![
+                    ResourceContents::text(text, request.uri.clone())
+                        .with_mime_type("text/markdown"),
+                ])
+                .into()),
+            );
+        }
         let Some(resource) = bk_tools::RESOURCES.iter().find(|r| r.uri == request.uri) else {
             return crate::telemetry::finish(
                 &span,

@@ -26,8 +26,8 @@
 use std::io::Write;
 
 use rmcp::model::{
-    CallToolResponse, GetPromptResponse, InitializeResult, ListPromptsResult, ListResourcesResult,
-    ListToolsResult, ReadResourceResponse,
+    CallToolResponse, GetPromptResponse, GetSkillResult, InitializeResult, ListPromptsResult,
+    ListResourcesResult, ListSkillsResult, ListToolsResult, ReadResourceResponse,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer};
@@ -118,6 +118,8 @@ serialized_outcome!(
     ListToolsResult,
     ListPromptsResult,
     ListResourcesResult,
+    ListSkillsResult,
+    GetSkillResult,
 );
 
 impl Outcome for CallToolResponse {

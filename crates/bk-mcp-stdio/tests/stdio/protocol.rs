@@ -8,7 +8,9 @@ use crate::common::{
     self, Launch, TOKEN, assert_all_sent_token, authorized, fixture, json_response, requests,
     spec_entries, spec_tools, within,
 };
-use rmcp::model::{GetPromptRequestParams, ReadResourceRequestParams};
+use rmcp::model::{
+    GetPromptRequestParams, GetSkillRequestParams, ReadResourceRequestParams, SkillResources,
+};
 use serde_json::{Value, json};
 use wiremock::matchers::{body_json, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -153,6 +155,66 @@ async fn tools_list_has_every_tool_described_with_schema_and_hints() {
     assert_eq!(cancel["annotations"]["readOnlyHint"], false);
     assert_eq!(cancel["annotations"]["destructiveHint"], true);
     assert!(requests(&api).await.is_empty());
+}
+
+/// The skills extension (SEP-2640): the guides `list_skills` names are
+/// also skills, each a `SKILL.md` whose bytes match its manifest.
+#[tokio::test]
+async fn the_guides_are_skills_for_clients_that_load_them() {
+    let api = MockServer::start().await;
+    let server = Launch::new().start(&api).await;
+    let client = &server.client;
+    let info = client.peer_info().expect("initialize result");
+    assert!(info.capabilities.supports_skills(), "{info:?}");
+
+    let listed = within("skills/list", client.list_skills(None))
+        .await
+        .unwrap();
+    let names: Vec<&str> = listed.skills.iter().map(|s| s.name()).collect();
+    assert_eq!(names, ["debug-logs-guide"]);
+    let skill = &listed.skills[0];
+    assert_eq!(skill.uri, "buildkite://skills/debug-logs-guide/SKILL.md");
+    let got = within(
+        "skills/get",
+        client.get_skill(GetSkillRequestParams::new(skill.uri.clone())),
+    )
+    .await
+    .unwrap();
+    assert_eq!(&got.skill, skill);
+
+    let read = within(
+        "resources/read",
+        client.read_resource(ReadResourceRequestParams::new(skill.uri.clone())),
+    )
+    .await
+    .unwrap();
+    let contents = serde_json::to_value(&read.contents[0]).unwrap();
+    let text = contents["text"].as_str().expect("text");
+    assert!(
+        text.starts_with("---\nname: debug-logs-guide\ndescription: "),
+        "{text}"
+    );
+    assert!(text.contains("tail_logs"), "the guide itself");
+    let SkillResources::Files(files) = &skill.resources else {
+        panic!("a fixed manifest")
+    };
+    files[0].verify(text.as_bytes()).unwrap();
+
+    // The same guide through the tool, for clients without the extension.
+    let loaded = server
+        .call("load_skill", json!({"skill_name": "debug-logs-guide"}))
+        .await
+        .1;
+    assert!(loaded.contains("tail_logs"), "{loaded}");
+
+    let missing = client
+        .get_skill(GetSkillRequestParams::new(
+            "buildkite://skills/nope/SKILL.md",
+        ))
+        .await
+        .unwrap_err();
+    assert!(missing.to_string().contains("skills/list"), "{missing}");
+    assert!(requests(&api).await.is_empty(), "skills call no API");
 }
 
 #[tokio::test]

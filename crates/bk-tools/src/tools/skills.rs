@@ -16,14 +16,32 @@ use crate::toolset::Toolset;
 /// The debug-logs guide (also served as a resource).
 pub const DEBUG_LOGS_GUIDE: &str = include_str!("../skills/debug-logs-guide.md");
 
-/// A guide: name, one-line description, markdown.
-struct Skill {
-    name: &'static str,
-    description: &'static str,
-    text: &'static str,
+/// A guide: name, one-line description, markdown. Besides the two tools,
+/// MCP clients that load skills natively (the skills extension) get them as
+/// `SKILL.md` files.
+#[derive(Debug, Clone, Copy)]
+pub struct Skill {
+    /// Its name, e.g. `debug-logs-guide`.
+    pub name: &'static str,
+    /// What it is for, in one line.
+    pub description: &'static str,
+    /// The markdown.
+    pub text: &'static str,
 }
 
-const SKILLS: &[Skill] = &[Skill {
+impl Skill {
+    /// The guide as a `SKILL.md`: its name and description as frontmatter,
+    /// then the markdown.
+    pub fn skill_md(&self) -> String {
+        format!(
+            "---\nname: {}\ndescription: {}\n---\n\n{}",
+            self.name, self.description, self.text
+        )
+    }
+}
+
+/// Every guide.
+pub const SKILLS: &[Skill] = &[Skill {
     name: "debug-logs-guide",
     description: "How to debug build failures with tail, search and read logs; failed vs broken jobs; a token-efficient workflow",
     text: DEBUG_LOGS_GUIDE,
