@@ -111,6 +111,20 @@ pub struct ServerArgs {
     )]
     pub list_all_tools: bool,
 
+    /// Confirm destructive calls (cancel, rebuild, retry, unblock, updates, pausing and
+    /// resuming dispatch) with the user, who types the build number, pipeline slug,
+    /// cluster name or queue key: `auto` where the client can ask its user, `always`
+    /// (refusing clients that cannot), or `never`. Requests for 2026-07-28 clients
+    /// are sealed with BK_MCP_STATE_KEY (shared by replicas; set it where several run).
+    #[arg(
+        long,
+        env = "BK_MCP_CONFIRM_DESTRUCTIVE",
+        default_value = "auto",
+        value_parser = parse_confirm_mode,
+        global = true
+    )]
+    pub confirm_destructive: crate::confirm::ConfirmMode,
+
     /// Log cache: a directory (`file:///path` or a plain path), or a store shared by
     /// replicas (`s3://bucket/prefix`, configured by the AWS_* variables), read through
     /// the local directory --cache-dir.
@@ -255,6 +269,7 @@ impl Default for ServerArgs {
             tools: Vec::new(),
             exclude_tools: Vec::new(),
             list_all_tools: false,
+            confirm_destructive: crate::confirm::ConfirmMode::Auto,
             cache_url: None,
             cache_dir: None,
             redis_url: None,
@@ -474,8 +489,22 @@ impl ServerArgs {
             api_cache_settled_ttl: Duration::from_secs(self.api_cache_settled_ttl),
             traffic,
             list_all_tools: self.list_all_tools,
+            confirmation: crate::confirm::Confirmation {
+                mode: self.confirm_destructive,
+                key: match std::env::var("BK_MCP_STATE_KEY") {
+                    Ok(secret) if !secret.trim().is_empty() => {
+                        crate::sealed_state::StateKey::from_secret(secret.trim())
+                    }
+                    _ => crate::sealed_state::StateKey::random(),
+                },
+            },
         })
     }
+}
+
+/// Parses `--confirm-destructive`.
+fn parse_confirm_mode(value: &str) -> Result<crate::confirm::ConfirmMode, String> {
+    value.parse()
 }
 
 /// Parses an on/off setting: `true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`

@@ -21,6 +21,7 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod confirm;
 pub mod demo;
 pub mod error;
 pub mod identity;
@@ -30,6 +31,7 @@ pub mod onepassword;
 pub mod progress;
 pub mod routing;
 pub mod scopes;
+pub mod sealed_state;
 pub mod server;
 pub mod settings;
 pub mod skills;

@@ -82,6 +82,8 @@ pub struct Core {
     call_timeout: Option<Duration>,
     /// The tool calls running now, so a shutdown can wait for them.
     calls: tokio_util::task::TaskTracker,
+    /// When destructive calls are confirmed with the user.
+    confirmation: crate::confirm::Confirmation,
     /// The log cache of a recording or replay, removed when the server stops.
     har_cache: Option<tempfile::TempDir>,
     /// What this replica shares with others (store, Redis).
@@ -202,6 +204,7 @@ impl Core {
         core.har_cache = har_cache;
         core.fleet = fleet;
         core.call_timeout = Some(DEFAULT_CALL_TIMEOUT);
+        core.confirmation = settings.confirmation;
         Ok(core)
     }
 
@@ -236,7 +239,15 @@ impl Core {
             calls: tokio_util::task::TaskTracker::new(),
             har_cache: None,
             fleet: bk_fleet::Fleet::default(),
+            confirmation: crate::confirm::Confirmation::default(),
         }
+    }
+
+    /// Confirms destructive calls as `confirmation` says (the default:
+    /// `auto`, with a key for this process only).
+    pub fn with_confirmation(mut self, confirmation: crate::confirm::Confirmation) -> Self {
+        self.confirmation = confirmation;
+        self
     }
 
     /// Resolves once no tool call is running. Calls that start later are
@@ -557,6 +568,19 @@ impl ServerHandler for McpServer {
                 &span,
                 Ok(CallToolResult::error(vec![ContentBlock::text(no_token_message())]).into()),
             );
+        }
+
+        match crate::confirm::check(&self.core.confirmation, &request, &context, &client).await {
+            crate::confirm::Decision::Proceed => {}
+            crate::confirm::Decision::Ask(input) => {
+                return crate::telemetry::finish(&span, Ok(input.into()));
+            }
+            crate::confirm::Decision::Refuse(why) => {
+                return crate::telemetry::finish(
+                    &span,
+                    Ok(CallToolResult::error(vec![ContentBlock::text(why)]).into()),
+                );
+            }
         }
 
         let started = Instant::now();

@@ -72,6 +72,9 @@ pub struct Settings {
     pub traffic: ApiTraffic,
     /// List tools the token has no scope for (`--list-all-tools`).
     pub list_all_tools: bool,
+    /// When destructive calls are confirmed, and the key their request
+    /// states are sealed with (`BK_MCP_STATE_KEY`, else one per process).
+    pub confirmation: crate::confirm::Confirmation,
 }
 
 impl Settings {

@@ -222,6 +222,31 @@ impl Client {
         CredentialId::of(parts.into_iter())
     }
 
+    /// Who this handle acts as, the same in every process that knows `key`:
+    /// SHA-256 over `key`, then its token and per-caller headers, each with
+    /// its length. For binding state a client carries between replicas to
+    /// the credentials it was made for; the token cannot be read back.
+    pub fn credential_digest(&self, key: &[u8]) -> [u8; 32] {
+        use sha2::Digest;
+        let authorization = self.token.as_ref().map(ApiToken::authorization);
+        let mut hasher = sha2::Sha256::new();
+        let mut part = |bytes: &[u8]| {
+            hasher.update((bytes.len() as u64).to_be_bytes());
+            hasher.update(bytes);
+        };
+        part(key);
+        part(
+            authorization
+                .as_ref()
+                .map_or(&[][..], HeaderValue::as_bytes),
+        );
+        for (name, value) in self.call_headers.iter() {
+            part(name.as_str().as_bytes());
+            part(value.as_bytes());
+        }
+        hasher.finalize().into()
+    }
+
     /// A handle whose calls are labelled with `tool` in their tracing spans
     /// (`buildkite.api`, field `tool`).
     pub fn for_tool(&self, tool: &str) -> Client {
@@ -510,6 +535,20 @@ fn parse_base_url(raw: &str) -> Result<Url> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_credential_digest_is_stable_per_key_and_token_and_differs_otherwise() {
+        let client = |token: &str| Client::builder().token(token).build().unwrap();
+        let (a, b) = (client("bkua_aaaa"), client("bkua_bbbb"));
+        assert_eq!(
+            a.credential_digest(b"k"),
+            client("bkua_aaaa").credential_digest(b"k")
+        );
+        assert_ne!(a.credential_digest(b"k"), b.credential_digest(b"k"));
+        assert_ne!(a.credential_digest(b"k"), a.credential_digest(b"other"));
+        let digest = a.credential_digest(b"k");
+        assert!(!digest.windows(4).any(|w| w == b"aaaa"), "no token bytes");
+    }
     use super::*;
 
     #[test]

@@ -7,6 +7,7 @@
 mod common;
 
 mod cli;
+mod confirm;
 mod framing;
 mod otel;
 mod progress;
