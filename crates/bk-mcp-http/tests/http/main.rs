@@ -5,6 +5,7 @@
 mod common;
 
 mod auth;
+mod confirm;
 mod http;
 mod narrowing;
 mod routing;

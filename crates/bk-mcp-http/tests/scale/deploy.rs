@@ -11,7 +11,8 @@ use serde_norway::Value;
 use super::services::workspace;
 
 /// Variables the server reads that `--help` does not list: the standard
-/// AWS ones the object store client reads, and the log filter.
+/// AWS ones the object store client reads, the log filter, and the state
+/// key (a secret, read from the environment only, never a flag).
 const OTHER_KNOWN: &[&str] = &[
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
@@ -21,6 +22,7 @@ const OTHER_KNOWN: &[&str] = &[
     "AWS_ENDPOINT_URL",
     "AWS_ALLOW_HTTP",
     "RUST_LOG",
+    "BK_MCP_STATE_KEY",
 ];
 
 /// The compose file.
