@@ -13,6 +13,9 @@
 //! - [`scopes`]: the token's scopes leave out the tools it cannot run.
 //! - [`skills`]: the usage guides as skills (the SEP-2640 extension).
 //! - [`stdio`]: MCP's line framing over stdio, answering every line.
+//! - [`tasks`]: `wait_for_build` as a task (the tasks extension).
+//! - [`confirm`], [`sealed_state`]: destructive calls confirmed by the
+//!   user, and the sealed state clients carry between rounds.
 //! - [`malformed`]: the answers to requests rmcp could not type.
 //! - [`logging`]: `tracing` to stderr, as text or JSON.
 //! - [`telemetry`]: a span per MCP request, exported over OTLP with the
@@ -36,6 +39,7 @@ pub mod server;
 pub mod settings;
 pub mod skills;
 pub mod stdio;
+pub mod tasks;
 pub mod telemetry;
 
 pub use config::{ConfigError, ServerArgs, Settings, TokenSource};

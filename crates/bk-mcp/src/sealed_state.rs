@@ -71,7 +71,18 @@ impl StateKey {
         binding: &Binding<'_>,
         now: SystemTime,
     ) -> Result<String, StateError> {
-        let expires = unix_seconds(now) + STATE_LIFETIME.as_secs();
+        self.seal_for(value, binding, now, STATE_LIFETIME)
+    }
+
+    /// [`StateKey::seal`], for `lifetime` instead.
+    pub fn seal_for(
+        &self,
+        value: &str,
+        binding: &Binding<'_>,
+        now: SystemTime,
+        lifetime: Duration,
+    ) -> Result<String, StateError> {
+        let expires = unix_seconds(now) + lifetime.as_secs();
         let plain = serde_json::to_vec(&serde_json::json!({"v": value, "exp": expires}))
             .map_err(|_| StateError::Invalid)?;
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);

@@ -13,13 +13,13 @@ use std::time::{Duration, Instant};
 
 use bk_tools::{Registry, Selection, Tool, ToolContext, Toolset};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, CustomRequest,
-    CustomResult, GetPromptRequestParams, GetPromptResponse, GetPromptResult,
-    GetSkillRequestParams, GetSkillResult, Implementation, InitializeRequestParams,
-    InitializeResult, ListPromptsResult, ListResourcesResult, ListSkillsResult, ListToolsResult,
-    PaginatedRequestParams, Prompt, PromptMessage, ReadResourceRequestParams, ReadResourceResponse,
-    ReadResourceResult, Resource, ResourceContents, Role, ServerCapabilities, ServerConfig,
-    ToolAnnotations,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, ContentBlock,
+    CustomRequest, CustomResult, GetPromptRequestParams, GetPromptResponse, GetPromptResult,
+    GetSkillRequestParams, GetSkillResult, GetTaskParams, GetTaskResult, Implementation,
+    InitializeRequestParams, InitializeResult, ListPromptsResult, ListResourcesResult,
+    ListSkillsResult, ListToolsResult, PaginatedRequestParams, Prompt, PromptMessage,
+    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource,
+    ResourceContents, Role, ServerCapabilities, ServerConfig, ToolAnnotations,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -27,6 +27,9 @@ use rmcp::{ErrorData, RoleServer, ServerHandler};
 use crate::config::{ApiTraffic, ConfigError, Settings};
 use crate::identity::SERVER_NAME;
 use crate::progress::ProgressForwarder;
+
+/// How long `tasks/get` waits for a build before answering "working".
+const TASK_LOOK: Duration = Duration::from_secs(2);
 
 /// The longest a tool call runs before it is stopped with an error saying
 /// so, unless the frontend sets another limit (HTTP: `--request-timeout`).
@@ -84,6 +87,8 @@ pub struct Core {
     calls: tokio_util::task::TaskTracker,
     /// When destructive calls are confirmed with the user.
     confirmation: crate::confirm::Confirmation,
+    /// Task ids cancelled on this replica (`crate::tasks`).
+    cancelled_tasks: moka::sync::Cache<String, ()>,
     /// The log cache of a recording or replay, removed when the server stops.
     har_cache: Option<tempfile::TempDir>,
     /// What this replica shares with others (store, Redis).
@@ -240,6 +245,10 @@ impl Core {
             har_cache: None,
             fleet: bk_fleet::Fleet::default(),
             confirmation: crate::confirm::Confirmation::default(),
+            cancelled_tasks: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(crate::tasks::TASK_LIFETIME)
+                .build(),
         }
     }
 
@@ -405,6 +414,21 @@ impl McpServer {
         ctx.extensions.get::<http::request::Parts>()
     }
 
+    /// The state of a task id this caller may poll.
+    fn open_task(
+        &self,
+        task_id: &str,
+        client: &buildkite_api::Client,
+        now: std::time::SystemTime,
+    ) -> Result<crate::tasks::TaskState, ErrorData> {
+        crate::tasks::open(&self.core.confirmation.key, client, task_id, now).map_err(|error| {
+            ErrorData::invalid_params(
+                format!("no such task for this caller: {error}; start one with tools/call wait_for_build"),
+                Some(serde_json::json!({"taskId": crate::malformed::excerpt(task_id)})),
+            )
+        })
+    }
+
     /// The selection and client for a request.
     fn scope(&self, ctx: &RequestContext<RoleServer>) -> (Selection, buildkite_api::Client) {
         match Self::http_parts(ctx).and_then(|p| p.extensions.get::<RequestScope>()) {
@@ -428,6 +452,7 @@ fn server_info(core: &Core, selection: &Selection) -> ServerConfig {
             .enable_prompts()
             .enable_resources()
             .enable_skills()
+            .enable_tasks()
             .build(),
     )
     .with_server_info(
@@ -583,6 +608,26 @@ impl ServerHandler for McpServer {
             }
         }
 
+        if crate::tasks::offered(name, &context) {
+            let arguments = request.arguments.clone().unwrap_or_default();
+            let created = crate::tasks::create(
+                &self.core.confirmation.key,
+                &client,
+                &arguments,
+                std::time::SystemTime::now(),
+            );
+            return crate::telemetry::finish(
+                &span,
+                match created {
+                    Ok(task) => Ok(CallToolResponse::Task(task)),
+                    Err(error) => Err(ErrorData::internal_error(
+                        format!("could not start the task: {error}"),
+                        None,
+                    )),
+                },
+            );
+        }
+
         let started = Instant::now();
         let forwarder = ProgressForwarder::for_request(&context);
         // The call's own client: it counts the call's API requests, even
@@ -705,6 +750,74 @@ impl ServerHandler for McpServer {
                     .into(),
             ),
         )
+    }
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, ErrorData> {
+        let span = crate::telemetry::request_span("tasks/get", None, &context);
+        let (selection, client) = self.scope(&context);
+        let now = std::time::SystemTime::now();
+        let state = match self.open_task(&request.task_id, &client, now) {
+            Ok(state) => state,
+            Err(error) => return crate::telemetry::finish(&span, Err(error)),
+        };
+        if self.core.cancelled_tasks.contains_key(&request.task_id) {
+            let detail = crate::tasks::cancelled(&request.task_id, &state, now);
+            return crate::telemetry::finish(&span, Ok(GetTaskResult::new(detail)));
+        }
+        let Some(tool) = self
+            .core
+            .registry
+            .get(crate::tasks::TASK_TOOL)
+            .filter(|tool| selection.includes(tool.as_ref()))
+        else {
+            return crate::telemetry::finish(
+                &span,
+                Err(ErrorData::invalid_params(
+                    "wait_for_build is not enabled for this request, so its task cannot be polled",
+                    None,
+                )),
+            );
+        };
+        // One look at the build: the wait is a few seconds, not a call's.
+        let mut limits = self.core.limits;
+        limits.wait_for_build_timeout = TASK_LOOK;
+        let tool_ctx = ToolContext {
+            client: client.for_call(crate::tasks::TASK_TOOL),
+            logs: Arc::clone(&self.core.logs),
+            limits,
+            progress: None,
+            cancel: context.ct.child_token(),
+        };
+        let arguments = serde_json::Value::Object(state.arguments.clone());
+        let result = bk_tools::call_tool(tool.as_ref(), &tool_ctx, arguments).await;
+        let content = vec![ContentBlock::text(result.text)];
+        let result = if result.is_error {
+            CallToolResult::error(content)
+        } else {
+            CallToolResult::success(content)
+        };
+        let detail = crate::tasks::detail(&request.task_id, &state, result, now);
+        crate::telemetry::finish(&span, Ok(GetTaskResult::new(detail)))
+    }
+
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let span = crate::telemetry::request_span("tasks/cancel", None, &context);
+        let (_, client) = self.scope(&context);
+        let opened = self.open_task(&request.task_id, &client, std::time::SystemTime::now());
+        let result = opened.map(|_| {
+            self.core
+                .cancelled_tasks
+                .insert(request.task_id.clone(), ())
+        });
+        crate::telemetry::finish(&span, result)
     }
 
     async fn list_skills(

@@ -26,8 +26,9 @@
 use std::io::Write;
 
 use rmcp::model::{
-    CallToolResponse, GetPromptResponse, GetSkillResult, InitializeResult, ListPromptsResult,
-    ListResourcesResult, ListSkillsResult, ListToolsResult, ReadResourceResponse,
+    CallToolResponse, GetPromptResponse, GetSkillResult, GetTaskResult, InitializeResult,
+    ListPromptsResult, ListResourcesResult, ListSkillsResult, ListToolsResult,
+    ReadResourceResponse,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer};
@@ -120,7 +121,14 @@ serialized_outcome!(
     ListResourcesResult,
     ListSkillsResult,
     GetSkillResult,
+    GetTaskResult,
 );
+
+impl Outcome for () {
+    fn bytes(&self) -> u64 {
+        0
+    }
+}
 
 impl Outcome for CallToolResponse {
     fn bytes(&self) -> u64 {

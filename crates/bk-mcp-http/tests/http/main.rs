@@ -9,6 +9,7 @@ mod confirm;
 mod http;
 mod narrowing;
 mod routing;
+mod tasks;
 // The multi-replica test keeps its directory: `cargo xtask bench-scale`
 // compiles tests/scale/services.rs by path.
 #[path = "../scale/mod.rs"]
