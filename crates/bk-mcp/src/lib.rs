@@ -36,6 +36,7 @@ pub mod routing;
 pub mod scopes;
 pub mod sealed_state;
 pub mod server;
+mod server_core;
 pub mod settings;
 pub mod skills;
 pub mod stdio;
