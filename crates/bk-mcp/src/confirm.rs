@@ -11,7 +11,9 @@
 //!
 //! `--confirm-destructive` (`BK_MCP_CONFIRM_DESTRUCTIVE`) sets the policy:
 //! `auto` asks where the client can answer, `always` also refuses clients
-//! that cannot, `never` never asks. Read-only mode stays the stronger
+//! that cannot, `never` never asks. A client cannot answer when it does not
+//! declare elicitation, or when, before 2026-07-28, it calls over stateless
+//! HTTP (no session carries a request back to it). Read-only mode stays the stronger
 //! guard: it lists no destructive tool at all.
 
 use std::fmt;
@@ -179,9 +181,16 @@ pub async fn check(
         return judge(tool, kind, &expected, answer);
     }
 
+    // Before 2026-07-28 the question is a request to the client, which a
+    // stateless HTTP request (no session) has no way to carry.
+    let stateless_http = context
+        .extensions
+        .get::<http::request::Parts>()
+        .is_some_and(|parts| !parts.headers.contains_key("mcp-session-id"));
     let can_ask = context
         .client_capabilities()
-        .is_some_and(|capabilities| capabilities.elicitation.is_some());
+        .is_some_and(|capabilities| capabilities.elicitation.is_some())
+        && (era_2026 || !stateless_http);
     if !can_ask {
         return match confirmation.mode {
             ConfirmMode::Always => Decision::Refuse(format!(
@@ -219,9 +228,15 @@ pub async fn check(
             let answer = serde_json::to_value(&result).ok();
             judge(tool, kind, &expected, answer.as_ref())
         }
-        Err(error) => Decision::Refuse(format!(
-            "could not ask the user to confirm {tool} ({error}); nothing was changed"
+        // The client said it could answer, but the question did not get
+        // through: `auto` asks only where it can, `always` refuses.
+        Err(error) if confirmation.mode == ConfirmMode::Always => Decision::Refuse(format!(
+            "could not ask the user to confirm {tool} ({error}), and this server requires it (--confirm-destructive=always); nothing was changed"
         )),
+        Err(error) => {
+            tracing::warn!(tool, %error, "could not ask the user to confirm; proceeding (--confirm-destructive=auto)");
+            Decision::Proceed
+        }
     }
 }
 

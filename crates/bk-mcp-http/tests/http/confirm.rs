@@ -129,3 +129,44 @@ async fn a_2026_client_confirms_on_a_second_round_served_by_any_replica() {
     assert_eq!(done["result"]["isError"], false, "{done}");
     assert_eq!(requests(&api).await, [format!("PUT {BUILD}/cancel")]);
 }
+
+/// Before 2026-07-28, a stateless HTTP request cannot carry a question
+/// back to its client: `auto` lets the call run, `always` refuses it.
+#[tokio::test]
+async fn a_stateless_2025_client_cannot_be_asked() {
+    let api = MockServer::start().await;
+    let mut build = fixture("build.json");
+    build["state"] = json!("canceling");
+    Mock::given(method("PUT"))
+        .and(path(format!("{BUILD}/cancel")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(build))
+        .mount(&api)
+        .await;
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+        "name": "cancel_build",
+        "arguments": {"org_slug": "acme", "pipeline_slug": "app", "build_number": "42"}
+    }});
+    let auth = bearer(TOKEN);
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("mcp-protocol-version", "2025-06-18"),
+    ];
+
+    let strict = launch(&api)
+        .token(TOKEN)
+        .args(&["--confirm-destructive", "always"])
+        .start()
+        .await;
+    let refused = rpc_message(strict.post("/mcp", &body, &headers).await).await;
+    assert_eq!(refused["result"]["isError"], true, "{refused}");
+    assert!(
+        refused.to_string().contains("cannot ask its user"),
+        "{refused}"
+    );
+    assert!(requests(&api).await.is_empty());
+
+    let default = launch(&api).token(TOKEN).start().await;
+    let done = rpc_message(default.post("/mcp", &body, &headers).await).await;
+    assert_eq!(done["result"]["isError"], false, "{done}");
+    assert_eq!(requests(&api).await, [format!("PUT {BUILD}/cancel")]);
+}
