@@ -105,6 +105,70 @@ impl McpServer {
         })
     }
 
+    /// Reads a `buildkite://` link a tool result gave (a whole log, an
+    /// artifact) with the caller's own client, if the tool that reads it is
+    /// enabled for the caller.
+    async fn read_link(
+        &self,
+        uri: &str,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResult, ErrorData> {
+        let (selection, client) = self.scope(context);
+        let tool = if uri.starts_with("buildkite://logs/") {
+            "read_logs"
+        } else {
+            "get_artifact"
+        };
+        let enabled = self
+            .core
+            .registry
+            .get(tool)
+            .is_some_and(|t| selection.includes(t.as_ref()));
+        let refused = |why: String| {
+            ErrorData::resource_not_found(
+                why,
+                Some(serde_json::json!({"uri": crate::malformed::excerpt(uri)})),
+            )
+        };
+        if !enabled {
+            return Err(refused(format!(
+                "{tool} is not enabled for this caller, so its content cannot be read"
+            )));
+        }
+        if !client.has_token() && !client.is_replaying() {
+            return Err(refused(no_token_message()));
+        }
+        let ctx = ToolContext {
+            client: client.for_call(tool),
+            logs: Arc::clone(&self.core.logs),
+            limits: self.core.limits,
+            progress: None,
+            cancel: context.ct.child_token(),
+        };
+        match bk_tools::links::read(&ctx, uri).await {
+            Some(Ok(bk_tools::links::LinkContent::Text { text, mime_type })) => {
+                Ok(ReadResourceResult::new(vec![
+                    ResourceContents::text(text, uri).with_mime_type(mime_type),
+                ]))
+            }
+            Some(Ok(bk_tools::links::LinkContent::Bytes { bytes, mime_type })) => {
+                use base64::Engine as _;
+                let blob = base64::engine::general_purpose::STANDARD.encode(bytes);
+                Ok(ReadResourceResult::new(vec![
+                    ResourceContents::blob(blob, uri).with_mime_type(mime_type),
+                ]))
+            }
+            Some(Err(error)) => Err(refused(format!(
+                "could not read {}: {error}",
+                crate::malformed::excerpt(uri)
+            ))),
+            None => Err(refused(format!(
+                "no resource {:?}",
+                crate::malformed::excerpt(uri)
+            ))),
+        }
+    }
+
     /// The selection and client for a request.
     fn scope(&self, ctx: &RequestContext<RoleServer>) -> (Selection, buildkite_api::Client) {
         match Self::http_parts(ctx).and_then(|p| p.extensions.get::<RequestScope>()) {
@@ -152,6 +216,7 @@ fn timed_out(limit: Duration) -> bk_tools::CallResult {
         unauthorized: false,
         api_requests: 0,
         replay_miss: false,
+        links: Vec::new(),
     }
 }
 
@@ -373,7 +438,17 @@ impl ServerHandler for McpServer {
         if result.replay_miss {
             text.push_str(REPLAY_HINT);
         }
-        let content = vec![ContentBlock::text(text)];
+        let mut content = vec![ContentBlock::text(text)];
+        content.extend(result.links.iter().map(|link| {
+            let mut resource = Resource::new(link.uri.clone(), link.name.clone());
+            if let Some(mime_type) = &link.mime_type {
+                resource = resource.with_mime_type(mime_type.clone());
+            }
+            if let Some(size) = link.size {
+                resource = resource.with_size(size);
+            }
+            ContentBlock::resource_link(resource)
+        }));
         crate::telemetry::finish(
             &span,
             Ok(if result.is_error {
@@ -550,6 +625,10 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
         let span = crate::telemetry::request_span("resources/read", None, &context);
+        if bk_tools::links::is_link(&request.uri) {
+            let result = self.read_link(&request.uri, &context).await;
+            return crate::telemetry::finish(&span, result.map(Into::into));
+        }
         if let Some(text) = crate::skills::read(&request.uri) {
             return crate::telemetry::finish(
                 &span,

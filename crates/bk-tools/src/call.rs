@@ -21,6 +21,9 @@ pub struct CallResult {
     pub api_requests: u64,
     /// Whether the error was a recording without this call (a replay).
     pub replay_miss: bool,
+    /// Content named by link rather than inlined, for the client to read
+    /// as resources (`crate::links`).
+    pub links: Vec<crate::links::ResourceLink>,
 }
 
 /// Calls `tool`, already looked up and checked against the caller's
@@ -49,28 +52,34 @@ pub async fn call_tool(tool: &dyn Tool, ctx: &ToolContext, args: Value) -> CallR
     };
     let api_requests = ctx.client.requests_sent();
     match outcome {
-        Ok(output) => match render(output, &ctx.limits) {
-            Ok(text) => CallResult {
-                text,
-                is_error: false,
-                unauthorized: false,
-                api_requests,
-                replay_miss: false,
-            },
-            Err(message) => CallResult {
-                text: render_error(&message, &ctx.limits),
-                is_error: true,
-                unauthorized: false,
-                api_requests,
-                replay_miss: false,
-            },
-        },
+        Ok(output) => {
+            let links = output.links.clone();
+            match render(output, &ctx.limits) {
+                Ok(text) => CallResult {
+                    text,
+                    is_error: false,
+                    unauthorized: false,
+                    api_requests,
+                    replay_miss: false,
+                    links,
+                },
+                Err(message) => CallResult {
+                    text: render_error(&message, &ctx.limits),
+                    is_error: true,
+                    unauthorized: false,
+                    api_requests,
+                    replay_miss: false,
+                    links: Vec::new(),
+                },
+            }
+        }
         Err(error) => CallResult {
             text: render_error(&error.to_string(), &ctx.limits),
             is_error: true,
             unauthorized: error.is_unauthorized(),
             api_requests,
             replay_miss: error.is_replay_miss(),
+            links: Vec::new(),
         },
     }
 }

@@ -35,6 +35,7 @@ pub mod call;
 pub mod error;
 pub mod guidance;
 pub mod limits;
+pub mod links;
 pub mod log_source;
 pub mod registry;
 pub mod shape;

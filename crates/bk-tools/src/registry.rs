@@ -206,6 +206,7 @@ impl Registry {
                 unauthorized: false,
                 api_requests: 0,
                 replay_miss: false,
+                links: Vec::new(),
             };
         };
         call_tool(tool.as_ref(), ctx, args).await

@@ -217,7 +217,14 @@ impl<H: ClientHandler> Server<H> {
             .try_call(name, args)
             .await
             .unwrap_or_else(|e| panic!("{name}: JSON-RPC error {e}\nstderr:\n{}", self.stderr()));
-        assert_eq!(result.content.len(), 1, "{name}: {result:?}");
+        // One text block, then any links to content not inlined.
+        assert!(!result.content.is_empty(), "{name}: {result:?}");
+        assert!(
+            result.content[1..]
+                .iter()
+                .all(|block| block.as_resource_link().is_some()),
+            "{name}: {result:?}"
+        );
         // Results are text only: no structuredContent (ARCHITECTURE.md).
         assert!(
             result.structured_content.is_none(),

@@ -4,6 +4,7 @@
 
 use crate::common::{
     Launch, Server, TOKEN, assert_all_sent_token, authorized, fixture, json_response, requests,
+    within,
 };
 use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path};
@@ -229,7 +230,15 @@ async fn logs_tail_logs() {
         .start(&api)
         .await;
     let args = json!({"org_slug": "acme", "pipeline_slug": "app", "build_number": "42", "job_id": JOB_ID, "tail": 3});
-    let tail = server.ok("tail_logs", args.clone()).await;
+    let (result, text) = server.call("tail_logs", args.clone()).await;
+    let tail: Value = serde_json::from_str(&text).unwrap();
+    // 3 of 6 rows: the whole log is linked, for the client to read.
+    let link = result.content[1]
+        .as_resource_link()
+        .expect("a resource link");
+    let uri = format!("buildkite://logs/acme/app/42/{JOB_ID}");
+    assert_eq!(link.uri, uri);
+    assert_eq!(link.mime_type.as_deref(), Some("text/plain"));
     // The job's state (how long to cache its log), then the log: the
     // download is its own access check.
     assert_eq!(
@@ -256,6 +265,22 @@ async fn logs_tail_logs() {
     assert_eq!(requests(&api).await.len(), 3);
     assert_eq!(requests(&api).await[2], format!("HEAD {job_path}/log"));
     assert_all_sent_token(&api, TOKEN).await;
+    // The link reads the whole log from the cache, after the caller's own
+    // access check.
+    let read = within(
+        "resources/read",
+        server
+            .client
+            .read_resource(rmcp::model::ReadResourceRequestParams::new(uri.clone())),
+    )
+    .await
+    .unwrap();
+    let whole = serde_json::to_value(&read.contents[0]).unwrap();
+    let lines: Vec<&str> = whole["text"].as_str().unwrap().lines().collect();
+    assert_eq!(lines.len(), 6, "{whole}");
+    assert_eq!(lines[5], "Exited with status 1");
+    assert_eq!(requests(&api).await.len(), 4);
+    assert_eq!(requests(&api).await[3], format!("HEAD {job_path}/log"));
     let stats = server.ok("read_logs", json!({"org_slug": "acme", "pipeline_slug": "app", "build_number": "42", "job_id": JOB_ID, "seek": 1, "limit": 1})).await;
     assert_eq!(
         stats["entries"][0]["c"], "Receiving objects: 100% (10/10), done.",

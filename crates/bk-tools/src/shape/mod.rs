@@ -31,6 +31,8 @@ pub struct ToolOutput {
     /// Top-level array that may be trimmed to fit the budget.
     pub(crate) list_key: Option<&'static str>,
     pub(crate) continue_hint: Option<ContinueHint>,
+    /// Content named by link rather than inlined (`crate::links`).
+    pub(crate) links: Vec<crate::links::ResourceLink>,
 }
 
 pub(crate) enum Body {
@@ -56,6 +58,7 @@ impl ToolOutput {
             )),
             list_key: None,
             continue_hint: None,
+            links: Vec::new(),
         }
     }
 
@@ -65,6 +68,7 @@ impl ToolOutput {
             body: Body::Text(text.into()),
             list_key: None,
             continue_hint: None,
+            links: Vec::new(),
         }
     }
 
@@ -78,6 +82,17 @@ impl ToolOutput {
         self.list_key = Some(key);
         self.continue_hint = Some(Box::new(hint));
         self
+    }
+
+    /// Adds a link to content the client may read as a resource.
+    pub fn with_link(mut self, link: Option<crate::links::ResourceLink>) -> Self {
+        self.links.extend(link);
+        self
+    }
+
+    /// The links to content not inlined.
+    pub fn links(&self) -> &[crate::links::ResourceLink] {
+        &self.links
     }
 
     /// The JSON value, if this is a JSON result (for tests and embedders).

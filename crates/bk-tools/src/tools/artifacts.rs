@@ -250,8 +250,8 @@ impl Handler for GetArtifact {
     const META: ToolMeta = ToolMeta {
         name: "get_artifact",
         title: "Get Artifact",
-        description: "One artifact's metadata, with its content for text up to 64 KiB; otherwise a presigned download_url, valid ~1 min: GET it with no Authorization header.",
-        details: "Text files (logs, JSON, YAML, CSV, scripts…) of at most 64 KiB come inline in `content`, with `encoding: \"text\"`. Anything else comes with `encoding: \"url\"` and a `note` saying why it was not inlined; download_url expires after download_url_expires_in_seconds (about a minute), and calling get_artifact again gives a fresh one. A deleted or expired artifact has `encoding: \"none\"` and no URL; when no URL can be obtained, the metadata comes with download_error.",
+        description: "One artifact's metadata, with its content for text up to 64 KiB; otherwise a presigned download_url (~1 min; GET it with no Authorization header) and, up to 16 MiB, a resource_uri the client can read.",
+        details: "Text files (logs, JSON, YAML, CSV, scripts…) of at most 64 KiB come inline in `content`, with `encoding: \"text\"`. Anything else comes with `encoding: \"url\"` and a `note` saying why it was not inlined; download_url expires after download_url_expires_in_seconds (about a minute), and calling get_artifact again gives a fresh one. Up to 16 MiB, resource_uri (also a resource link in the result) names the content as an MCP resource, which the server reads with the caller's own token. A deleted or expired artifact has `encoding: \"none\"` and no URL; when no URL can be obtained, the metadata comes with download_error.",
         toolset: Toolset::Artifacts,
         access: Access::Read,
         scopes: SCOPES,
@@ -365,10 +365,29 @@ impl Handler for GetArtifact {
         if let Some(error) = download_error {
             out.insert("download_error".into(), json!(error));
         }
+        // Not inlined, but small enough for a resource read: a link the
+        // client can read with the caller's credentials (`crate::links`).
+        let link = (content.is_none()
+            && artifact
+                .file_size
+                .is_none_or(|size| size <= crate::links::MAX_ARTIFACT_READ))
+        .then(|| {
+            crate::links::artifact_link(
+                &job,
+                &args.artifact_id,
+                artifact.path.as_deref().unwrap_or(&args.artifact_id),
+                artifact.mime_type.as_deref(),
+                artifact.file_size,
+            )
+        })
+        .flatten();
+        if let Some(link) = &link {
+            out.insert("resource_uri".into(), json!(link.uri));
+        }
         if let Some(body) = content {
             out.insert("content".into(), json!(body));
         }
-        Ok(ToolOutput::json(out))
+        Ok(ToolOutput::json(out).with_link(link))
     }
 }
 

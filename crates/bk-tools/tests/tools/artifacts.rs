@@ -542,3 +542,53 @@ async fn get_artifact_text_at_the_limit_is_fitted_to_the_response_budget() {
         "the rest stays reachable"
     );
 }
+
+/// A linked artifact is read with the caller's client, as `get_artifact`
+/// reads it: metadata, a fresh download URL, then the storage, which never
+/// sees the token.
+#[tokio::test]
+async fn a_linked_artifact_reads_whole_through_the_callers_client() {
+    let h = harness().await;
+    let storage = MockServer::start().await;
+    let big = "x".repeat(70 * 1024);
+    // Read twice: by get_artifact, then by the link.
+    Mock::given(method("GET"))
+        .and(path(artifact_path()))
+        .and(authorized())
+        .respond_with(ResponseTemplate::new(200).set_body_json(artifact_with(
+            json!({"file_size": big.len(), "mime_type": "text/plain"}),
+        )))
+        .expect(2)
+        .mount(&h.server)
+        .await;
+    let url = presigned(&storage, PRESIGNED_QUERY);
+    mount_redirect(&h, &url, 2).await;
+    Mock::given(method("GET"))
+        .and(path("/bucket/logs/test.log"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(big.clone(), "text/plain"))
+        .mount(&storage)
+        .await;
+    let artifact = h.ok("get_artifact", get_args()).await;
+    assert_eq!(
+        artifact["encoding"], "url",
+        "over the inline limit: {artifact}"
+    );
+    let uri = artifact["resource_uri"]
+        .as_str()
+        .expect("a resource link")
+        .to_owned();
+    let read = bk_tools::links::read(&h.ctx, &uri)
+        .await
+        .expect("one of ours");
+    let Ok(bk_tools::links::LinkContent::Text { text, mime_type }) = read else {
+        panic!("text: {read:?}")
+    };
+    assert_eq!((text.len(), mime_type.as_str()), (big.len(), "text/plain"));
+    let (_, credentials) = storage_requests(&storage).await;
+    assert!(!credentials, "the token must never go to storage");
+    assert!(
+        bk_tools::links::read(&h.ctx, "buildkite://nothing/here")
+            .await
+            .is_none()
+    );
+}

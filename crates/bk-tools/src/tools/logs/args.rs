@@ -46,17 +46,23 @@ macro_rules! log_args {
         }
 
         impl $name {
+            /// The job, as the arguments name it.
+            #[allow(dead_code)]
+            fn job(&self) -> ::buildkite_api::JobRef {
+                ::buildkite_api::JobRef::in_build(
+                    self.org_slug.to_string(),
+                    self.pipeline_slug.to_string(),
+                    self.build_number.get(),
+                    self.job_id.to_string(),
+                )
+            }
+
             /// The job's log, read as this call asks.
             fn log<'a>(
                 &self,
                 ctx: &'a $crate::tool::ToolContext,
             ) -> $crate::tools::logs::job::JobLog<'a> {
-                let job = ::buildkite_api::JobRef::in_build(
-                    self.org_slug.to_string(),
-                    self.pipeline_slug.to_string(),
-                    self.build_number.get(),
-                    self.job_id.to_string(),
-                );
+                let job = self.job();
                 let policy = ::bk_logs::FetchPolicy {
                     cache_ttl: self
                         .cache_ttl

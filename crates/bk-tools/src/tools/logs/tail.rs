@@ -95,18 +95,21 @@ impl Handler for TailLogs {
         }
         out.insert("query_time_ms".into(), json!(elapsed_ms(started)));
         let first_row = rows.first().map(|r| r.row);
-        Ok(
-            ToolOutput::json(Value::Object(out)).trim_list("entries", move |kept| {
-                match (relative, first_row) {
-                    (false, Some(first)) => json!({
-                        "tool": "read_logs",
-                        "seek": first + kept as u64,
-                        "note": "the newest rows were dropped: read them with read_logs from this seek",
-                    }),
-                    _ => json!({"tail": kept.max(1), "note": "ask for a smaller tail"}),
-                }
-            }),
-        )
+        // The whole log, for a client that wants more than the tail: a link
+        // it may read as a resource (only for a log cached whole).
+        let link = total_rows
+            .filter(|&total| total > rows.len() as u64)
+            .and_then(|_| crate::links::log_link(&args.job()));
+        Ok(ToolOutput::json(Value::Object(out))
+            .with_link(link)
+            .trim_list("entries", move |kept| match (relative, first_row) {
+                (false, Some(first)) => json!({
+                    "tool": "read_logs",
+                    "seek": first + kept as u64,
+                    "note": "the newest rows were dropped: read them with read_logs from this seek",
+                }),
+                _ => json!({"tail": kept.max(1), "note": "ask for a smaller tail"}),
+            }))
     }
 }
 
