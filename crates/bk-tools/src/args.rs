@@ -319,6 +319,17 @@ impl<'de> Deserialize<'de> for BuildNumber {
                 None => n.to_string(),
             },
             Value::String(text) => text.clone(),
+            // Named, not echoed: an object or array can be any size.
+            Value::Object(_) => {
+                return Err(serde::de::Error::custom(
+                    "must be the build's number, e.g. \"42\" (got an object)",
+                ));
+            }
+            Value::Array(_) => {
+                return Err(serde::de::Error::custom(
+                    "must be the build's number, e.g. \"42\" (got an array)",
+                ));
+            }
             other => other.to_string(),
         };
         let trimmed = text.trim().trim_start_matches('#');
@@ -388,6 +399,21 @@ mod tests {
             parse_args(json!({"org_slug": "acme", "build_number": "#42", "per_page": 5})).unwrap();
         assert_eq!(parsed.build_number, BuildNumber(42));
         assert_eq!(parsed.detail_level, DetailLevel::Summary);
+    }
+
+    #[test]
+    fn a_build_number_of_the_wrong_shape_is_named_not_echoed() {
+        // Found by the tool_args fuzz target: an object was echoed whole.
+        let big = json!({"org_slug": "a", "build_number": {"x".repeat(5000): [1, 2, 3]}});
+        assert_eq!(
+            error(big),
+            "invalid argument `build_number`: must be the build's number, e.g. \"42\" (got an object)"
+        );
+        let list = error(json!({"org_slug": "a", "build_number": ["4", "2"]}));
+        assert!(list.ends_with("(got an array)"), "{list}");
+        let uuid =
+            error(json!({"org_slug": "a", "build_number": "0190f3a2-5c1d-4e8b-9a7f-2d6c8e4b1a93"}));
+        assert!(uuid.contains("looks like a build UUID"), "{uuid}");
     }
 
     #[test]
