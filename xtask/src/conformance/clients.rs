@@ -1,26 +1,77 @@
-//! The official Python MCP client (`xtask/conformance/mcp_client_check.py`)
-//! against `bk-mcp-stdio` and against `bk-mcp-http` with Authorization
-//! passthrough, both backed by the shared fake Buildkite API, whose record
-//! then shows what each server asked upstream and with which token.
+//! The official MCP clients: the TypeScript SDK v2
+//! (`xtask/conformance/ts_client_check.mjs`) and the Python SDK
+//! (`mcp_client_check.py`), each over stdio and over HTTP, each in both
+//! eras (2025-11-25 through `initialize`, 2026-07-28 through
+//! `server/discover`). The scripts share their arguments and output; the
+//! Python one's docstring describes the checks.
+//!
+//! Each era of a run talks to two servers: the demo (`bk-mcp-stdio --demo`,
+//! which the script starts, or one `bk-mcp-http --demo`) for `tools/list`
+//! and the failure summary of `acme/web` #1234, and an API server backed by
+//! the shared fake Buildkite API (`bk-mcp-stdio` started by the script with
+//! the session's token, or one `bk-mcp-http --passthrough-http-header
+//! Authorization` that gets it from the client) for `current_user` and
+//! `wait_for_build` on [`RUNNING_BUILD`], which the fake API serves running.
+//! Every session uses its own token (`<prefix>_<era without dashes>`), so
+//! the fake API's record shows what each asked upstream and with which
+//! token.
+//!
+//! The four runs (two clients, two transports) go in parallel, each its two
+//! eras concurrently: the 2025-11-25 bounded waits (about 40 s each) then
+//! overlap. One line per client, transport and era.
 
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use super::command::{Output, run_timed, scrub_env};
-use super::{COMMAND_TIMEOUT, Context, Tally, read_json, tail};
+use super::command::{Finished, Output, run_timed, scrub_env};
+use super::suite::{LEGACY, MODERN};
+use super::{Context, Tally, read_json, tail};
 use crate::fake_api::{Accept, Data, FakeApi, Request, Setup};
 
-/// The Python client's own overall limit (below [`COMMAND_TIMEOUT`]).
-const CLIENT_TIMEOUT_SECS: &str = "60";
-/// Dummy tokens: the fake API accepts any bearer token and records it.
-const STDIO_TOKEN: &str = "bkua_conformance_stdio";
-const HTTP_TOKEN: &str = "bkua_conformance_http";
+/// The scripts' own overall limit, in seconds (below [`RUN_LIMIT`]).
+const CLIENT_TIMEOUT_SECS: &str = "100";
+/// Limit for one client run.
+const RUN_LIMIT: Duration = Duration::from_secs(150);
+/// The build the fake API serves as running: `org/pipeline/number`.
+const RUNNING_BUILD: &str = "acme/app/43";
+/// The jobs the demo's failure summary of `acme/web` #1234 must name (see
+/// `examples/demo/README.md`: failed, failed, timed out).
+const FAILING_JOBS: [&str; 3] = [":rspec: RSpec", ":eslint: Lint", ":capybara: System specs"];
+const ERAS: [&str; 2] = [LEGACY, MODERN];
 
-/// Runs the client over stdio, then over HTTP, and checks the fake API's
-/// record after each.
-pub(super) fn run(ctx: &Context, python: &Path, sdk_version: &str, tally: &mut Tally) {
+/// One client run: which SDK, over which transport, and its token prefix.
+#[derive(Debug)]
+struct ClientRun {
+    sdk: String,
+    transport: &'static str,
+    prefix: String,
+    command: Command,
+}
+
+impl ClientRun {
+    fn token(&self, era: &str) -> String {
+        token(&self.prefix, era)
+    }
+}
+
+/// The token a script uses for one era's API session.
+fn token(prefix: &str, era: &str) -> String {
+    format!("{prefix}_{}", era.replace('-', ""))
+}
+
+/// Starts the fake API and the HTTP servers, runs both clients over both
+/// transports in parallel, and records one line per client, transport and
+/// era, then one for the fake API's record as a whole.
+pub(super) fn run(
+    ctx: &Context,
+    ts_version: &str,
+    python: &Path,
+    py_version: &str,
+    tally: &mut Tally,
+) {
     let user_fixture = ctx.fixtures.join("user.json");
     let name = read_json(&user_fixture).and_then(|user| {
         user["name"]
@@ -33,7 +84,7 @@ pub(super) fn run(ctx: &Context, python: &Path, sdk_version: &str, tally: &mut T
         Err(error) => return tally.record(false, &user_fixture.display().to_string(), &error),
     };
     // The fake API runs on this runtime's worker while this thread waits
-    // for the client and servers.
+    // for the clients and servers.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -42,7 +93,7 @@ pub(super) fn run(ctx: &Context, python: &Path, sdk_version: &str, tally: &mut T
         Ok(runtime) => runtime,
         Err(error) => return tally.record(false, "fake Buildkite API", &error.to_string()),
     };
-    let data = match Data::fixtures(&ctx.fixtures) {
+    let data = match fake_data(&ctx.fixtures) {
         Ok(data) => data,
         Err(error) => return tally.record(false, "fake Buildkite API", &error),
     };
@@ -50,124 +101,289 @@ pub(super) fn run(ctx: &Context, python: &Path, sdk_version: &str, tally: &mut T
         data,
         accept: Accept::AnyBearer,
         record: true,
-        delay: std::time::Duration::ZERO,
+        delay: Duration::ZERO,
     }));
     let api = match api {
         Ok(api) => api,
         Err(error) => return tally.record(false, "fake Buildkite API", &error),
     };
-    let script = ctx.dir.join("mcp_client_check.py");
-    let client = |transport: &str| {
-        let mut command = Command::new(python);
-        command.arg(&script).args([
-            "--timeout",
-            CLIENT_TIMEOUT_SECS,
-            "--expect-user",
-            &name,
-            transport,
-        ]);
-        command
-    };
-
-    println!(
-        "==> official Python MCP client (mcp {sdk_version}) over stdio: bk-mcp-stdio, fake API at {}",
-        api.url
-    );
-    let mut stdio = client("stdio");
-    stdio
-        .arg("--env")
-        .arg(format!("BUILDKITE_API_TOKEN={STDIO_TOKEN}"))
-        .arg("--env")
-        .arg(format!("BUILDKITE_BASE_URL={}", api.url))
-        .arg("--env")
-        .arg(format!("BKLOG_CACHE_URL={}", ctx.log_cache().display()))
-        .arg("--")
-        .arg(&ctx.stdio_bin);
-    run_client(ctx, &mut stdio, "stdio", tally);
-    check_upstream(&api.take(), STDIO_TOKEN, "stdio", tally);
-
-    let server = ctx.start_http(
+    let demo = ctx.start_http("bk-mcp-http-demo.log", &["--demo"], &[]);
+    let passthrough = ctx.start_http(
         "bk-mcp-http-passthrough.log",
         &["--passthrough-http-header", "Authorization"],
         &[("BUILDKITE_BASE_URL", &api.url)],
     );
-    let server = match server {
-        Ok(server) => server,
-        Err(error) => {
+    let (demo, passthrough) = match (demo, passthrough) {
+        (Ok(demo), Ok(passthrough)) => (demo, passthrough),
+        (Err(error), _) => return tally.record(false, "bk-mcp-http --demo", &error),
+        (_, Err(error)) => {
             return tally.record(false, "bk-mcp-http (Authorization passthrough)", &error);
         }
     };
     println!(
-        "==> official Python MCP client (mcp {sdk_version}) over HTTP: bk-mcp-http at {} with Authorization passthrough",
-        server.url
+        "==> TypeScript client (@modelcontextprotocol/client {ts_version}) and Python client (mcp {py_version}), over stdio and HTTP, eras {LEGACY} and {MODERN}"
     );
-    let mut http = client("http");
-    http.args([&server.url, "-H"])
-        .arg(format!("Authorization: Bearer {HTTP_TOKEN}"));
-    run_client(ctx, &mut http, "http", tally);
-    check_upstream(&api.take(), HTTP_TOKEN, "http", tally);
-    drop(server);
-}
+    println!(
+        "    demo: bk-mcp-stdio --demo, and bk-mcp-http --demo at {}; API servers: bk-mcp-stdio, and bk-mcp-http at {} with Authorization passthrough; fake Buildkite API at {}",
+        demo.url, passthrough.url, api.url
+    );
 
-/// Runs the client script and records each JSON line it prints as a check.
-fn run_client(ctx: &Context, client: &mut Command, transport: &str, tally: &mut Tally) {
-    scrub_env(client);
-    client
-        .current_dir(&ctx.dir)
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .env("PYTHONUNBUFFERED", "1");
-    let done = match run_timed(client, COMMAND_TIMEOUT, Output::Capture) {
-        Ok(done) => done,
-        Err(error) => return tally.record(false, &format!("python client ({transport})"), &error),
-    };
-    let log = ctx.work.join(format!("python-{transport}.log"));
-    let _ = std::fs::write(&log, format!("{}{}", done.stdout, done.stderr));
-    let mut all_ok = true;
-    let mut seen = 0;
-    for line in done.stdout.lines() {
-        let Ok(report) = serde_json::from_str::<Value>(line) else {
-            continue;
-        };
-        let Some(check) = report["check"].as_str() else {
-            continue;
-        };
-        let ok = report["ok"] == true;
-        let detail = report["detail"].as_str().unwrap_or("");
-        all_ok &= ok;
-        seen += 1;
-        tally.record(ok, &format!("{check} ({transport})"), detail);
+    let mut runs = Vec::new();
+    for (sdk, slug) in [
+        (format!("TypeScript client {ts_version}"), "typescript"),
+        (format!("Python client {py_version}"), "python"),
+    ] {
+        for transport in ["stdio", "http"] {
+            let prefix = format!("bkua_conformance_{slug}_{transport}");
+            let mut command = if slug == "typescript" {
+                let mut node = ctx.npx();
+                node.args(["node", "ts_client_check.mjs"]);
+                node
+            } else {
+                let mut python = Command::new(python);
+                python
+                    .arg("mcp_client_check.py")
+                    .env("PYTHONDONTWRITEBYTECODE", "1")
+                    .env("PYTHONUNBUFFERED", "1");
+                python
+            };
+            scrub_env(&mut command);
+            command.current_dir(&ctx.dir).args([
+                "--timeout",
+                CLIENT_TIMEOUT_SECS,
+                "--token-prefix",
+                &prefix,
+                "--expect-user",
+                &name,
+                "--running-build",
+                RUNNING_BUILD,
+            ]);
+            for job in FAILING_JOBS {
+                command.args(["--expect-job", job]);
+            }
+            if transport == "stdio" {
+                command
+                    .arg("stdio")
+                    .arg("--env")
+                    .arg(format!("BUILDKITE_BASE_URL={}", api.url))
+                    .arg("--env")
+                    .arg(format!("BKLOG_CACHE_URL={}", ctx.log_cache().display()))
+                    .arg("--env")
+                    .arg("NO_COLOR=1")
+                    .arg("--")
+                    .arg(&ctx.stdio_bin);
+            } else {
+                command.args([
+                    "http",
+                    "--demo-url",
+                    &demo.url,
+                    "--api-url",
+                    &passthrough.url,
+                ]);
+            }
+            runs.push(ClientRun {
+                sdk: sdk.clone(),
+                transport,
+                prefix,
+                command,
+            });
+        }
     }
-    if seen == 0 || (all_ok && !done.success()) {
-        let output = tail(&done.stderr, 8);
-        tally.record(
-            false,
-            &format!("python client ({transport})"),
-            &format!("{}; see {}: {output}", done.describe(), log.display()),
-        );
-    }
-}
 
-/// The fake API must have seen `GET /v2/user`, and only the caller's token.
-fn check_upstream(seen: &[Request], token: &str, transport: &str, tally: &mut Tally) {
-    let wanted = format!("Bearer {token}");
-    let got_user = seen
+    let finished: Vec<Result<Finished, String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = runs
+            .iter_mut()
+            .map(|run| {
+                let command = &mut run.command;
+                scope.spawn(move || run_timed(command, RUN_LIMIT, Output::Capture))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("the client thread panicked".to_owned()))
+            })
+            .collect()
+    });
+    drop((demo, passthrough));
+    let seen = api.take();
+
+    for (run, done) in runs.iter().zip(&finished) {
+        let slug = run.prefix.trim_start_matches("bkua_conformance_");
+        let log = ctx.work.join(format!("client-{slug}.log"));
+        let reports = match done {
+            Ok(done) => {
+                let _ = std::fs::write(&log, format!("{}{}", done.stdout, done.stderr));
+                parse_reports(&done.stdout)
+            }
+            Err(error) => {
+                let _ = std::fs::write(&log, error);
+                Vec::new()
+            }
+        };
+        for era in ERAS {
+            let label = format!("{}, {}, {era}", run.sdk, run.transport);
+            let upstream = check_upstream(&seen, &run.token(era));
+            let (ok, mut detail) = judge_era(&reports, era, &upstream);
+            if !reports.iter().any(|r| r.era == era) {
+                let why = match done {
+                    Ok(done) => format!("{}: {}", done.describe(), tail(&done.stderr, 6)),
+                    Err(error) => error.clone(),
+                };
+                detail = format!("no results for this era ({why}); see {}", log.display());
+            }
+            tally.record(ok, &label, &detail);
+        }
+    }
+
+    let tokens: Vec<String> = runs
         .iter()
-        .any(|r| r.method == "GET" && r.path() == "/v2/user");
-    let wrong: Vec<String> = seen
+        .flat_map(|run| ERAS.map(|era| format!("Bearer {}", run.token(era))))
+        .collect();
+    let strays: Vec<String> = seen
         .iter()
-        .filter(|r| r.authorization.as_deref() != Some(wanted.as_str()))
+        .filter(|r| !r.authorization.as_ref().is_some_and(|a| tokens.contains(a)))
         .map(ToString::to_string)
         .collect();
-    let requests: Vec<String> = seen.iter().map(ToString::to_string).collect();
-    let ok = got_user && wrong.is_empty();
-    let detail = if ok {
-        format!("{} with {wanted}", requests.join(", "))
-    } else if !got_user {
-        format!("no GET /v2/user; requests: {requests:?}")
+    tally.record(
+        strays.is_empty(),
+        "fake Buildkite API",
+        &if strays.is_empty() {
+            format!("{} requests, each with one session's own token", seen.len())
+        } else {
+            format!("requests without a session's token: {strays:?}")
+        },
+    );
+}
+
+/// `buildkite-api`'s fixtures (the user, build `acme/app#42`), and build
+/// [`RUNNING_BUILD`]: #42 again, running.
+fn fake_data(fixtures: &Path) -> Result<Data, String> {
+    let mut data = Data::fixtures(fixtures)?;
+    let mut build = read_json(&fixtures.join("build.json"))?;
+    let (org, rest) = RUNNING_BUILD.split_once('/').ok_or("RUNNING_BUILD")?;
+    let (pipeline, number) = rest.split_once('/').ok_or("RUNNING_BUILD")?;
+    let number: u64 = number.parse().map_err(|_| "RUNNING_BUILD")?;
+    build["number"] = json!(number);
+    build["state"] = json!("running");
+    build["finished_at"] = Value::Null;
+    if let Some(jobs) = build["jobs"].as_array_mut() {
+        for job in jobs {
+            job["state"] = json!("running");
+            job["finished_at"] = Value::Null;
+        }
+    }
+    data.insert_json(
+        &format!("v2/organizations/{org}/pipelines/{pipeline}/builds/{number}.json"),
+        build,
+    );
+    Ok(data)
+}
+
+/// One line a script printed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Report {
+    era: String,
+    check: String,
+    ok: bool,
+    detail: String,
+}
+
+/// The JSON lines of a script's stdout (anything else is ignored).
+fn parse_reports(stdout: &str) -> Vec<Report> {
+    stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter_map(|report| {
+            Some(Report {
+                era: report["era"].as_str()?.to_owned(),
+                check: report["check"].as_str()?.to_owned(),
+                ok: report["ok"] == true,
+                detail: report["detail"].as_str().unwrap_or("").to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// What the fake API saw with one session's token: it must have asked for
+/// the user and the running build. Ok with a summary, or why not.
+fn check_upstream(seen: &[Request], token: &str) -> Result<String, String> {
+    let wanted = format!("Bearer {token}");
+    let mine: Vec<&Request> = seen
+        .iter()
+        .filter(|r| r.authorization.as_deref() == Some(wanted.as_str()))
+        .collect();
+    let (org, rest) = RUNNING_BUILD.split_once('/').unwrap_or_default();
+    let (pipeline, number) = rest.split_once('/').unwrap_or_default();
+    let build = format!("/v2/organizations/{org}/pipelines/{pipeline}/builds/{number}");
+    let asked = |path: &str| mine.iter().any(|r| r.method == "GET" && r.path() == path);
+    let missing: Vec<&str> = ["/v2/user", build.as_str()]
+        .into_iter()
+        .filter(|path| !asked(path))
+        .collect();
+    if missing.is_empty() {
+        Ok(format!("fake API: {} requests with its token", mine.len()))
     } else {
-        format!("requests without {wanted}: {wrong:?}")
+        let requests: Vec<String> = mine.iter().map(ToString::to_string).collect();
+        Err(format!(
+            "fake API: no GET {} with {token}; its requests: {requests:?}",
+            missing.join(", GET ")
+        ))
+    }
+}
+
+/// The verdict on one era of a run, and its line: on success the main
+/// checks' details, else every failed check.
+fn judge_era(reports: &[Report], era: &str, upstream: &Result<String, String>) -> (bool, String) {
+    let mine: Vec<&Report> = reports.iter().filter(|r| r.era == era).collect();
+    let wait = if era == MODERN {
+        "wait_for_build as a task"
+    } else {
+        "wait_for_build"
     };
-    tally.record(ok, &format!("fake API request ({transport})"), &detail);
+    let absent: Vec<&str> = [
+        "tools/list",
+        "get_build_failure_summary",
+        "current_user",
+        wait,
+    ]
+    .into_iter()
+    .filter(|check| !mine.iter().any(|r| r.check == *check))
+    .collect();
+    let failed: Vec<String> = mine
+        .iter()
+        .filter(|r| !r.ok)
+        .map(|r| format!("{}: {}", r.check, r.detail))
+        .chain((!absent.is_empty()).then(|| format!("no result for {}", absent.join(", "))))
+        .chain(upstream.as_ref().err().cloned())
+        .collect();
+    if !failed.is_empty() {
+        return (false, failed.join("; "));
+    }
+    let shown = [
+        "initialize (demo)",
+        "server/discover (demo)",
+        "tools/list",
+        "get_build_failure_summary",
+        "wait_for_build",
+        "wait_for_build as a task",
+    ];
+    let mut parts: Vec<String> = mine
+        .iter()
+        .filter(|r| shown.contains(&r.check.as_str()))
+        .map(|r| match r.check.as_str() {
+            "get_build_failure_summary" => format!("failure summary {}", r.detail),
+            "wait_for_build" => format!("wait_for_build: {}", r.detail),
+            "wait_for_build as a task" => format!("task: {}", r.detail),
+            _ => r.detail.clone(),
+        })
+        .collect();
+    parts.push(format!("{} checks", mine.len()));
+    if let Ok(summary) = upstream {
+        parts.push(summary.clone());
+    }
+    (!mine.is_empty(), parts.join("; "))
 }
 
 #[cfg(test)]
@@ -182,24 +398,109 @@ mod tests {
         }
     }
 
-    /// (passed, failed) after checking `seen` for `token`.
-    fn judged(seen: &[Request], token: &str) -> (usize, usize) {
-        let mut tally = Tally::default();
-        check_upstream(seen, token, "test", &mut tally);
-        (tally.passed, tally.failed)
+    #[test]
+    fn upstream_needs_the_user_and_the_build_with_the_sessions_token() {
+        let token = token("bkua_x", MODERN);
+        assert_eq!(token, "bkua_x_20260728");
+        let bearer = format!("Bearer {token}");
+        let user = request("GET", "/v2/user", Some(&bearer));
+        let build = request(
+            "GET",
+            "/v2/organizations/acme/pipelines/app/builds/43?exclude_jobs=true",
+            Some(&bearer),
+        );
+        assert_eq!(
+            check_upstream(&[user.clone(), build.clone()], &token),
+            Ok("fake API: 2 requests with its token".to_owned())
+        );
+        let error = check_upstream(std::slice::from_ref(&user), &token).unwrap_err();
+        assert!(
+            error.contains("no GET /v2/organizations/acme/pipelines/app/builds/43"),
+            "{error}"
+        );
+        let other = request("GET", "/v2/user", Some("Bearer bkua_y"));
+        assert!(check_upstream(&[other, build], &token).is_err());
+        let post = request("POST", "/v2/user", Some(&bearer));
+        assert!(check_upstream(&[post], &token).is_err());
     }
 
     #[test]
-    fn upstream_needs_get_user_and_only_the_callers_token() {
-        let user = request("GET", "/v2/user", Some("Bearer t1"));
-        assert_eq!(judged(std::slice::from_ref(&user), "t1"), (1, 0));
-        assert_eq!(judged(std::slice::from_ref(&user), "t2"), (0, 1));
-        assert_eq!(judged(&[], "t1"), (0, 1));
-        let with_query = request("GET", "/v2/user?x=1", Some("Bearer t1"));
-        assert_eq!(judged(&[with_query], "t1"), (1, 0));
-        let anonymous = request("GET", "/v2/organizations", None);
-        assert_eq!(judged(&[user, anonymous], "t1"), (0, 1));
-        let post = request("POST", "/v2/user", Some("Bearer t1"));
-        assert_eq!(judged(&[post], "t1"), (0, 1));
+    fn judges_an_era_from_the_scripts_lines() {
+        let stdout = r#"noise
+{"era": "2025-11-25", "check": "initialize (demo)", "ok": true, "detail": "initialize → 2025-11-25"}
+{"era": "2026-07-28", "check": "server/discover (demo)", "ok": true, "detail": "server/discover → 2026-07-28"}
+{"era": "2025-11-25", "check": "tools/list", "ok": true, "detail": "60 tools"}
+{"era": "2025-11-25", "check": "wait_for_build", "ok": false, "detail": "isError: 404"}
+{"check": "no era", "ok": true}
+"#;
+        let mut reports = parse_reports(stdout);
+        assert_eq!(reports.len(), 4);
+        let fine = Ok("fake API: 2 requests with its token".to_owned());
+        let (ok, detail) = judge_era(&reports, LEGACY, &Err("fake API: nothing".to_owned()));
+        assert!(!ok);
+        assert_eq!(
+            detail,
+            "wait_for_build: isError: 404; no result for get_build_failure_summary, current_user; fake API: nothing"
+        );
+        // An era must report each of its main checks.
+        let (ok, detail) = judge_era(&reports, MODERN, &fine);
+        assert!(!ok);
+        assert_eq!(
+            detail,
+            "no result for tools/list, get_build_failure_summary, current_user, wait_for_build as a task"
+        );
+        for check in [
+            "tools/list",
+            "get_build_failure_summary",
+            "current_user",
+            "wait_for_build as a task",
+        ] {
+            reports.push(Report {
+                era: MODERN.to_owned(),
+                check: check.to_owned(),
+                ok: true,
+                detail: format!("{check} ok"),
+            });
+        }
+        let (ok, detail) = judge_era(&reports, MODERN, &fine);
+        assert!(ok, "{detail}");
+        assert_eq!(
+            detail,
+            "server/discover → 2026-07-28; tools/list ok; failure summary get_build_failure_summary ok; task: wait_for_build as a task ok; 5 checks; fake API: 2 requests with its token"
+        );
+        assert!(!judge_era(&[], LEGACY, &fine).0);
+    }
+
+    #[test]
+    fn the_fake_api_serves_the_running_build() {
+        let fixtures =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/buildkite-api/tests/fixtures");
+        let data = fake_data(&fixtures).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let api = FakeApi::start(Setup {
+                data,
+                accept: Accept::AnyBearer,
+                record: false,
+                delay: Duration::ZERO,
+            })
+            .await
+            .unwrap();
+            let answer = reqwest::Client::new()
+                .get(format!(
+                    "{}/v2/organizations/acme/pipelines/app/builds/43?exclude_jobs=true&exclude_pipeline=true&include_test_engine=true",
+                    api.url
+                ))
+                .bearer_auth("bkua_x")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(answer.status(), 200);
+            let build: Value = serde_json::from_str(&answer.text().await.unwrap()).unwrap();
+            assert_eq!((build["number"].as_u64(), build["state"].as_str()), (Some(43), Some("running")));
+        });
     }
 }

@@ -1,5 +1,6 @@
-//! The pinned tools in `xtask/conformance/`: the npm suite (with its Node 22)
-//! and the Python MCP SDK, installed when missing or not at their pins.
+//! The pinned tools in `xtask/conformance/`: the npm suite and TypeScript
+//! client (with their Node 22) and the Python MCP SDK, installed when
+//! missing or not at their pins.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,9 +16,18 @@ const INSTALL_TIMEOUT: Duration = Duration::from_secs(600);
 /// The oldest Node the suite runs on (its `engines`).
 const MIN_NODE_MAJOR: u32 = 22;
 
+/// The pinned npm packages' versions.
+#[derive(Debug)]
+pub(super) struct NodeTools {
+    /// `@modelcontextprotocol/conformance`.
+    pub(super) suite: String,
+    /// `@modelcontextprotocol/client`.
+    pub(super) client: String,
+}
+
 /// Installs the npm packages if they are missing or not at their pins, checks
-/// that `npx` finds Node >= 22, and returns the suite's version.
-pub(super) fn ensure_node_tools(ctx: &Context) -> Result<String, String> {
+/// that `npx` finds Node >= 22, and returns the suite's and client's versions.
+pub(super) fn ensure_node_tools(ctx: &Context) -> Result<NodeTools, String> {
     let manifest = read_json(&ctx.dir.join("package.json"))?;
     let required = string_entries(&manifest["dependencies"]);
     let optional = string_entries(&manifest["optionalDependencies"]);
@@ -71,13 +81,22 @@ pub(super) fn ensure_node_tools(ctx: &Context) -> Result<String, String> {
             done.describe()
         ));
     }
-    let suite = required
-        .iter()
-        .find(|(name, _)| name == "@modelcontextprotocol/conformance")
-        .map(|(_, v)| v.clone())
-        .ok_or("conformance: package.json does not pin @modelcontextprotocol/conformance")?;
-    println!("==> conformance suite {suite}, Node {version}");
-    Ok(suite)
+    let pin = |package: &str| {
+        required
+            .iter()
+            .find(|(name, _)| name == package)
+            .map(|(_, v)| v.clone())
+            .ok_or(format!("conformance: package.json does not pin {package}"))
+    };
+    let tools = NodeTools {
+        suite: pin("@modelcontextprotocol/conformance")?,
+        client: pin("@modelcontextprotocol/client")?,
+    };
+    println!(
+        "==> conformance suite {}, TypeScript client {}, Node {version}",
+        tools.suite, tools.client
+    );
+    Ok(tools)
 }
 
 /// The version of `node_modules/<name>` in `dir`, if installed.
