@@ -11,9 +11,8 @@
 
 use rmcp::ErrorData;
 use rmcp::model::{
-    CallToolRequestParams, ClientJsonRpcMessage, CompleteRequestParams, CustomRequest, ErrorCode,
-    GetPromptRequestParams, InitializeRequestParams, PaginatedRequestParams,
-    ReadResourceRequestParams, RequestId, SubscribeRequestParams, UnsubscribeRequestParams,
+    CallToolRequestParams, ClientJsonRpcMessage, CustomRequest, ErrorCode, GetPromptRequestParams,
+    InitializeRequestParams, PaginatedRequestParams, ReadResourceRequestParams, RequestId,
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -82,17 +81,35 @@ pub fn parse_message(bytes: &[u8], unit: &str) -> Result<ClientJsonRpcMessage, N
 }
 
 /// The error for a request no handler took.
-pub fn unmatched_request(request: &CustomRequest) -> ErrorData {
+pub fn unmatched_request(request: &CustomRequest, era_2026: bool) -> ErrorData {
     let method = request.method.as_str();
     let params = request.params.as_ref();
+    // `initialize` is gone from 2026-07-28 (clients discover with
+    // `server/discover`), and this server offers no subscriptions or
+    // completions: whatever the params, these are unknown methods.
+    let unsupported = matches!(
+        method,
+        "resources/subscribe" | "resources/unsubscribe" | "completion/complete"
+    ) || (method == "initialize" && era_2026);
+    if unsupported {
+        return ErrorData::new(
+            ErrorCode::METHOD_NOT_FOUND,
+            format!(
+                "method not found: `{method}` is not offered by this server{}",
+                if method == "initialize" {
+                    " at protocol 2026-07-28, which discovers with server/discover"
+                } else {
+                    ""
+                }
+            ),
+            None,
+        );
+    }
     let problem = match method {
         "tools/call" => shape::<CallToolRequestParams>(params),
         "initialize" => shape::<InitializeRequestParams>(params),
         "prompts/get" => shape::<GetPromptRequestParams>(params),
         "resources/read" => shape::<ReadResourceRequestParams>(params),
-        "resources/subscribe" => shape::<SubscribeRequestParams>(params),
-        "resources/unsubscribe" => shape::<UnsubscribeRequestParams>(params),
-        "completion/complete" => shape::<CompleteRequestParams>(params),
         "tools/list" | "prompts/list" | "resources/list" | "resources/templates/list" => {
             optional_shape::<PaginatedRequestParams>(params)
         }
@@ -140,7 +157,7 @@ mod tests {
     use serde_json::json;
 
     fn error(method: &str, params: Option<Value>) -> ErrorData {
-        unmatched_request(&CustomRequest::new(method, params))
+        unmatched_request(&CustomRequest::new(method, params), false)
     }
 
     #[test]
@@ -152,6 +169,30 @@ mod tests {
         assert_eq!(e.code, ErrorCode::INVALID_PARAMS);
         assert!(e.message.contains("tools/call"), "{}", e.message);
         assert!(e.message.contains("map"), "{}", e.message);
+    }
+
+    #[test]
+    fn methods_not_offered_are_not_found_whatever_their_params() {
+        let meta = json!({"_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}});
+        for method in [
+            "resources/subscribe",
+            "resources/unsubscribe",
+            "completion/complete",
+        ] {
+            let e = error(method, Some(meta.clone()));
+            assert_eq!(
+                e.code,
+                ErrorCode::METHOD_NOT_FOUND,
+                "{method}: {}",
+                e.message
+            );
+        }
+        // `initialize` is gone at 2026-07-28 only; before, bad params say so.
+        let e = error("initialize", Some(meta));
+        assert_eq!(e.code, ErrorCode::METHOD_NOT_FOUND, "{}", e.message);
+        assert!(e.message.contains("server/discover"), "{}", e.message);
+        let e = error("initialize", Some(json!({"capabilities": {}})));
+        assert_eq!(e.code, ErrorCode::INVALID_PARAMS, "{}", e.message);
     }
 
     #[test]
