@@ -329,6 +329,7 @@ async fn http(options: &Options, http_bin: &Path, cache_url: &str) -> Result<boo
         accept: Accept::Token(TOKEN),
         record: false,
         delay: Duration::ZERO,
+        faults: None,
     })
     .await?;
     let env = process::environment(&[

@@ -160,6 +160,7 @@ async fn bench(http_bin: &Path, workload: Workload) -> Result<(), String> {
         accept: Accept::Token(TOKEN),
         record: false,
         delay: workload.api_delay,
+        faults: None,
     })
     .await?;
     let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;

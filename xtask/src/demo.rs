@@ -248,6 +248,7 @@ fn play_against_fixtures(
         accept: Accept::AnyBearer,
         record: false,
         delay: std::time::Duration::ZERO,
+        faults: None,
     }))?;
     let cache = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
     let mut args = vec![

@@ -51,6 +51,7 @@ pub(super) fn run(ctx: &Context, python: &Path, sdk_version: &str, tally: &mut T
         accept: Accept::AnyBearer,
         record: true,
         delay: std::time::Duration::ZERO,
+        faults: None,
     }));
     let api = match api {
         Ok(api) => api,
