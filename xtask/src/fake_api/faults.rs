@@ -13,7 +13,7 @@
 //! | 500 JSON error | `500` with `{"message": …}` |
 //! | 502 HTML page | `502` with a load balancer's HTML page |
 //! | 503 Retry-After | `503` with `Retry-After: 1` and a JSON message |
-//! | 429 rate limit | `429`, the organization's window spent (`RateLimit-Remaining: 0`, `RateLimit-Reset: 1`) and `Retry-After: 1` |
+//! | 429 rate limit | `429`, the organization's window (below) spent (`RateLimit-Remaining: 0`, `RateLimit-Reset: 1`) and `Retry-After: 1` |
 //! | connection reset | the connection closes before any byte of the answer |
 //! | truncated body | the status and the whole body's `Content-Length`, half the body, then the connection closes |
 //! | invalid JSON | `200` with the first half of the JSON document (whatever the status was) |
@@ -260,13 +260,15 @@ impl Injector {
                     StatusCode::TOO_MANY_REQUESTS,
                     "You have exceeded your organization's rate limit",
                 );
+                // The window every answer reports, spent until it resets
+                // in a second.
                 for (name, value) in [
-                    ("ratelimit-limit", "200"),
-                    ("ratelimit-remaining", "0"),
-                    ("ratelimit-reset", "1"),
-                    ("retry-after", "1"),
+                    ("ratelimit-limit", WINDOW_LIMIT.to_string()),
+                    ("ratelimit-remaining", "0".to_owned()),
+                    ("ratelimit-reset", "1".to_owned()),
+                    ("retry-after", "1".to_owned()),
                 ] {
-                    set(&mut response, header::HeaderName::from_static(name), value);
+                    set(&mut response, header::HeaderName::from_static(name), &value);
                 }
                 response
             }

@@ -480,6 +480,10 @@ async fn each_fault_at_full_rate_is_what_the_client_gets() {
             }
             Fault::RateLimited => {
                 assert_eq!(status, 429);
+                assert_eq!(
+                    header("ratelimit-limit"),
+                    Some(faults::WINDOW_LIMIT.to_string())
+                );
                 assert_eq!(header("ratelimit-remaining").as_deref(), Some("0"));
                 assert_eq!(header("ratelimit-reset").as_deref(), Some("1"));
                 assert_eq!(header("retry-after").as_deref(), Some("1"));
