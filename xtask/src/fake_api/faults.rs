@@ -158,11 +158,35 @@ impl FaultPlan {
     }
 }
 
-/// Draws a fault for each answer and injects it, counting what it injected.
+/// What a fake API drew and injected.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FaultCounts {
+    /// Answers that drew (every API answer but storage and the loop's hops).
+    pub answers: u64,
+    /// Every kind of the plan, in [`Fault::ALL`] order.
+    pub kinds: Vec<FaultCount>,
+}
+
+/// One kind's count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FaultCount {
+    pub fault: Fault,
+    /// Answers that drew it.
+    pub drawn: u64,
+    /// Answers it was injected into (not those that could not carry it).
+    pub injected: u64,
+}
+
+/// Draws a fault for each answer and injects it, counting what it drew
+/// and injected.
 #[derive(Debug)]
 pub(super) struct Injector {
     plan: FaultPlan,
     rng: Mutex<fastrand::Rng>,
+    /// Answers that drew.
+    answers: AtomicU64,
+    /// Faults drawn, by [`Fault::index`].
+    drawn: [AtomicU64; Fault::ALL.len()],
     /// Faults injected, by [`Fault::index`].
     injected: [AtomicU64; Fault::ALL.len()],
     /// When the first rate-limit window began.
@@ -188,6 +212,8 @@ impl Injector {
         Ok(Injector {
             rng: Mutex::new(fastrand::Rng::with_seed(plan.seed)),
             plan,
+            answers: AtomicU64::new(0),
+            drawn: Default::default(),
             injected: Default::default(),
             started: Instant::now(),
             window: Mutex::default(),
@@ -196,11 +222,13 @@ impl Injector {
 
     /// The fault for the next answer, if any.
     pub(super) fn draw(&self) -> Option<Fault> {
+        self.answers.fetch_add(1, Ordering::Relaxed);
         let x = lock(&self.rng).f64();
         let mut edge = 0.0;
         for (fault, rate) in &self.plan.rates {
             edge += rate;
             if x < edge {
+                self.drawn[fault.index()].fetch_add(1, Ordering::Relaxed);
                 return Some(*fault);
             }
         }
@@ -321,14 +349,22 @@ impl Injector {
         }
     }
 
-    /// Faults injected so far, every kind of the plan in [`Fault::ALL`]
-    /// order.
-    pub(super) fn injected(&self) -> Vec<(Fault, u64)> {
-        Fault::ALL
-            .iter()
-            .filter(|f| self.plan.rates.iter().any(|(planned, _)| planned == *f))
-            .map(|f| (*f, self.injected[f.index()].load(Ordering::Relaxed)))
-            .collect()
+    /// What it drew and injected so far.
+    pub(super) fn counts(&self) -> FaultCounts {
+        let count =
+            |counters: &[AtomicU64], fault: Fault| counters[fault.index()].load(Ordering::Relaxed);
+        FaultCounts {
+            answers: self.answers.load(Ordering::Relaxed),
+            kinds: Fault::ALL
+                .into_iter()
+                .filter(|f| self.plan.rates.iter().any(|(planned, _)| planned == f))
+                .map(|fault| FaultCount {
+                    fault,
+                    drawn: count(&self.drawn, fault),
+                    injected: count(&self.injected, fault),
+                })
+                .collect(),
+        }
     }
 }
 
@@ -423,6 +459,14 @@ mod tests {
             );
         }
         assert!((4_700..=5_300).contains(&normal), "{normal} normal answers");
+        let tally = injector.counts();
+        assert_eq!(tally.answers, 10_000);
+        let drawn: Vec<u64> = tally.kinds.iter().map(|k| k.drawn).collect();
+        assert_eq!(drawn, counts.map(u64::from));
+        assert!(
+            tally.kinds.iter().all(|k| k.injected == 0),
+            "drawn, not injected"
+        );
 
         let again = Injector::new(FaultPlan::every_kind(0.05, 7, Duration::ZERO)).unwrap();
         let other = Injector::new(FaultPlan::every_kind(0.05, 8, Duration::ZERO)).unwrap();

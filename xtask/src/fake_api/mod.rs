@@ -23,7 +23,7 @@
 //! - With [`Setup::faults`], a share of the answers are the faults a real
 //!   API shows (5xx, 429, a reset, a truncated or unreadable body, a
 //!   redirect loop, a stall), drawn from a seed (see `faults`); counted by
-//!   kind ([`FakeApi::faults_injected`]).
+//!   kind ([`FakeApi::fault_counts`]).
 //! - Every request is counted ([`FakeApi::hits`]); a miss (any 4xx: a bad
 //!   token, an unknown path or query parameter, another method) is counted
 //!   ([`FakeApi::refused`]) and kept with why ([`FakeApi::unanswered`]), so
@@ -68,7 +68,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 pub use data::Data;
-pub use faults::{Fault, FaultPlan};
+pub use faults::{Fault, FaultCounts, FaultPlan};
 use query::Query;
 
 /// Where the data's own URLs point (the links lists write use it too).
@@ -204,13 +204,12 @@ impl FakeApi {
         lock(&self.shared.unanswered).clone()
     }
 
-    /// Faults injected so far, by kind: every kind the plan has, in
-    /// [`Fault::ALL`] order (empty without [`Setup::faults`]).
-    pub fn faults_injected(&self) -> Vec<(Fault, u64)> {
+    /// Faults drawn and injected so far (none without [`Setup::faults`]).
+    pub fn fault_counts(&self) -> FaultCounts {
         self.shared
             .faults
             .as_ref()
-            .map_or_else(Vec::new, faults::Injector::injected)
+            .map_or_else(FaultCounts::default, faults::Injector::counts)
     }
 
     /// Log downloads so far, by job id.

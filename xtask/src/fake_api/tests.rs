@@ -433,6 +433,15 @@ async fn always(fault: Fault) -> FakeApi {
     .unwrap()
 }
 
+/// Each kind's `(fault, drawn, injected)`.
+fn injected(api: &FakeApi) -> Vec<(Fault, u64, u64)> {
+    api.fault_counts()
+        .kinds
+        .iter()
+        .map(|k| (k.fault, k.drawn, k.injected))
+        .collect()
+}
+
 async fn get_user(api: &FakeApi) -> reqwest::Result<reqwest::Response> {
     client()
         .get(format!("{}/v2/user", api.url))
@@ -454,7 +463,7 @@ async fn each_fault_at_full_rate_is_what_the_client_gets() {
                 !error.is_status() && !error.is_timeout(),
                 "{name}: {error:?}"
             );
-            assert_eq!(api.faults_injected(), [(fault, 1)]);
+            assert_eq!(injected(&api), [(fault, 1, 1)]);
             continue;
         }
         let response = sent.unwrap_or_else(|e| panic!("{name}: {e:?}"));
@@ -525,7 +534,7 @@ async fn each_fault_at_full_rate_is_what_the_client_gets() {
             }
             Fault::ConnectionReset => unreachable!(),
         }
-        assert_eq!(api.faults_injected(), [(fault, 1)], "{name}");
+        assert_eq!(injected(&api), [(fault, 1, 1)], "{name}");
     }
 }
 
@@ -539,7 +548,7 @@ async fn a_body_fault_spares_answers_without_a_json_body_and_storage_draws_none(
         .await
         .unwrap();
     assert_eq!(head.status(), 200);
-    assert_eq!(api.faults_injected(), [(Fault::EmptyBody, 0)]);
+    assert_eq!(injected(&api), [(Fault::EmptyBody, 1, 0)]);
 
     let mut data = Data::fixtures(&fixtures()).unwrap();
     data.add_generated_build("acme", "web", 7, ["one-job-000".to_owned()], 4 << 10);
@@ -570,7 +579,7 @@ async fn a_body_fault_spares_answers_without_a_json_body_and_storage_draws_none(
         log.bytes().await.unwrap().len() >= 4 << 10,
         "a raw log, whole"
     );
-    assert_eq!(api.faults_injected(), [(Fault::InvalidJson, 0)]);
+    assert_eq!(injected(&api), [(Fault::InvalidJson, 1, 0)]);
     assert_eq!(api.log_downloads().get("one-job-000"), Some(&1));
 
     let stored = client()
@@ -579,13 +588,14 @@ async fn a_body_fault_spares_answers_without_a_json_body_and_storage_draws_none(
         .await
         .unwrap();
     assert_eq!(stored.status(), 404, "answered, not faulted");
-    assert_eq!(api.faults_injected(), [(Fault::InvalidJson, 0)]);
+    assert_eq!(injected(&api), [(Fault::InvalidJson, 1, 0)], "no draw");
+    assert_eq!(api.fault_counts().answers, 1);
 }
 
 #[tokio::test]
 async fn without_a_plan_nothing_is_injected() {
     let api = demo().await;
-    assert!(api.faults_injected().is_empty());
+    assert_eq!(api.fault_counts(), FaultCounts::default());
     let (status, _, _) = get(&api, "/_redirect_loop/v2/user", "application/json").await;
     assert_eq!(status, 404, "the loop exists only with faults");
     let (status, headers, _) = get(&api, "/v2/user", "application/json").await;
