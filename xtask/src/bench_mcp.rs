@@ -73,13 +73,7 @@ impl Options {
                     .map(String::as_str)
                     .ok_or_else(|| format!("{arg} needs a value\n\n{USAGE}"))
             };
-            let number = |text: &str| -> Result<u64, String> {
-                text.replace('_', "")
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| format!("{arg}: {text:?} is not a positive number\n\n{USAGE}"))
-            };
+            let number = |text: &str| crate::positive_number(arg, text, USAGE);
             match arg.as_str() {
                 "--quick" => {}
                 "--runs" => options.runs = usize::try_from(number(value()?)?).unwrap_or(30),
