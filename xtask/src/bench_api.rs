@@ -176,6 +176,7 @@ async fn bench(binary: &Path, options: &Options) -> Result<(), String> {
         accept: Accept::AnyBearer,
         record: false,
         delay: Duration::ZERO,
+        faults: None,
     })
     .await?;
     let proxy = CountingProxy::start(api.url.clone()).await?;

@@ -14,18 +14,18 @@
 //! not be a debug build, so a debug `cargo xtask` builds the release xtask
 //! and hands over to it.
 
+pub mod build;
 pub mod load;
 pub mod process;
 
 use std::fmt::Write as _;
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::json;
 
 use crate::fake_api::{Accept, Data, FakeApi, Setup};
+use build::{cargo_build_release, executable, run_in_release};
 use load::{Call, Outcome, Sample, Stop};
 
 /// The token the servers are started with, and the fake API expects.
@@ -73,13 +73,7 @@ impl Options {
                     .map(String::as_str)
                     .ok_or_else(|| format!("{arg} needs a value\n\n{USAGE}"))
             };
-            let number = |text: &str| -> Result<u64, String> {
-                text.replace('_', "")
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| format!("{arg}: {text:?} is not a positive number\n\n{USAGE}"))
-            };
+            let number = |text: &str| crate::positive_number(arg, text, USAGE);
             match arg.as_str() {
                 "--quick" => {}
                 "--runs" => options.runs = usize::try_from(number(value()?)?).unwrap_or(30),
@@ -129,72 +123,6 @@ pub fn run(args: &[String]) -> Result<(), String> {
         return run_in_release("bench-mcp", &extra);
     }
     bench(&options, &stdio_bin, &http_bin)
-}
-
-/// Runs `cargo xtask TASK ARGS` as a release build of xtask: a debug load
-/// generator (or fake API) would measure itself.
-pub fn run_in_release(task: &str, args: &[String]) -> Result<(), String> {
-    let xtask = executable(&cargo_build_release(&["xtask"])?, "xtask")?;
-    let status = Command::new(&xtask)
-        .arg(task)
-        .args(args)
-        .status()
-        .map_err(|e| format!("cannot run {}: {e}", xtask.display()))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("{task} failed ({status})"))
-    }
-}
-
-/// `cargo build --release -p …`, returning (target name, executable) pairs.
-pub fn cargo_build_release(packages: &[&str]) -> Result<Vec<(String, PathBuf)>, String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let mut command = Command::new(cargo);
-    command.args([
-        "build",
-        "--release",
-        "--message-format=json-render-diagnostics",
-    ]);
-    for package in packages {
-        command.args(["-p", package]);
-    }
-    eprintln!("==> cargo build --release -p {}", packages.join(" -p "));
-    let mut child = command
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("could not run cargo: {e}"))?;
-    let stdout = child.stdout.take().ok_or("cargo's stdout is not piped")?;
-    let mut built = Vec::new();
-    for line in std::io::BufReader::new(stdout).lines() {
-        let line = line.map_err(|e| format!("reading cargo's output: {e}"))?;
-        let Ok(message) = serde_json::from_str::<serde_json::Value>(&line) else {
-            continue;
-        };
-        if message["reason"] == "compiler-artifact"
-            && let (Some(name), Some(path)) = (
-                message["target"]["name"].as_str(),
-                message["executable"].as_str(),
-            )
-        {
-            built.push((name.to_owned(), PathBuf::from(path)));
-        }
-    }
-    let status = child
-        .wait()
-        .map_err(|e| format!("waiting for cargo: {e}"))?;
-    if !status.success() {
-        return Err(format!("the release build failed ({status})"));
-    }
-    Ok(built)
-}
-
-pub fn executable(built: &[(String, PathBuf)], name: &str) -> Result<PathBuf, String> {
-    built
-        .iter()
-        .find(|(target, _)| target == name)
-        .map(|(_, path)| path.clone())
-        .ok_or_else(|| format!("cargo did not report the {name} executable"))
 }
 
 fn bench(options: &Options, stdio_bin: &Path, http_bin: &Path) -> Result<(), String> {
@@ -329,6 +257,7 @@ async fn http(options: &Options, http_bin: &Path, cache_url: &str) -> Result<boo
         accept: Accept::Token(TOKEN),
         record: false,
         delay: Duration::ZERO,
+        faults: None,
     })
     .await?;
     let env = process::environment(&[
@@ -336,7 +265,7 @@ async fn http(options: &Options, http_bin: &Path, cache_url: &str) -> Result<boo
         ("BUILDKITE_BASE_URL", api.url.clone()),
         ("BKLOG_CACHE_URL", cache_url.to_owned()),
     ]);
-    let mut server = process::http_server(http_bin, &env)?;
+    let mut server = process::http_server(http_bin, &env, None)?;
     let pid = server.pid();
     let started = process::memory(pid)?;
     let client = load::client()?;
@@ -665,17 +594,19 @@ fn ms(d: Duration) -> String {
     }
 }
 
-fn mib(kib: u64) -> String {
+/// KiB as MiB with one decimal.
+pub(crate) fn mib(kib: u64) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)
 }
 
-fn row<S: Into<String>>(cells: impl IntoIterator<Item = S>) -> Vec<String> {
+/// A table row from its cells.
+pub(crate) fn row<S: Into<String>>(cells: impl IntoIterator<Item = S>) -> Vec<String> {
     cells.into_iter().map(Into::into).collect()
 }
 
 /// Prints rows as a Markdown table: the first column left-aligned, the
 /// others right-aligned.
-fn print_table(rows: &[Vec<String>]) {
+pub(crate) fn print_table(rows: &[Vec<String>]) {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|c| {
@@ -715,7 +646,8 @@ fn print_table(rows: &[Vec<String>]) {
     }
 }
 
-fn machine() -> String {
+/// The CPUs, their model, the memory and the kernel of this machine.
+pub(crate) fn machine() -> String {
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
@@ -739,7 +671,8 @@ fn machine() -> String {
     )
 }
 
-fn load_average() -> String {
+/// The 1, 5 and 15-minute load averages.
+pub(crate) fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "unknown".to_owned())

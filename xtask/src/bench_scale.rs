@@ -20,9 +20,10 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::bench_mcp::TOKEN;
+use crate::bench_mcp::build::{Release, release_http_server};
 use crate::bench_mcp::load::{self, Call, Stop};
 use crate::bench_mcp::process::{environment, http_server};
-use crate::bench_mcp::{TOKEN, cargo_build_release, executable, run_in_release};
 use crate::fake_api::{Accept, Data, FakeApi, Setup};
 use crate::server_process::ServerProcess;
 
@@ -68,15 +69,10 @@ struct Workload {
 
 pub fn run(args: &[String]) -> Result<(), String> {
     let options = Options::parse(args)?;
-    let http_bin = match &options.http_bin {
-        Some(bin) => bin.clone(),
-        None => executable(&cargo_build_release(&["bk-mcp-http"])?, "bk-mcp-http")?,
+    let http_bin = match release_http_server("bench-scale", args, options.http_bin.as_deref())? {
+        Release::Run(binary) => binary,
+        Release::HandedOver => return Ok(()),
     };
-    if cfg!(debug_assertions) {
-        let mut extra = args.to_vec();
-        extra.extend(["--http-bin".to_owned(), http_bin.display().to_string()]);
-        return run_in_release("bench-scale", &extra);
-    }
     let workload = if options.quick {
         Workload {
             jobs: 12,
@@ -160,6 +156,7 @@ async fn bench(http_bin: &Path, workload: Workload) -> Result<(), String> {
         accept: Accept::Token(TOKEN),
         record: false,
         delay: workload.api_delay,
+        faults: None,
     })
     .await?;
     let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
@@ -322,7 +319,7 @@ impl FleetEnv<'_> {
             extra.push(("BKLOG_CACHE_URL", local.display().to_string()));
         }
         let env: Vec<(OsString, OsString)> = environment(&extra);
-        http_server(self.http_bin, &env)
+        http_server(self.http_bin, &env, None)
     }
 }
 

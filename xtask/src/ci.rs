@@ -4,8 +4,10 @@
 //!
 //! The steps, cheapest first: format, clippy, the README's test command,
 //! `docs/tools.md` up to date, the demo's whole tour, the OpenTelemetry
-//! export, the official MCP conformance suite and Python client, rustdoc,
-//! packaging the library crates, and a minute of each fuzz target
+//! export, the official MCP conformance suite and Python client, a 20 s
+//! soak (8 clients against a fake API injecting faults, debug builds; any
+//! missed target fails it), rustdoc, packaging the library crates, and a
+//! minute of each fuzz target
 //! (installing cargo-fuzz first when it is missing). Every cargo step of
 //! the workspace is `--locked`. The last lines give the test totals, the
 //! disk left and the size of `target/`.
@@ -29,6 +31,8 @@ enum Action {
     Demo,
     /// Installs the pinned conformance tools, then runs them.
     Conformance,
+    /// A short soak of the debug HTTP server (`cargo xtask soak`).
+    Soak,
     /// Packages the library crates, built together from a clean slate.
     Package,
     /// Installs cargo-fuzz when it is missing, then `cargo xtask fuzz --smoke`.
@@ -43,6 +47,9 @@ struct Step {
 
 /// The library crates that are published, in dependency order.
 const PACKAGED: &[&str] = &["buildkite-api", "bk-logs", "bk-fleet", "bk-tools", "bk-mcp"];
+
+/// The arguments of CI's soak.
+const SOAK_SMOKE: [&str; 5] = ["--seconds", "20", "--clients", "8", "--debug"];
 
 /// The CI checks, cheapest first.
 const STEPS: &[Step] = &[
@@ -104,6 +111,10 @@ const STEPS: &[Step] = &[
         action: Action::Conformance,
     },
     Step {
+        name: "soak: 20 s, 8 clients, faults in the API's answers (debug builds)",
+        action: Action::Soak,
+    },
+    Step {
         name: "rustdoc (warnings are errors)",
         action: Action::Cargo(
             &["doc", "--workspace", "--no-deps", "--locked"],
@@ -135,6 +146,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             Action::Tests => totals = Some(tests(&root)?),
             Action::Demo => demo(&root)?,
             Action::Conformance => conformance(&root)?,
+            Action::Soak => crate::soak::run(&SOAK_SMOKE.map(str::to_owned))?,
             Action::Package => package(&root)?,
             Action::Fuzz => fuzz(&root)?,
         }

@@ -17,7 +17,7 @@
 
 mod client;
 pub(crate) mod logs;
-mod tour;
+pub(crate) mod tour;
 mod transcript;
 
 use std::path::{Path, PathBuf};
@@ -97,6 +97,17 @@ struct Outcome {
     is_error: bool,
 }
 
+/// The text of a tool result's content blocks, one per line.
+pub(crate) fn result_text(result: &Value) -> String {
+    result["content"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|block| block["text"].as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Starts `binary` with `args` and plays `steps`, printing as it goes.
 fn play(
     binary: &Path,
@@ -151,13 +162,7 @@ fn play(
             }),
             |notification| printer.notification(notification),
         )?;
-        let text = result["content"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|block| block["text"].as_str())
-            .collect::<Vec<_>>()
-            .join("\n");
+        let text = result_text(&result);
         let is_error = result["isError"].as_bool().unwrap_or(false) || text.trim().is_empty();
         printer.result(&text, is_error);
         outcomes.push(Outcome { text, is_error });
@@ -248,6 +253,7 @@ fn play_against_fixtures(
         accept: Accept::AnyBearer,
         record: false,
         delay: std::time::Duration::ZERO,
+        faults: None,
     }))?;
     let cache = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
     let mut args = vec![

@@ -18,6 +18,10 @@
 //!   `--check`, fails when the file is stale).
 //! - `fuzz [--smoke] [--runs N] [TARGET…]`: builds and runs the cargo-fuzz
 //!   targets in `fuzz/` (see `fuzz`).
+//! - `soak [--minutes N | --seconds N] [--clients N] [--fault-rate F]
+//!   [--seed N] [--debug]`: concurrent MCP clients over HTTP against a fake API that
+//!   injects faults, checking answers, error causes, panics and memory
+//!   (see `soak`).
 
 mod bench_api;
 mod bench_mcp;
@@ -29,6 +33,7 @@ mod docs;
 mod fake_api;
 mod fuzz;
 mod server_process;
+mod soak;
 #[cfg(test)]
 mod tidy;
 
@@ -49,6 +54,7 @@ fn main() -> ExitCode {
         Some("demo-logs") => demo::logs::run(&args[1..]),
         Some("docs") => docs::run(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
+        Some("soak") => soak::run(&args[1..]),
         _ => Err(USAGE.to_owned()),
     };
     match result {
@@ -63,7 +69,7 @@ fn main() -> ExitCode {
 const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
-  ci                                   every CI check: format, clippy, tests, docs, demo, otel, conformance, rustdoc, package, fuzz
+  ci                                   every CI check: format, clippy, tests, docs, demo, otel, conformance, soak, rustdoc, package, fuzz
   gen-log <path> [--size N] [--seed N] write a generated job log (size like 100MiB, 1GiB)
   bench-logs [--size N]                benchmark the log engine (release build, needs rg)
   conformance                          MCP conformance suite and Python client against the binaries
@@ -73,7 +79,9 @@ tasks:
   demo [--record]                      play an investigation of the bundled demo organisation
   demo-logs <org dir>                  write the demo's scripted job logs (described on stdin; generate.py runs it)
   docs [--check]                       write docs/tools.md from the tool registry (--check: fail if stale)
-  fuzz [--smoke] [--runs N] [TARGET…]  build and run the cargo-fuzz targets (--smoke: 60 s each, the default)";
+  fuzz [--smoke] [--runs N] [TARGET…]  build and run the cargo-fuzz targets (--smoke: 60 s each, the default)
+  soak [--minutes N | --seconds N] [--clients N] [--fault-rate F] [--seed N] [--debug]
+                                       MCP clients over HTTP against a fake API injecting faults (default 30 min, 32 clients, 5% per fault)";
 
 /// Reads `--name value` from `args`.
 fn option<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
@@ -81,6 +89,16 @@ fn option<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1))
         .map(String::as_str)
+}
+
+/// `text` as a positive whole number (`_` may group its digits), the
+/// value of the option `name`; the error ends with `usage`.
+fn positive_number(name: &str, text: &str, usage: &str) -> Result<u64, String> {
+    text.replace('_', "")
+        .parse::<u64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("{name}: {text:?} is not a positive number\n\n{usage}"))
 }
 
 /// Parses sizes such as `100MiB`, `1GiB`, `512KiB` or plain bytes.

@@ -119,7 +119,7 @@ fn api_message(what: &str, error: &buildkite_api::Error, scopes: &[&str]) -> Str
         buildkite_api::Error::NotFound { request, .. } if request.path.contains("/analytics/") => "Check org_slug, test_suite_slug (list_test_suites lists them) and the ids, and that the token can see this suite.".to_owned(),
         buildkite_api::Error::NotFound { .. } => "Check the slugs and ids (org_slug and pipeline_slug are URL slugs; build_number is the build's number such as 42, not its UUID), and that the token can see this resource.".to_owned(),
         buildkite_api::Error::RateLimited { retry_after, .. } => match retry_after {
-            Some(wait) => format!("The rate limit resets in {} s: retry after that.", wait.as_secs()),
+            Some(wait) => format!("The rate limit resets in {} s: retry after that.", whole_seconds(*wait)),
             None => "Retry in a minute.".to_owned(),
         },
         buildkite_api::Error::Gone { .. } => "The resource is no longer available (e.g. step uploads are kept for 30 days).".to_owned(),
@@ -147,6 +147,12 @@ fn api_message(what: &str, error: &buildkite_api::Error, scopes: &[&str]) -> Str
     } else {
         format!("{base} {next}")
     }
+}
+
+/// A wait in whole seconds: rounded up, and at least 1 (a wait under a
+/// second must not read as "retry after 0 s").
+fn whole_seconds(wait: std::time::Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
 #[cfg(test)]
@@ -273,6 +279,19 @@ mod tests {
         let text = limited.context("the build", &[]).unwrap_err().to_string();
         assert!(
             text.ends_with("The rate limit resets in 42 s: retry after that."),
+            "{text}"
+        );
+        // A pacer's wait is often under a second: never "in 0 s".
+        let soon: Result<(), _> = Err(buildkite_api::Error::RateLimited {
+            request: request(),
+            message: "not sent".into(),
+            retry_after: Some(std::time::Duration::from_millis(400)),
+            rate_limit: Box::default(),
+        });
+        let text = soon.context("the build", &[]).unwrap_err().to_string();
+        assert!(!text.contains(" 0 s"), "{text}");
+        assert!(
+            text.ends_with("The rate limit resets in 1 s: retry after that."),
             "{text}"
         );
     }

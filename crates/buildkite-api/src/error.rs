@@ -309,12 +309,18 @@ impl Error {
                 status,
                 message: format!(
                     "{message} (the API asked to retry in {} s, later than this call can wait: retry then)",
-                    wait.as_secs().max(1)
+                    whole_seconds(wait)
                 ),
             },
             other => other,
         }
     }
+}
+
+/// A wait in whole seconds for an error to name: rounded up, and at least
+/// 1, so a wait under a second never reads as "in 0 s".
+pub(crate) fn whole_seconds(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
 /// Longest part of a request's path, or of an argument, an error echoes.
@@ -353,7 +359,7 @@ struct RetryHint(Option<Duration>);
 impl fmt::Display for RetryHint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
-            Some(wait) => write!(f, " (the limit resets in {} s)", wait.as_secs()),
+            Some(wait) => write!(f, " (the limit resets in {} s)", whole_seconds(wait)),
             None => Ok(()),
         }
     }
@@ -535,6 +541,35 @@ mod tests {
         let (message, _) = parse_error_body(StatusCode::BAD_REQUEST, body.as_bytes());
         assert_eq!(message.chars().count(), MAX_MESSAGE_CHARS + 1);
         assert!(message.ends_with('…'));
+    }
+
+    #[test]
+    fn a_wait_under_a_second_reads_as_one_second_and_others_round_up() {
+        let limited = |millis| Error::RateLimited {
+            request: RequestInfo {
+                method: Method::GET,
+                path: "/v2/organizations/acme/builds".into(),
+            },
+            message: "not sent".into(),
+            retry_after: Some(Duration::from_millis(millis)),
+            rate_limit: Box::default(),
+        };
+        assert!(
+            limited(300)
+                .to_string()
+                .ends_with("(the limit resets in 1 s)")
+        );
+        assert!(
+            limited(1_200)
+                .to_string()
+                .ends_with("(the limit resets in 2 s)")
+        );
+        assert!(
+            limited(42_000)
+                .to_string()
+                .ends_with("(the limit resets in 42 s)")
+        );
+        assert_eq!(whole_seconds(Duration::ZERO), 1);
     }
 
     #[test]

@@ -8,7 +8,9 @@ use bytes::Bytes;
 use reqwest::{Response, StatusCode};
 use serde::de::DeserializeOwned;
 
-use crate::error::{Error, RequestInfo, Result, TransportKind, one_line, parse_error_body};
+use crate::error::{
+    Error, RequestInfo, Result, TransportKind, one_line, parse_error_body, whole_seconds,
+};
 use crate::pacing::Limited;
 use crate::rate_limit::RateLimit;
 
@@ -86,7 +88,7 @@ pub(crate) fn rate_limited_unsent(
         request: info.clone(),
         message: format!(
             "not sent: {whose} for this window, and it resets in {} s, later than this call can wait",
-            wait.as_secs().max(1)
+            whole_seconds(wait)
         ),
         retry_after: Some(wait),
         rate_limit: Box::new(RateLimit::default()),

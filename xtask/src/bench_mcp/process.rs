@@ -26,14 +26,18 @@ pub fn environment(extra: &[(&str, String)]) -> Vec<(OsString, OsString)> {
 }
 
 /// Starts `bk-mcp-http` on a free port with only `env`, and waits for its
-/// "listening on" line.
-pub fn http_server(binary: &Path, env: &[(OsString, OsString)]) -> Result<ServerProcess, String> {
+/// "listening on" line; with `log_file`, its stderr is written there too.
+pub fn http_server(
+    binary: &Path,
+    env: &[(OsString, OsString)],
+    log_file: Option<&Path>,
+) -> Result<ServerProcess, String> {
     let mut command = Command::new(binary);
     command
         .args(["--listen", "127.0.0.1:0"])
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k, v)));
-    ServerProcess::start(&mut command, None, Duration::from_secs(15))
+    ServerProcess::start(&mut command, log_file, Duration::from_secs(15))
 }
 
 /// Memory of a process, in KiB.

@@ -102,6 +102,7 @@ pub(super) fn run(
         accept: Accept::AnyBearer,
         record: true,
         delay: Duration::ZERO,
+        faults: None,
     }));
     let api = match api {
         Ok(api) => api,

@@ -20,6 +20,10 @@
 //!   method answers 405 on a path `GET` answers, else 404: the servers
 //!   under test only read.
 //! - [`Setup::delay`] passes before every answer, as a real API's latency.
+//! - With [`Setup::faults`], a share of the answers are the faults a real
+//!   API shows (5xx, 429, a reset, a truncated or unreadable body, a
+//!   redirect loop, a stall), drawn from a seed (see `faults`); counted by
+//!   kind ([`FakeApi::fault_counts`]).
 //! - Every request is counted ([`FakeApi::hits`]); a miss (any 4xx: a bad
 //!   token, an unknown path or query parameter, another method) is counted
 //!   ([`FakeApi::refused`]) and kept with why ([`FakeApi::unanswered`]), so
@@ -35,12 +39,14 @@
 //! | `lists` | list endpoints: each kind's filters, numbered and cursor paging |
 //! | `logs` | job logs: raw and JSON forms |
 //! | `query` | query strings, the parameters a route takes, globs |
+//! | `faults` | injected faults: the plan, the draws, the faulty answers |
 //!
 //! The data never changes while served, so a successful answer is kept and
 //! served again for the same request: a load test measures the server
 //! under test, not this one.
 
 mod data;
+mod faults;
 mod lists;
 mod logs;
 mod query;
@@ -62,6 +68,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 pub use data::Data;
+pub use faults::{Fault, FaultCounts, FaultPlan};
 use query::Query;
 
 /// Where the data's own URLs point (the links lists write use it too).
@@ -87,6 +94,8 @@ pub struct Setup {
     pub record: bool,
     /// Latency added to every answer, as a real API has.
     pub delay: Duration,
+    /// Faults to inject into the answers (`None`: every answer is right).
+    pub faults: Option<FaultPlan>,
 }
 
 /// One request the fake API received.
@@ -125,6 +134,8 @@ struct Shared {
     data: Data,
     accept: Accept,
     delay: Duration,
+    /// Set by [`Setup::faults`].
+    faults: Option<faults::Injector>,
     hits: AtomicU64,
     refused: AtomicU64,
     /// `None` unless [`Setup::record`].
@@ -141,10 +152,16 @@ impl FakeApi {
     /// Starts the fake API on a free port of 127.0.0.1, on the current
     /// Tokio runtime.
     pub async fn start(setup: Setup) -> Result<FakeApi, String> {
+        let faults = setup
+            .faults
+            .map(faults::Injector::new)
+            .transpose()
+            .map_err(|e| format!("fake API: {e}"))?;
         let shared = Arc::new(Shared {
             data: setup.data,
             accept: setup.accept,
             delay: setup.delay,
+            faults,
             hits: AtomicU64::new(0),
             refused: AtomicU64::new(0),
             requests: setup.record.then(Mutex::default),
@@ -185,6 +202,14 @@ impl FakeApi {
     /// path or query parameter, missing token, another method).
     pub fn unanswered(&self) -> Vec<String> {
         lock(&self.shared.unanswered).clone()
+    }
+
+    /// Faults drawn and injected so far (none without [`Setup::faults`]).
+    pub fn fault_counts(&self) -> FaultCounts {
+        self.shared
+            .faults
+            .as_ref()
+            .map_or_else(FaultCounts::default, faults::Injector::counts)
     }
 
     /// Log downloads so far, by job id.
@@ -291,13 +316,23 @@ async fn handle(State(shared): State<Arc<Shared>>, request: axum::extract::Reque
                 .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
         });
     }
-    if !shared.delay.is_zero() {
-        tokio::time::sleep(shared.delay).await;
-    }
     let origin = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
         .map_or_else(String::new, |host| format!("http://{host}"));
+    if shared.faults.is_some()
+        && let Some(hop) = faults::loop_hop(uri.path(), &target, &origin)
+    {
+        return hop;
+    }
+    let fault = shared
+        .faults
+        .as_ref()
+        .filter(|_| !routes::is_storage(uri.path()))
+        .and_then(faults::Injector::draw);
+    if !shared.delay.is_zero() {
+        tokio::time::sleep(shared.delay).await;
+    }
     let call = Call {
         path: uri.path(),
         query: Query::parse(uri.query().unwrap_or("")),
@@ -305,12 +340,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: axum::extract::Reque
         origin: &origin,
     };
     let reply = match shared.respond(&method, &target, &call) {
-        Ok(reply) => {
-            if let (&Method::GET, Some(job)) = (&method, &reply.log_of) {
-                *lock(&shared.downloads).entry(job.clone()).or_default() += 1;
-            }
-            reply
-        }
+        Ok(reply) => reply,
         Err(miss) => {
             shared.refused.fetch_add(1, Ordering::Relaxed);
             lock(&shared.unanswered).push(format!("{method} {target}: {}", miss.why));
@@ -319,6 +349,19 @@ async fn handle(State(shared): State<Arc<Shared>>, request: axum::extract::Reque
             reply
         }
     };
+    if let (Some(injector), Some(fault)) = (&shared.faults, fault) {
+        let request = faults::Target {
+            method: &method,
+            target: &target,
+            origin: &origin,
+        };
+        if let Some(faulty) = injector.inject(fault, &reply, &request).await {
+            return faulty;
+        }
+    }
+    if let (&Method::GET, Some(job)) = (&method, &reply.log_of) {
+        *lock(&shared.downloads).entry(job.clone()).or_default() += 1;
+    }
     let mut builder = Response::builder()
         .status(reply.status)
         .header(header::CONTENT_LENGTH, reply.body.len());
@@ -330,11 +373,15 @@ async fn handle(State(shared): State<Arc<Shared>>, request: axum::extract::Reque
     } else {
         Body::from(reply.body)
     };
-    builder.body(body).unwrap_or_else(|_| {
+    let mut response = builder.body(body).unwrap_or_else(|_| {
         let mut response = Response::new(Body::empty());
         *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
         response
-    })
+    });
+    if let Some(injector) = &shared.faults {
+        injector.report_window(response.headers_mut());
+    }
+    response
 }
 
 impl Shared {

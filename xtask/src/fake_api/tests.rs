@@ -25,6 +25,7 @@ async fn demo() -> FakeApi {
         accept: Accept::AnyBearer,
         record: false,
         delay: Duration::ZERO,
+        faults: None,
     })
     .await
     .unwrap()
@@ -236,6 +237,7 @@ async fn any_bearer_answers_the_fixtures_and_records_every_request() {
         accept: Accept::AnyBearer,
         record: true,
         delay: Duration::ZERO,
+        faults: None,
     })
     .await
     .unwrap();
@@ -321,6 +323,7 @@ async fn a_fixed_token_refuses_others_and_counts_without_recording() {
         accept: Accept::Token("right"),
         record: false,
         delay: Duration::ZERO,
+        faults: None,
     })
     .await
     .unwrap();
@@ -355,6 +358,7 @@ async fn generated_jobs_have_logs_after_the_latency_and_downloads_are_counted() 
         accept: Accept::Token("right"),
         record: false,
         delay,
+        faults: None,
     })
     .await
     .unwrap();
@@ -410,4 +414,225 @@ async fn generated_jobs_have_logs_after_the_latency_and_downloads_are_counted() 
     )
     .await;
     assert_eq!(unknown.0, 404);
+}
+
+/// The fixtures, with `fault` in every answer.
+async fn always(fault: Fault) -> FakeApi {
+    FakeApi::start(Setup {
+        data: Data::fixtures(&fixtures()).unwrap(),
+        accept: Accept::Token("right"),
+        record: false,
+        delay: Duration::ZERO,
+        faults: Some(FaultPlan {
+            rates: vec![(fault, 1.0)],
+            seed: 1,
+            stall: Duration::from_millis(20),
+        }),
+    })
+    .await
+    .unwrap()
+}
+
+/// Each kind's `(fault, drawn, injected)`.
+fn injected(api: &FakeApi) -> Vec<(Fault, u64, u64)> {
+    api.fault_counts()
+        .kinds
+        .iter()
+        .map(|k| (k.fault, k.drawn, k.injected))
+        .collect()
+}
+
+async fn get_user(api: &FakeApi) -> reqwest::Result<reqwest::Response> {
+    client()
+        .get(format!("{}/v2/user", api.url))
+        .bearer_auth("right")
+        .send()
+        .await
+}
+
+#[tokio::test]
+async fn each_fault_at_full_rate_is_what_the_client_gets() {
+    let user = serde_json::to_vec(&fixture("user.json")).unwrap();
+    for fault in Fault::ALL {
+        let api = always(fault).await;
+        let sent = get_user(&api).await;
+        let name = fault.name();
+        if fault == Fault::ConnectionReset {
+            let error = sent.expect_err(name);
+            assert!(
+                !error.is_status() && !error.is_timeout(),
+                "{name}: {error:?}"
+            );
+            assert_eq!(injected(&api), [(fault, 1, 1)]);
+            continue;
+        }
+        let response = sent.unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let header = |name: &str| headers.get(name).map(|v| v.to_str().unwrap().to_owned());
+        let body = response.bytes().await;
+        match fault {
+            Fault::ServerError => {
+                assert_eq!(status, 500);
+                let body: Value = serde_json::from_slice(&body.unwrap()).unwrap();
+                assert!(body["message"].is_string(), "{body}");
+            }
+            Fault::BadGatewayPage => {
+                assert_eq!(
+                    (status, header("content-type")),
+                    (502, Some("text/html".into()))
+                );
+                assert!(String::from_utf8_lossy(&body.unwrap()).contains("<title>502 Bad Gateway"));
+            }
+            Fault::Unavailable => {
+                assert_eq!((status, header("retry-after")), (503, Some("1".into())));
+            }
+            Fault::RateLimited => {
+                assert_eq!(status, 429);
+                assert_eq!(
+                    header("ratelimit-limit"),
+                    Some(faults::WINDOW_LIMIT.to_string())
+                );
+                assert_eq!(header("ratelimit-remaining").as_deref(), Some("0"));
+                assert_eq!(header("ratelimit-reset").as_deref(), Some("1"));
+                assert_eq!(header("retry-after").as_deref(), Some("1"));
+            }
+            Fault::TruncatedBody => {
+                assert_eq!(status, 200);
+                assert_eq!(header("content-length"), Some(user.len().to_string()));
+                assert!(body.is_err(), "{name}: the body was read whole");
+            }
+            Fault::InvalidJson => {
+                let body = body.unwrap();
+                assert_eq!((status, body.len()), (200, user.len() / 2));
+                assert!(serde_json::from_slice::<Value>(&body).is_err());
+            }
+            Fault::EmptyBody => {
+                assert_eq!((status, body.unwrap().len()), (200, 0));
+            }
+            Fault::RedirectLoop => {
+                assert_eq!(status, 302);
+                let hop = header("location").unwrap();
+                assert_eq!(hop, format!("{}/_redirect_loop/v2/user", api.url));
+                let again = client()
+                    .get(&hop)
+                    .bearer_auth("right")
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(again.status(), 302);
+                assert_eq!(again.headers()[header::LOCATION].to_str().unwrap(), hop);
+            }
+            Fault::Stall => {
+                assert_eq!((status, body.unwrap().to_vec()), (200, user.clone()));
+                // A normal answer, with the window's headers.
+                let limit = faults::WINDOW_LIMIT;
+                assert_eq!(header("ratelimit-limit"), Some(limit.to_string()));
+                assert_eq!(header("ratelimit-remaining"), Some((limit - 1).to_string()));
+                let reset: u64 = header("ratelimit-reset").unwrap().parse().unwrap();
+                assert!((1..=60).contains(&reset), "{reset}");
+            }
+            Fault::ConnectionReset => unreachable!(),
+        }
+        assert_eq!(injected(&api), [(fault, 1, 1)], "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_body_fault_spares_answers_without_a_json_body_and_storage_draws_none() {
+    let api = always(Fault::EmptyBody).await;
+    let head = client()
+        .head(format!("{}/v2/user", api.url))
+        .bearer_auth("right")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(injected(&api), [(Fault::EmptyBody, 1, 0)]);
+
+    let mut data = Data::fixtures(&fixtures()).unwrap();
+    data.add_generated_build("acme", "web", 7, ["one-job-000".to_owned()], 4 << 10);
+    let api = FakeApi::start(Setup {
+        data,
+        accept: Accept::Token("right"),
+        record: false,
+        delay: Duration::ZERO,
+        faults: Some(FaultPlan {
+            rates: vec![(Fault::InvalidJson, 1.0)],
+            seed: 1,
+            stall: Duration::ZERO,
+        }),
+    })
+    .await
+    .unwrap();
+    let log = client()
+        .get(format!(
+            "{}/v2/organizations/acme/pipelines/web/builds/7/jobs/one-job-000/log.txt",
+            api.url
+        ))
+        .bearer_auth("right")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(log.status(), 200);
+    assert!(
+        log.bytes().await.unwrap().len() >= 4 << 10,
+        "a raw log, whole"
+    );
+    assert_eq!(injected(&api), [(Fault::InvalidJson, 1, 0)]);
+    assert_eq!(api.log_downloads().get("one-job-000"), Some(&1));
+
+    let stored = client()
+        .get(format!("{}/_artifacts/none/x.txt", api.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stored.status(), 404, "answered, not faulted");
+    assert_eq!(injected(&api), [(Fault::InvalidJson, 1, 0)], "no draw");
+    assert_eq!(api.fault_counts().answers, 1);
+}
+
+#[tokio::test]
+async fn without_a_plan_nothing_is_injected() {
+    let api = demo().await;
+    assert_eq!(api.fault_counts(), FaultCounts::default());
+    let (status, _, _) = get(&api, "/_redirect_loop/v2/user", "application/json").await;
+    assert_eq!(status, 404, "the loop exists only with faults");
+    let (status, headers, _) = get(&api, "/v2/user", "application/json").await;
+    assert_eq!(status, 200);
+    assert!(headers.get("ratelimit-limit").is_none(), "{headers:?}");
+}
+
+/// Everything the fake API sends on a connection for one raw `GET /v2/user`
+/// until it closes the connection.
+async fn raw_exchange(api: &FakeApi) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = api.url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request =
+        format!("GET /v2/user HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer right\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut received = Vec::new();
+    // A reset may end the read with an error rather than an end of file.
+    let _ = stream.read_to_end(&mut received).await;
+    received
+}
+
+#[tokio::test]
+async fn a_reset_sends_nothing_and_a_truncated_body_sends_half() {
+    let reset = always(Fault::ConnectionReset).await;
+    assert_eq!(raw_exchange(&reset).await, b"", "nothing before the close");
+
+    let truncated = always(Fault::TruncatedBody).await;
+    let received = raw_exchange(&truncated).await;
+    let text = String::from_utf8_lossy(&received);
+    let (head, body) = text.split_once("\r\n\r\n").expect("a whole head");
+    let user = serde_json::to_vec(&fixture("user.json")).unwrap();
+    assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains(&format!("content-length: {}", user.len())),
+        "{head}"
+    );
+    assert_eq!(body.as_bytes(), &user[..user.len() / 2]);
 }
