@@ -4,7 +4,8 @@
 //!
 //! The steps, cheapest first: format, clippy, the README's test command,
 //! `docs/tools.md` up to date, the demo's whole tour, the OpenTelemetry
-//! export, the official MCP conformance suite and Python client, a 20 s
+//! export, the official MCP conformance suite and TypeScript and Python
+//! clients, a 20 s
 //! soak (8 clients against a fake API injecting faults, debug builds; any
 //! missed target fails it), rustdoc, packaging the library crates, and a
 //! minute of each fuzz target
@@ -107,7 +108,7 @@ const STEPS: &[Step] = &[
         ),
     },
     Step {
-        name: "official MCP conformance suite and Python client",
+        name: "official MCP conformance suite and TypeScript and Python clients",
         action: Action::Conformance,
     },
     Step {

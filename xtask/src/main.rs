@@ -6,8 +6,9 @@
 //!   generated job log (see `bk_loggen::generate`).
 //! - `bench-logs [--size 100MiB]`: generates a log and runs the log-engine
 //!   benchmark on it, in release mode, with ripgrep as the reference.
-//! - `conformance`: the official MCP conformance suite against
-//!   `bk-mcp-http`, and the official Python MCP client over both transports.
+//! - `conformance`: the official MCP conformance suite against bk-mcp
+//!   (stateless and stateful HTTP, and stdio), and the official TypeScript
+//!   and Python MCP clients over both transports in both protocol eras.
 //! - `bench-mcp`: the MCP frontends' benchmark (cold start, HTTP throughput
 //!   and latency, memory, soak), against a local zero-latency fake API.
 //! - `demo`: builds the stdio server and plays an investigation of the bundled
@@ -72,7 +73,7 @@ tasks:
   ci                                   every CI check: format, clippy, tests, docs, demo, otel, conformance, soak, rustdoc, package, fuzz
   gen-log <path> [--size N] [--seed N] write a generated job log (size like 100MiB, 1GiB)
   bench-logs [--size N]                benchmark the log engine (release build, needs rg)
-  conformance                          MCP conformance suite and Python client against the binaries
+  conformance                          MCP conformance suite and TypeScript and Python clients against the binaries
   bench-api [--agents 1,3,5]           API requests per tool (cold, warm) on the demo build, and investigations per minute under a 200/min budget
   bench-mcp                            benchmark the MCP frontends (release build)
   bench-scale [--quick]                1 replica vs 3 sharing a real S3 gateway and Redis (release build)
