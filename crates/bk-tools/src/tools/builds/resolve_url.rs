@@ -384,6 +384,22 @@ pub struct ResolveUrlArgs {
     pub url: NonEmpty,
 }
 
+/// The most characters of a reason an error repeats: reasons quote the
+/// URL, which may be long (and its host grows when made punycode).
+const REASON_CHARS: usize = 300;
+
+/// `reason`, at most [`REASON_CHARS`] characters: its start and its end
+/// (where it says what is wrong), with a mark where the middle was cut.
+fn bounded(reason: &str) -> String {
+    let count = reason.chars().count();
+    if count <= REASON_CHARS {
+        return reason.to_owned();
+    }
+    let head: String = reason.chars().take(REASON_CHARS / 2).collect();
+    let tail: String = reason.chars().skip(count - REASON_CHARS / 2).collect();
+    format!("{head}… (cut) …{tail}")
+}
+
 /// `resolve_url`.
 #[derive(Debug)]
 pub struct ResolveUrl;
@@ -403,7 +419,10 @@ impl Handler for ResolveUrl {
 
     async fn run(&self, _: &ToolContext, args: ResolveUrlArgs) -> Result<ToolOutput, ToolError> {
         let resolved = parse_url(&args.url).map_err(|reason| {
-            ToolError::invalid("url", format!("{reason}; understood forms: {FORMS}"))
+            ToolError::invalid(
+                "url",
+                format!("{}; understood forms: {FORMS}", bounded(&reason)),
+            )
         })?;
         let mut out = match serde_json::to_value(&resolved) {
             Ok(Value::Object(map)) => map,
@@ -423,6 +442,27 @@ impl Handler for ResolveUrl {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_reason_is_cut() {
+        // Found by the tool_args fuzz target: a 2 KB host became 6 KB of
+        // punycode in the error.
+        let host = ".\u{54f}".repeat(700);
+        let reason = parse_url(&host).unwrap_err();
+        let shown = bounded(&reason);
+        assert!(shown.chars().count() <= REASON_CHARS + 10, "{shown}");
+        assert!(shown.contains("… (cut) …"), "{shown}");
+        let end: String = reason
+            .chars()
+            .rev()
+            .take(20)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        assert!(shown.ends_with(&end), "the end says what is wrong: {shown}");
+        assert_eq!(bounded("short"), "short");
+    }
 
     const JOB: &str = "0198f2f3-64a2-4a8e-8b78-0d9157a0e35f";
 
