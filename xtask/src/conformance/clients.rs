@@ -487,6 +487,7 @@ mod tests {
                 accept: Accept::AnyBearer,
                 record: false,
                 delay: Duration::ZERO,
+                faults: None,
             })
             .await
             .unwrap();
