@@ -468,6 +468,7 @@ mod tests {
             unauthorized: false,
             api_requests: 0,
             replay_miss: false,
+            links: Vec::new(),
         };
         assert_eq!(
             tool_result_message(Provider::OpenAi, &call, &result),
