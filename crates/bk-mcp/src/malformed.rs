@@ -188,7 +188,7 @@ mod tests {
             );
         }
         // `initialize` is gone at 2026-07-28 only; before, bad params say so.
-        let e = error("initialize", Some(meta));
+        let e = unmatched_request(&CustomRequest::new("initialize", Some(meta)), true);
         assert_eq!(e.code, ErrorCode::METHOD_NOT_FOUND, "{}", e.message);
         assert!(e.message.contains("server/discover"), "{}", e.message);
         let e = error("initialize", Some(json!({"capabilities": {}})));

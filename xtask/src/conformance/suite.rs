@@ -494,9 +494,6 @@ mod tests {
         let text = r#"[
           {"id": "sep-2575-server-implements-discover", "status": "SUCCESS"},
           {"id": "sep-2575-server-rejects-undeclared-capability", "status": "FAILURE", "errorMessage": "Not testable: fixture"},
-          {"id": "sep-2575-http-server-method-not-found-404-initialize", "status": "FAILURE", "errorMessage": "got HTTP 200"},
-          {"id": "sep-2575-http-server-method-not-found-404-resources-subscribe", "status": "FAILURE"},
-          {"id": "sep-2575-http-server-method-not-found-404-resources-unsubscribe", "status": "FAILURE"},
           {"id": "sep-2575-http-server-meta-invalid-400", "status": "FAILURE", "errorMessage": "status 200"},
           {"id": "wire", "status": "WARNING", "details": {"message": "hm"}},
           {"id": "skip", "status": "SKIPPED"}
@@ -509,13 +506,13 @@ mod tests {
         );
         assert_eq!(
             (http.not_applicable, http.known.len(), http.count),
-            (1, 3, 8)
+            (1, 0, 5)
         );
         assert_eq!(http.warnings, ["wire"]);
         // Over stdio, HTTP status checks are the bridge's.
         let stdio = outcome("server-stateless", Transport::Stdio, &checks(text));
         assert!(stdio.failures.is_empty(), "{:?}", stdio.failures);
-        assert_eq!((stdio.not_applicable, stdio.known.len()), (5, 0));
+        assert_eq!((stdio.not_applicable, stdio.known.len()), (2, 0));
 
         let (ok, detail) = judge(
             "server-stateless",
@@ -523,7 +520,7 @@ mod tests {
             &[(MODERN, Ok(checks(text)))],
         );
         assert!(ok, "{detail}");
-        assert_eq!(detail, "2026-07-28: 8 checks (5 n/a; warnings: wire)");
+        assert_eq!(detail, "2026-07-28: 5 checks (2 n/a; warnings: wire)");
         let (ok, detail) = judge(
             "server-stateless",
             Transport::Stateful,
@@ -532,18 +529,6 @@ mod tests {
         assert!(!ok);
         assert!(detail.contains("meta-invalid-400: status 200"), "{detail}");
 
-        // A known failure that passes makes the run fail until removed.
-        let fixed = r#"[{"id": "sep-2575-server-implements-discover", "status": "SUCCESS"}]"#;
-        let (ok, detail) = judge(
-            "server-stateless",
-            Transport::Stateless,
-            &[(MODERN, Ok(checks(fixed)))],
-        );
-        assert!(!ok);
-        assert!(
-            detail.contains("sep-2575-http-server-method-not-found-404-initialize no longer fails"),
-            "{detail}"
-        );
         // A missing result fails, and says why.
         let (ok, detail) = judge(
             "ping",

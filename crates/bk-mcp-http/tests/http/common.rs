@@ -406,7 +406,14 @@ pub async fn call(
 
 /// The text of a tool result.
 pub fn text(result: &CallToolResult) -> &str {
-    assert_eq!(result.content.len(), 1, "{result:?}");
+    // One text block, then any links to content not inlined.
+    assert!(
+        !result.content.is_empty()
+            && result.content[1..]
+                .iter()
+                .all(|block| block.as_resource_link().is_some()),
+        "{result:?}"
+    );
     &result.content[0]
         .as_text()
         .unwrap_or_else(|| panic!("not text: {result:?}"))
