@@ -137,8 +137,22 @@ fn check_answer(line: &[u8], answer: &str) {
     if let Some(parsed) = &parsed {
         long_strings(parsed, true, &mut strings);
     }
+    // A string is echoed only if the answer has it beyond the server's own
+    // wording (an input may happen to quote that wording).
+    let own_wording = [
+        "Invalid request: not a JSON-RPC 2.0 message",
+        "Invalid request: batches are not part of MCP; send one message per line",
+        "Invalid request: the line is longer than",
+        "Parse error: the line is not JSON",
+        "Parse error: the line is not valid UTF-8",
+        "unrecognized JSON-RPC message",
+    ];
+    let mut rest = message.to_owned();
+    for wording in own_wording {
+        rest = rest.replace(wording, " ");
+    }
     for s in strings {
-        assert!(!message.contains(&s), "the answer echoes {s:?}: {answer}");
+        assert!(!rest.contains(&s), "the answer echoes {s:?}: {answer}");
     }
 }
 
