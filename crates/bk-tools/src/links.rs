@@ -49,16 +49,9 @@ pub enum LinkContent {
     Bytes { bytes: Vec<u8>, mime_type: String },
 }
 
-fn uri(kind: &str, segments: &[&str]) -> String {
-    let path: Vec<String> = segments
-        .iter()
-        .map(|s| utf8_percent_encode(s, SEGMENT).to_string())
-        .collect();
-    format!("buildkite://{kind}/{}", path.join("/"))
-}
-
-/// A job's whole log; `None` for a job not named through its build.
-pub fn log_link(job: &JobRef) -> Option<ResourceLink> {
+/// A `buildkite://{kind}/…` URI for a job named through its build, with
+/// `extra` segments after the job's; `None` for a job named otherwise.
+fn uri(kind: &str, job: &JobRef, extra: &[&str]) -> Option<String> {
     let JobRef::InBuild {
         org,
         pipeline,
@@ -68,9 +61,20 @@ pub fn log_link(job: &JobRef) -> Option<ResourceLink> {
     else {
         return None;
     };
+    let number = number.to_string();
+    let path: Vec<String> = [org.as_str(), pipeline, &number, job_id]
+        .iter()
+        .chain(extra)
+        .map(|s| utf8_percent_encode(s, SEGMENT).to_string())
+        .collect();
+    Some(format!("buildkite://{kind}/{}", path.join("/")))
+}
+
+/// A job's whole log; `None` for a job not named through its build.
+pub fn log_link(job: &JobRef) -> Option<ResourceLink> {
     Some(ResourceLink {
-        uri: uri("logs", &[org, pipeline, &number.to_string(), job_id]),
-        name: format!("log of job {job_id}"),
+        uri: uri("logs", job, &[])?,
+        name: format!("log of job {}", job.job_id()),
         mime_type: Some("text/plain".to_owned()),
         size: None,
     })
@@ -85,20 +89,8 @@ pub fn artifact_link(
     mime_type: Option<&str>,
     size: Option<u64>,
 ) -> Option<ResourceLink> {
-    let JobRef::InBuild {
-        org,
-        pipeline,
-        number,
-        job_id,
-    } = job
-    else {
-        return None;
-    };
     Some(ResourceLink {
-        uri: uri(
-            "artifacts",
-            &[org, pipeline, &number.to_string(), job_id, artifact_id],
-        ),
+        uri: uri("artifacts", job, &[artifact_id])?,
         name: name.to_owned(),
         mime_type: mime_type.map(str::to_owned),
         size,

@@ -5,7 +5,10 @@
 use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
-use buildkite_api::{ListFailedExecutionsParams, ListTestRunsParams, ListTestsParams, TestRun};
+use buildkite_api::{
+    ListFailedExecutionsParams, ListTestRunsParams, ListTestsParams, Page, PageParams, TestRun,
+    TestSuite,
+};
 use regex::Regex;
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -271,22 +274,28 @@ impl Handler for ListTestSuites {
         args: ListTestSuitesArgs,
     ) -> Result<ToolOutput, ToolError> {
         let params = page_params(args.page, args.per_page, PER_PAGE);
-        let (page_no, per_page) = (
-            params.page.unwrap_or(1),
-            params.per_page.unwrap_or(PER_PAGE),
-        );
         let page = ctx
             .client
             .list_test_suites(&args.org_slug, &params)
             .await
             .context("the test suites", Self::META.scopes)?;
-        let items = page
-            .items
-            .iter()
-            .map(|s| Value::Object(pick(&to_object(s), SUITE_FIELDS)))
-            .collect();
-        Ok(paged(&page, page_no, per_page, items))
+        Ok(suites_page(&page, &params))
     }
+}
+
+/// A page of suites as both suite lists show them.
+fn suites_page(page: &Page<TestSuite>, params: &PageParams) -> ToolOutput {
+    let items = page
+        .items
+        .iter()
+        .map(|s| Value::Object(pick(&to_object(s), SUITE_FIELDS)))
+        .collect();
+    paged(
+        page,
+        params.page.unwrap_or(1),
+        params.per_page.unwrap_or(PER_PAGE),
+        items,
+    )
 }
 
 // ---------------------------------------------------------------------------
@@ -325,21 +334,12 @@ impl Handler for ListTestSuitesForPipeline {
         args: ListTestSuitesForPipelineArgs,
     ) -> Result<ToolOutput, ToolError> {
         let params = page_params(args.page, args.per_page, PER_PAGE);
-        let (page_no, per_page) = (
-            params.page.unwrap_or(1),
-            params.per_page.unwrap_or(PER_PAGE),
-        );
         let page = ctx
             .client
             .list_pipeline_test_suites(&args.org_slug, &args.pipeline_slug, &params)
             .await
             .context("the pipeline's test suites", Self::META.scopes)?;
-        let items = page
-            .items
-            .iter()
-            .map(|s| Value::Object(pick(&to_object(s), SUITE_FIELDS)))
-            .collect();
-        Ok(paged(&page, page_no, per_page, items))
+        Ok(suites_page(&page, &params))
     }
 }
 
