@@ -313,10 +313,11 @@ async fn target_value(
     arguments: &Value,
     client: &buildkite_api::Client,
 ) -> Result<String, String> {
-    let argument = |name: &str| {
-        arguments[name]
-            .as_str()
-            .map(|v| v.trim_start_matches('#').to_owned())
+    // A string, or a number (build numbers may come as either).
+    let argument = |name: &str| match &arguments[name] {
+        Value::String(text) => Some(text.trim().trim_start_matches('#').to_owned()),
+        Value::Number(number) => Some(number.to_string()),
+        _ => None,
     };
     let org = argument("org_slug").unwrap_or_default();
     let cluster = argument("cluster_id").unwrap_or_default();

@@ -152,12 +152,16 @@ fn task(id: &str, status: TaskStatus, created: u64, now: SystemTime) -> Task {
 }
 
 fn build_name(arguments: &JsonObject) -> String {
-    let text = |name: &str| arguments.get(name).and_then(Value::as_str).unwrap_or("?");
+    let text = |name: &str| match arguments.get(name) {
+        Some(Value::String(text)) => text.trim().trim_start_matches('#').to_owned(),
+        Some(Value::Number(number)) => number.to_string(),
+        _ => "?".to_owned(),
+    };
     format!(
         "{}/{}#{}",
         text("org_slug"),
         text("pipeline_slug"),
-        text("build_number").trim_start_matches('#')
+        text("build_number")
     )
 }
 

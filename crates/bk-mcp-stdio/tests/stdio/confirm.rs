@@ -94,8 +94,17 @@ async fn the_user_types_the_build_number_and_only_then_it_is_canceled() {
     let canceled = server.ok("cancel_build", cancel()).await;
     assert_eq!(canceled["state"], "canceling", "{canceled}");
     assert_eq!(requests(&api).await, [format!("PUT {BUILD}/cancel")]);
+    // A build number given as a JSON number is asked for the same way.
+    server
+        .ok(
+            "cancel_build",
+            json!({"org_slug": "acme", "pipeline_slug": "app", "build_number": 42}),
+        )
+        .await;
+    assert_eq!(requests(&api).await.len(), 2);
     let shown = user.shown();
-    assert_eq!(shown.len(), 1);
+    assert_eq!(shown.len(), 2);
+    assert_eq!(shown[0], shown[1]);
     assert!(
         shown[0].contains("cancel_build in acme/app")
             && shown[0].ends_with("type the build number: 42"),
