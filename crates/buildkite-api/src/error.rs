@@ -198,7 +198,7 @@ pub enum Error {
         message: String,
     },
     /// The response arrived but its body was not what the endpoint returns.
-    #[error("{request}: could not decode the response: {message}; body starts with {excerpt:?}")]
+    #[error("{request}: could not decode the response: {message}; {}", body_start(.excerpt))]
     Decode {
         /// The failed call.
         request: RequestInfo,
@@ -325,6 +325,16 @@ pub(crate) fn whole_seconds(wait: Duration) -> u64 {
 
 /// Longest part of a request's path, or of an argument, an error echoes.
 pub(crate) const MAX_ECHO_CHARS: usize = 200;
+
+/// How a decode error shows the body: its first characters, or that it
+/// was empty.
+fn body_start(excerpt: &str) -> String {
+    if excerpt.is_empty() {
+        "the body was empty".to_owned()
+    } else {
+        format!("body starts with {excerpt:?}")
+    }
+}
 
 /// At most `max` characters of `text`, and when cut, a note saying so and
 /// how long the whole was: what an error may echo of input or a URL.

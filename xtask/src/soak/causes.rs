@@ -158,7 +158,7 @@ mod tests {
                 Cause::RedirectLoop,
             ),
             (
-                "Could not get the build: GET /v2/x: could not decode the response: EOF while parsing a value at line 1 column 0; body starts with \"\".",
+                "Could not get the build: GET /v2/x: could not decode the response: EOF while parsing a value at line 1 column 0; the body was empty.",
                 Cause::Unreadable,
             ),
             (

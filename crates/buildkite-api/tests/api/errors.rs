@@ -215,6 +215,18 @@ async fn undecodable_body_is_a_decode_error_with_an_excerpt() {
     };
     assert_eq!(excerpt, "{\"id\": 12, \"name\": \"x\"}");
     assert!(message.contains("invalid type"), "{message}");
+    assert!(
+        error.to_string().contains("body starts with \"{\\\"id\\\""),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn an_empty_body_is_said_to_be_empty() {
+    let error = user_error(ResponseTemplate::new(200).set_body_raw("", "application/json")).await;
+    assert!(matches!(error, Error::Decode { .. }), "{error:?}");
+    let text = error.to_string();
+    assert!(text.ends_with("; the body was empty"), "{text}");
 }
 
 #[tokio::test]
