@@ -226,6 +226,27 @@ fn no_token_message() -> String {
     "no Buildkite API token is configured on this server: set BUILDKITE_API_TOKEN (or --api-token, or --api-token-from-1password) where the server runs, restart it, then retry. Tools that need no token (list_skills, load_skill) work meanwhile.".to_owned()
 }
 
+/// A shaped call result as MCP's: its text, then a link for each piece of
+/// content it names rather than inlines.
+fn to_call_tool_result(text: String, result: &bk_tools::CallResult) -> CallToolResult {
+    let mut content = vec![ContentBlock::text(text)];
+    content.extend(result.links.iter().map(|link| {
+        let mut resource = Resource::new(link.uri.clone(), link.name.clone());
+        if let Some(mime_type) = &link.mime_type {
+            resource = resource.with_mime_type(mime_type.clone());
+        }
+        if let Some(size) = link.size {
+            resource = resource.with_size(size);
+        }
+        ContentBlock::resource_link(resource)
+    }));
+    if result.is_error {
+        CallToolResult::error(content)
+    } else {
+        CallToolResult::success(content)
+    }
+}
+
 impl ServerHandler for McpServer {
     fn get_info(&self) -> ServerConfig {
         (*self.info).clone()
@@ -437,30 +458,11 @@ impl ServerHandler for McpServer {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "tool call finished"
         );
-        let mut text = result.text;
+        let mut text = result.text.clone();
         if result.replay_miss {
             text.push_str(REPLAY_HINT);
         }
-        let mut content = vec![ContentBlock::text(text)];
-        content.extend(result.links.iter().map(|link| {
-            let mut resource = Resource::new(link.uri.clone(), link.name.clone());
-            if let Some(mime_type) = &link.mime_type {
-                resource = resource.with_mime_type(mime_type.clone());
-            }
-            if let Some(size) = link.size {
-                resource = resource.with_size(size);
-            }
-            ContentBlock::resource_link(resource)
-        }));
-        crate::telemetry::finish(
-            &span,
-            Ok(if result.is_error {
-                CallToolResult::error(content)
-            } else {
-                CallToolResult::success(content)
-            }
-            .into()),
-        )
+        crate::telemetry::finish(&span, Ok(to_call_tool_result(text, &result).into()))
     }
 
     async fn list_prompts(
@@ -548,12 +550,7 @@ impl ServerHandler for McpServer {
         };
         let arguments = serde_json::Value::Object(state.arguments.clone());
         let result = bk_tools::call_tool(tool.as_ref(), &tool_ctx, arguments).await;
-        let content = vec![ContentBlock::text(result.text)];
-        let result = if result.is_error {
-            CallToolResult::error(content)
-        } else {
-            CallToolResult::success(content)
-        };
+        let result = to_call_tool_result(result.text.clone(), &result);
         let detail = crate::tasks::detail(&request.task_id, &state, result, now);
         crate::telemetry::finish(&span, Ok(GetTaskResult::new(detail)))
     }
